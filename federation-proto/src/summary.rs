@@ -1,0 +1,127 @@
+//! Case states and the status summary (状态摘要) that travels up to every ancestor. A summary
+//! never carries the applicant's identity.
+
+use serde::{Deserialize, Serialize};
+
+use crate::case_no::CaseNo;
+use crate::code::NodeCode;
+use crate::date::Date;
+use crate::hlc::Hlc;
+
+/// The states of a case, named as in the API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum State {
+    AwaitingSupplement,
+    Accepted,
+    InReview,
+    JointReview,
+    Suspended,
+    InTransit,
+    Approved,
+    Denied,
+    Certified,
+    Delivered,
+    NotAccepted,
+    Withdrawn,
+}
+
+impl State {
+    pub const ALL: [State; 12] = [
+        State::AwaitingSupplement,
+        State::Accepted,
+        State::InReview,
+        State::JointReview,
+        State::Suspended,
+        State::InTransit,
+        State::Approved,
+        State::Denied,
+        State::Certified,
+        State::Delivered,
+        State::NotAccepted,
+        State::Withdrawn,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::AwaitingSupplement => "awaiting_supplement",
+            State::Accepted => "accepted",
+            State::InReview => "in_review",
+            State::JointReview => "joint_review",
+            State::Suspended => "suspended",
+            State::InTransit => "in_transit",
+            State::Approved => "approved",
+            State::Denied => "denied",
+            State::Certified => "certified",
+            State::Delivered => "delivered",
+            State::NotAccepted => "not_accepted",
+            State::Withdrawn => "withdrawn",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<State> {
+        State::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+
+    /// 办结: a decision has been made (the result may still await certification or delivery).
+    pub fn is_concluded(self) -> bool {
+        matches!(
+            self,
+            State::Approved | State::Denied | State::Certified | State::Delivered
+        )
+    }
+
+    /// The clock is running: accepted and not yet concluded or ended.
+    pub fn is_open(self) -> bool {
+        matches!(
+            self,
+            State::Accepted
+                | State::InReview
+                | State::JointReview
+                | State::Suspended
+                | State::InTransit
+        )
+    }
+}
+
+/// Deadline warning level (预警).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Warning {
+    Green,
+    Yellow,
+    Red,
+}
+
+impl Warning {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Warning::Green => "green",
+            Warning::Yellow => "yellow",
+            Warning::Red => "red",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Warning> {
+        [Warning::Green, Warning::Yellow, Warning::Red]
+            .into_iter()
+            .find(|w| w.as_str() == s)
+    }
+}
+
+/// The latest status of one case as its owner sees it, kept by every ancestor.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseSummary {
+    pub case_no: CaseNo,
+    pub item: String,
+    pub department: String,
+    pub accepting_node: NodeCode,
+    pub owner: NodeCode,
+    pub state: State,
+    pub accepted_on: Option<Date>,
+    pub deadline: Option<Date>,
+    pub concluded_on: Option<Date>,
+    pub warning: Warning,
+    /// The owner's clock when it wrote this summary: a receiver keeps the one with the largest.
+    pub as_of: Hlc,
+}
