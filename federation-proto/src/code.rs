@@ -100,7 +100,7 @@ impl NodeCode {
                 let city_county = self.0 % 10_000;
                 if city_county == 0 {
                     Level::Province
-                } else if city_county % 100 == 0 {
+                } else if city_county.is_multiple_of(100) {
                     Level::City
                 } else {
                     Level::County
@@ -237,7 +237,15 @@ mod tests {
 
     #[test]
     fn rejects_bad_codes() {
-        for bad in ["", "37060", "3706000", "37060a", "070600", "000600", "3706850011"] {
+        for bad in [
+            "",
+            "37060",
+            "3706000",
+            "37060a",
+            "070600",
+            "000600",
+            "3706850011",
+        ] {
             assert!(bad.parse::<NodeCode>().is_err(), "{bad}");
         }
         assert!(NodeCode::from_u64(12).is_err());

@@ -190,40 +190,64 @@ pub enum EventBody {
     /// 受理 or 补正告知 at intake; for a 即办 item also the decision.
     Submit(Intake),
     /// Materials handed in later (补正 before acceptance, 补件 after).
-    Supplement { materials: Vec<String> },
+    Supplement {
+        materials: Vec<String>,
+    },
     /// 不予受理, with a written reason.
-    Refuse { reason: String },
+    Refuse {
+        reason: String,
+    },
     Review,
     /// Hand the case to another node (report up, send to the deciding level, send back down).
-    Forward { to: NodeCode },
+    Forward {
+        to: NodeCode,
+    },
     /// The receiver of a forward takes ownership.
     TakeOver,
     /// 退回: the owner sends the case back to the node it came from.
-    Return { reason: String },
+    Return {
+        reason: String,
+    },
     OpenJointReview {
         participants: Vec<Participant>,
         feedback_days: u16,
     },
-    Opinion { agree: bool, comment: String },
+    Opinion {
+        agree: bool,
+        comment: String,
+    },
     Suspend {
         procedure: SpecialProcedure,
         reason: String,
     },
     Resume,
     /// 延期 (行政许可法 art. 42): adds days to the legal deadline.
-    Extend { days: u16, reason: String },
+    Extend {
+        days: u16,
+        reason: String,
+    },
     Decide {
         approve: bool,
         reason: String,
         /// Required to approve over a "disagree" opinion in a joint review.
         override_reason: Option<String>,
     },
-    Pay { amount_fen: u64, receipt: String },
-    Certify { certificate_no: String },
+    Pay {
+        amount_fen: u64,
+        receipt: String,
+    },
+    Certify {
+        certificate_no: String,
+    },
     Deliver,
     Withdraw,
-    Rate { satisfaction: u8, comment: String },
-    Supervise { note: String },
+    Rate {
+        satisfaction: u8,
+        comment: String,
+    },
+    Supervise {
+        note: String,
+    },
 }
 
 impl EventBody {

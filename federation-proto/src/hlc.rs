@@ -6,7 +6,9 @@
 
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 pub struct Hlc {
     pub wall_ms: u64,
     pub counter: u32,
@@ -60,8 +62,14 @@ mod tests {
 
     #[test]
     fn observed_remote_orders_after() {
-        let local = Hlc { wall_ms: 100, counter: 0 };
-        let remote = Hlc { wall_ms: 500, counter: 3 };
+        let local = Hlc {
+            wall_ms: 100,
+            counter: 0,
+        };
+        let remote = Hlc {
+            wall_ms: 500,
+            counter: 3,
+        };
         let seen = Hlc::observe(local, remote);
         assert!(Hlc::tick(seen, 120) > remote);
     }

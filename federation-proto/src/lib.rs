@@ -12,6 +12,8 @@
 //! - [`sign`]: ed25519 signatures over the canonical encoding.
 
 pub mod applicant;
+#[cfg(test)]
+mod arbitrary;
 pub mod case_no;
 pub mod code;
 pub mod codec;
@@ -25,8 +27,8 @@ pub use case_no::CaseNo;
 pub use code::{Level, NodeCode};
 pub use date::Date;
 pub use event::{
-    Actor, Applicant, ApplicantKind, Event, EventBody, EventId, Intake, ItemKind, Participant,
-    Sig, SpecialProcedure,
+    Actor, Applicant, ApplicantKind, Event, EventBody, EventId, Intake, ItemKind, Participant, Sig,
+    SpecialProcedure,
 };
 pub use hlc::Hlc;
 pub use summary::{CaseSummary, State, Warning};

@@ -1,0 +1,187 @@
+//! Case handlers: submit, list, show, act.
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::Json;
+use federation_proto::{Actor, CaseNo, EventBody, State as CaseState, Warning};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use tracing::info;
+
+use super::action;
+use super::auth::Caller;
+use super::body::JsonBody;
+use super::error::ApiError;
+use super::view::case_view;
+use super::AppState;
+use crate::case::Case;
+use crate::engine::Write;
+use crate::intake::{self, Application};
+use crate::operator::{Operator, Role};
+
+fn actor(op: &Operator) -> Actor {
+    Actor {
+        name: op.name.clone(),
+        department: op.department.clone(),
+    }
+}
+
+fn parse_case_no(s: &str) -> Result<CaseNo, ApiError> {
+    s.parse()
+        .map_err(|e: federation_proto::case_no::CaseNoError| ApiError::bad_request(e.to_string()))
+}
+
+pub async fn submit(
+    State(node): State<AppState>,
+    caller: Caller,
+    JsonBody(app): JsonBody<Application>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let intake = intake::prepare(&node.catalog, &app)?;
+    if !caller.0.serves(&intake.department) {
+        return Err(ApiError::forbidden(format!(
+            "{} may not accept applications for {}",
+            caller.0.name, intake.department
+        )));
+    }
+    let case = node
+        .engine
+        .write(actor(&caller.0), Write::Submit(intake))
+        .await?;
+    info!(node = %node.code, case = %case.case_no, item = %case.item, state = case.state.as_str(), "case submitted");
+    Ok((
+        StatusCode::CREATED,
+        Json(case_view(&case, &node.clocks(&case))),
+    ))
+}
+
+pub async fn show(
+    State(node): State<AppState>,
+    _caller: Caller,
+    Path(case_no): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let case_no = parse_case_no(&case_no)?;
+    let case = node
+        .store
+        .case(&case_no)?
+        .ok_or_else(|| ApiError::not_found(format!("case {case_no} does not exist")))?;
+    Ok(Json(case_view(&case, &node.clocks(&case))))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    state: Option<String>,
+    owner: Option<String>,
+    warning: Option<String>,
+    item: Option<String>,
+    department: Option<String>,
+    limit: Option<usize>,
+}
+
+pub async fn list(
+    State(node): State<AppState>,
+    _caller: Caller,
+    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Query(q) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let state = q
+        .state
+        .as_deref()
+        .map(|s| {
+            CaseState::parse(s).ok_or_else(|| ApiError::bad_request(format!("unknown state {s:?}")))
+        })
+        .transpose()?;
+    let warning = q
+        .warning
+        .as_deref()
+        .map(|s| {
+            Warning::parse(s).ok_or_else(|| ApiError::bad_request(format!("unknown warning {s:?}")))
+        })
+        .transpose()?;
+    let limit = q.limit.unwrap_or(1000);
+    let mut cases = Vec::new();
+    for case in node.store.cases() {
+        let case = case?;
+        let keep = state.is_none_or(|s| case.state == s)
+            && q.owner
+                .as_deref()
+                .is_none_or(|o| case.owner.to_string() == o)
+            && q.item.as_deref().is_none_or(|i| case.item == i)
+            && q.department.as_deref().is_none_or(|d| case.department == d);
+        if !keep {
+            continue;
+        }
+        let clocks = node.clocks(&case);
+        let level = clocks.as_ref().ok().and_then(|c| c.warning);
+        if warning.is_some_and(|w| level != Some(w)) {
+            continue;
+        }
+        cases.push(case_view(&case, &clocks));
+        if cases.len() >= limit {
+            break;
+        }
+    }
+    Ok(Json(json!({ "cases": cases })))
+}
+
+pub async fn act(
+    State(node): State<AppState>,
+    caller: Caller,
+    Path(case_no): Path<String>,
+    JsonBody(body): JsonBody<Value>,
+) -> Result<Json<Value>, ApiError> {
+    let case_no = parse_case_no(&case_no)?;
+    let request = action::parse(body)?;
+    let case = node
+        .store
+        .case(&case_no)?
+        .ok_or_else(|| ApiError::not_found(format!("case {case_no} does not exist")))?;
+    let default_forward = node.code.ancestor_at(case.deciding_level);
+    let body = request.into_body(default_forward)?;
+    authorise(&caller.0, &case, &body)?;
+    let case = node
+        .engine
+        .write(
+            actor(&caller.0),
+            Write::Act {
+                case_no,
+                body: body.clone(),
+            },
+        )
+        .await?;
+    info!(node = %node.code, case = %case_no, action = body.action(), state = case.state.as_str(), "case action");
+    Ok(Json(case_view(&case, &node.clocks(&case))))
+}
+
+/// Local permission on top of the fold's authority rules: a clerk acts only for their
+/// department (or as a participant of a joint review); a supervisor only supervises.
+fn authorise(op: &Operator, case: &Case, body: &EventBody) -> Result<(), ApiError> {
+    let allowed = match (op.role, body) {
+        (Role::Admin, _) => true,
+        (Role::Supervisor, EventBody::Supervise { .. }) => true,
+        (Role::Supervisor, _) => false,
+        (Role::Clerk, EventBody::Supervise { .. }) => false,
+        (Role::Clerk, EventBody::Opinion { .. }) => true,
+        (Role::Clerk, _) => op.serves(&case.department),
+    };
+    if allowed {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden(format!(
+            "{} ({}) may not {} case {} of {}",
+            op.name,
+            op.department.as_deref().unwrap_or(role_name(op.role)),
+            body.action(),
+            case.case_no,
+            case.department
+        )))
+    }
+}
+
+fn role_name(role: Role) -> &'static str {
+    match role {
+        Role::Admin => "admin",
+        Role::Supervisor => "supervisor",
+        Role::Clerk => "clerk",
+    }
+}

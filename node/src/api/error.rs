@@ -1,0 +1,91 @@
+//! API errors: a status and `{"error": "<machine code>", "message": "<human sentence>"}`.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+
+use crate::case::Refusal;
+use crate::engine::EngineError;
+use crate::intake::IntakeError;
+use crate::store::StoreError;
+
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, "bad_request", message)
+    }
+
+    pub fn forbidden(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::FORBIDDEN, "forbidden", message)
+    }
+
+    pub fn not_found(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::NOT_FOUND, "not_found", message)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = json!({"error": self.code, "message": self.message});
+        (self.status, Json(body)).into_response()
+    }
+}
+
+impl From<Refusal> for ApiError {
+    fn from(r: Refusal) -> ApiError {
+        let (status, code) = match &r {
+            Refusal::WrongState { .. } => (StatusCode::CONFLICT, "wrong_state"),
+            Refusal::NotOwner { .. } => (StatusCode::CONFLICT, "not_owner"),
+            Refusal::Authority(_) => (StatusCode::FORBIDDEN, "not_authorised"),
+            Refusal::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_action"),
+        };
+        ApiError::new(status, code, r.to_string())
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> ApiError {
+        tracing::error!(error = %e, "storage error");
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "storage", e.to_string())
+    }
+}
+
+impl From<EngineError> for ApiError {
+    fn from(e: EngineError) -> ApiError {
+        match e {
+            EngineError::NotFound(no) => ApiError::not_found(format!("case {no} does not exist")),
+            EngineError::Refused(r) => r.into(),
+            EngineError::Store(e) => e.into(),
+            EngineError::Unavailable(m) => {
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", m)
+            }
+        }
+    }
+}
+
+impl From<IntakeError> for ApiError {
+    fn from(e: IntakeError) -> ApiError {
+        let code = match &e {
+            IntakeError::UnknownItem(_) => "unknown_item",
+            IntakeError::WrongDepartment { .. } => "wrong_department",
+            IntakeError::Applicant(_) => "invalid_applicant",
+            IntakeError::BadMaterials => "bad_materials",
+        };
+        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, e.to_string())
+    }
+}

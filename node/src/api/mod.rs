@@ -1,0 +1,78 @@
+//! The HTTP JSON API (API.md) for window software, dashboards and the `liandong` CLI.
+//!
+//! - [`auth`]: bearer tokens → the calling operator.
+//! - [`body`]: size-limited JSON bodies with errors in our format.
+//! - [`error`]: `{"error", "message"}` answers and the mapping from domain errors.
+//! - [`action`]: case actions as the API spells them.
+//! - [`view`]: the case view.
+//! - [`cases`], [`node`]: the handlers.
+
+mod action;
+mod auth;
+mod body;
+mod cases;
+mod error;
+mod node;
+pub mod view;
+
+use std::sync::Arc;
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use axum::Router;
+use federation_proto::{Date, NodeCode};
+
+use crate::calendar::Calendar;
+use crate::case::Case;
+use crate::catalog::Catalog;
+use crate::clock::Clock;
+use crate::deadline::{self, Clocks, WarningPolicy};
+use crate::engine::Engine;
+use crate::store::Store;
+
+pub use action::ACTIONS;
+
+/// What every handler can reach.
+pub struct NodeContext {
+    pub code: NodeCode,
+    pub name: String,
+    pub parent: Option<NodeCode>,
+    pub store: Arc<dyn Store>,
+    pub engine: Engine,
+    pub catalog: Catalog,
+    pub calendar: Calendar,
+    pub clock: Clock,
+    pub policy: WarningPolicy,
+}
+
+impl NodeContext {
+    pub fn today(&self) -> Date {
+        self.clock.today()
+    }
+
+    /// The case's clocks today, or why they cannot be computed.
+    pub fn clocks(&self, case: &Case) -> Result<Clocks, String> {
+        deadline::evaluate(case, &self.calendar, self.today(), &self.policy)
+            .map_err(|e| e.to_string())
+    }
+}
+
+pub type AppState = Arc<NodeContext>;
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/api/v1/node", get(node::node))
+        .route("/api/v1/cases", post(cases::submit).get(cases::list))
+        .route("/api/v1/cases/{case_no}", get(cases::show))
+        .route("/api/v1/cases/{case_no}/actions", post(cases::act))
+        .route("/api/v1/catalog", get(node::catalog))
+        .route("/api/v1/status", get(node::status))
+        .route(
+            "/api/v1/operators",
+            post(node::add_operator).get(node::operators),
+        )
+        .route("/metrics", get(node::metrics))
+        .fallback(node::no_route)
+        .layer(DefaultBodyLimit::max(body::MAX_BODY))
+        .with_state(state)
+}

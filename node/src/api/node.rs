@@ -1,0 +1,152 @@
+//! Node-wide handlers: identity, catalog, status, operators, metrics.
+
+use std::collections::BTreeMap;
+
+use axum::extract::State;
+use axum::http::{StatusCode, Uri};
+use axum::Json;
+use federation_proto::{State as CaseState, Warning};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use tracing::info;
+
+use super::auth::Caller;
+use super::body::JsonBody;
+use super::error::ApiError;
+use super::view::timestamp;
+use super::AppState;
+use crate::operator::{new_token, token_hash, Operator, Role};
+
+pub async fn node(State(node): State<AppState>, _caller: Caller) -> Json<Value> {
+    Json(json!({
+        "code": node.code,
+        "name": node.name,
+        "level": node.code.level().as_str(),
+        "parent": node.parent,
+        "children": [],
+    }))
+}
+
+pub async fn catalog(State(node): State<AppState>, _caller: Caller) -> Json<Value> {
+    Json(json!({ "items": node.catalog.items() }))
+}
+
+/// Totals over this node's own cases. (Descendants join once federation links exist.)
+pub async fn status(
+    State(node): State<AppState>,
+    _caller: Caller,
+) -> Result<Json<Value>, ApiError> {
+    let mut by_state: BTreeMap<&'static str, u64> = BTreeMap::new();
+    let (mut cases, mut overdue, mut concluded, mut on_time) = (0u64, 0u64, 0u64, 0u64);
+    for case in node.store.cases() {
+        let case = case?;
+        cases += 1;
+        *by_state.entry(case.state.as_str()).or_default() += 1;
+        let red = node
+            .clocks(&case)
+            .ok()
+            .and_then(|c| c.warning)
+            .is_some_and(|w| w == Warning::Red);
+        if case.state.is_concluded() {
+            concluded += 1;
+            on_time += u64::from(!red);
+        } else if red {
+            overdue += 1;
+        }
+    }
+    let on_time_rate = (concluded > 0).then(|| on_time as f64 / concluded as f64);
+    let totals = json!({
+        "cases": cases,
+        "by_state": by_state,
+        "overdue": overdue,
+        "concluded": concluded,
+        "on_time_rate": on_time_rate,
+    });
+    let mut node_totals = totals.clone();
+    if let Some(obj) = node_totals.as_object_mut() {
+        obj.insert("code".into(), json!(node.code));
+        obj.insert("reachable".into(), json!(true));
+        obj.insert("fresh_as_of".into(), json!(timestamp(node.clock.now_ms())));
+    }
+    Ok(Json(json!({
+        "node": node.code,
+        "as_of": timestamp(node.clock.now_ms()),
+        "totals": totals,
+        "nodes": [node_totals],
+    })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewOperator {
+    name: String,
+    role: Role,
+    department: Option<String>,
+}
+
+pub async fn add_operator(
+    State(node): State<AppState>,
+    caller: Caller,
+    JsonBody(req): JsonBody<NewOperator>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    caller.require_admin()?;
+    let op = Operator::new(&req.name, req.role, req.department).map_err(|e| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_operator",
+            e.to_string(),
+        )
+    })?;
+    let token = new_token().map_err(|e| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "no_randomness",
+            e.to_string(),
+        )
+    })?;
+    node.store.put_operator(&token_hash(&token), &op)?;
+    info!(node = %node.code, operator = %op.name, role = ?op.role, "operator added");
+    Ok((
+        StatusCode::CREATED,
+        Json(
+            json!({"name": op.name, "role": op.role, "department": op.department, "token": token}),
+        ),
+    ))
+}
+
+pub async fn operators(
+    State(node): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Value>, ApiError> {
+    caller.require_admin()?;
+    Ok(Json(json!({ "operators": node.store.operators()? })))
+}
+
+/// Prometheus text format.
+pub async fn metrics(State(node): State<AppState>) -> Result<String, ApiError> {
+    let mut by_state: BTreeMap<CaseState, u64> = CaseState::ALL.iter().map(|s| (*s, 0)).collect();
+    for case in node.store.cases() {
+        *by_state.entry(case?.state).or_default() += 1;
+    }
+    let mut out = String::new();
+    out.push_str("# HELP liandong_events_stored Events held in this node's log.\n");
+    out.push_str("# TYPE liandong_events_stored gauge\n");
+    out.push_str(&format!(
+        "liandong_events_stored{{node=\"{}\"}} {}\n",
+        node.code,
+        node.store.event_count()
+    ));
+    out.push_str("# HELP liandong_cases Cases held, by state.\n# TYPE liandong_cases gauge\n");
+    for (state, n) in by_state {
+        out.push_str(&format!(
+            "liandong_cases{{node=\"{}\",state=\"{}\"}} {n}\n",
+            node.code,
+            state.as_str()
+        ));
+    }
+    Ok(out)
+}
+
+pub async fn no_route(uri: Uri) -> ApiError {
+    ApiError::not_found(format!("no such endpoint: {}", uri.path()))
+}

@@ -1,0 +1,115 @@
+//! The case view (API.md): a case as window software and dashboards see it, with its clocks
+//! evaluated as of today.
+
+use federation_proto::{Date, Warning};
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use crate::case::{Case, LogEntry};
+use crate::deadline::Clocks;
+
+/// Renders a case and its clocks. `clock_error` says why the clocks could not be computed
+/// (e.g. no calendar for the year), instead of failing the whole request.
+pub fn case_view(case: &Case, clocks: &Result<Clocks, String>) -> Value {
+    let empty = Clocks::default();
+    let c = clocks.as_ref().unwrap_or(&empty);
+    let mut v = json!({
+        "case_no": case.case_no,
+        "item": case.item,
+        "item_name": case.item_name,
+        "kind": case.kind,
+        "department": case.department,
+        "state": case.state,
+        "accepting_node": case.accepting_node,
+        "owner": case.owner,
+        "applicant": case.applicant,
+        "participants": participants(case),
+        "submitted_on": case.submitted_on,
+        "accepted_on": case.accepted_on,
+        "deadline": c.promised,
+        "legal_deadline": c.legal,
+        "concluded_on": case.concluded_on,
+        "warning": c.warning.unwrap_or(Warning::Green),
+        "remaining_days": c.remaining_days,
+        "paused_days": c.paused_days,
+        "extension_days": case.extension_days,
+        "feedback_due": c.feedback_due,
+        "materials": case.materials,
+        "missing": case.missing,
+        "owed": case.owed,
+        "fee_fen": case.fee_fen,
+        "payment": case.payment,
+        "certificate_no": case.certificate_no,
+        "decision": case.decision,
+        "rating": case.rating,
+        "rectification_due": c.rectification_due,
+        "notices": case.notices,
+        "forwarded_to": case.forwarded_to,
+        "events": case.log.iter().map(event_view).collect::<Vec<_>>(),
+    });
+    if let (Err(e), Some(obj)) = (clocks, v.as_object_mut()) {
+        obj.insert("clock_error".into(), Value::String(e.clone()));
+    }
+    v
+}
+
+#[derive(Serialize)]
+struct ParticipantView<'a> {
+    node: String,
+    department: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    opinion: Option<&'a crate::case::Opinion>,
+}
+
+fn participants(case: &Case) -> Vec<ParticipantView<'_>> {
+    case.joint
+        .iter()
+        .flat_map(|j| &j.seats)
+        .map(|s| ParticipantView {
+            node: s.participant.node.to_string(),
+            department: &s.participant.department,
+            opinion: s.opinion.as_ref(),
+        })
+        .collect()
+}
+
+fn event_view(e: &LogEntry) -> Value {
+    let mut v = json!({
+        "origin": e.id.origin,
+        "seq": e.id.seq,
+        "action": e.action,
+        "actor": e.actor,
+        "at": timestamp(e.hlc.wall_ms),
+    });
+    if let (Some(reason), Some(obj)) = (&e.rejected, v.as_object_mut()) {
+        obj.insert("rejected".into(), Value::String(reason.clone()));
+    }
+    v
+}
+
+/// RFC 3339 in China Standard Time, e.g. `2025-09-30T10:00:00.000+08:00`.
+pub fn timestamp(ms: u64) -> String {
+    let date = Date::from_unix_ms(ms);
+    let in_day = ms - date.start_unix_ms();
+    let (h, m, s, milli) = (
+        in_day / 3_600_000,
+        in_day / 60_000 % 60,
+        in_day / 1000 % 60,
+        in_day % 1000,
+    );
+    format!("{date}T{h:02}:{m:02}:{s:02}.{milli:03}+08:00")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_are_in_beijing_time() {
+        let d: Date = "2025-10-01".parse().unwrap();
+        assert_eq!(
+            timestamp(d.start_unix_ms() + 3_723_004),
+            "2025-10-01T01:02:03.004+08:00"
+        );
+    }
+}

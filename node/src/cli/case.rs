@@ -1,0 +1,291 @@
+//! `liandong case`, `operator` and `status`: clients of the node's API, printing readable text
+//! by default and raw JSON with `--json`.
+
+use anyhow::{bail, Result};
+use clap::Subcommand;
+use serde_json::{json, Map, Value};
+
+use crate::client::Client;
+
+#[derive(Subcommand)]
+pub enum CaseCommand {
+    /// Submit an application (受理). Missing core materials put it in awaiting_supplement with
+    /// the full list of what is missing.
+    Submit {
+        /// Item code from the catalog (`liandong catalog list`).
+        #[arg(long)]
+        item: String,
+        /// A person applicant: NAME:RESIDENT_ID (18 characters).
+        #[arg(long, conflicts_with = "org", required_unless_present = "org")]
+        person: Option<String>,
+        /// An organisation applicant: NAME:UNIFIED_SOCIAL_CREDIT_CODE (18 characters).
+        #[arg(long)]
+        org: Option<String>,
+        /// A material handed in (repeat for each).
+        #[arg(long = "material")]
+        materials: Vec<String>,
+        /// The department accepting it (default: the item's).
+        #[arg(long)]
+        department: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Perform an action on a case, e.g. `act CASE decide approve=true reason=符合条件`.
+    /// Values are JSON when they parse as JSON (true, 3, ["a","b"]), text otherwise.
+    Act {
+        case_no: String,
+        /// One of: supplement refuse review forward take_over return open_joint_review opinion
+        /// suspend resume extend decide pay certify deliver withdraw rate supervise.
+        action: String,
+        /// Fields as KEY=VALUE.
+        fields: Vec<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one case with its deadlines and history.
+    Show {
+        case_no: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List cases, optionally filtered.
+    List {
+        #[arg(long)]
+        state: Option<String>,
+        #[arg(long)]
+        owner: Option<String>,
+        #[arg(long)]
+        warning: Option<String>,
+        #[arg(long)]
+        item: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum OperatorCommand {
+    /// Add an operator and print their token (shown once).
+    Add {
+        #[arg(long)]
+        name: String,
+        /// admin, supervisor or clerk.
+        #[arg(long)]
+        role: String,
+        /// The department a clerk works for.
+        #[arg(long)]
+        department: Option<String>,
+    },
+    /// List operators (admin only).
+    List,
+}
+
+pub fn run(client: &Client, command: CaseCommand) -> Result<()> {
+    match command {
+        CaseCommand::Submit {
+            item,
+            person,
+            org,
+            materials,
+            department,
+            json,
+        } => {
+            let (kind, who) = match (person, org) {
+                (Some(p), _) => ("person", p),
+                (None, Some(o)) => ("org", o),
+                (None, None) => bail!("give --person NAME:ID or --org NAME:ID"),
+            };
+            let Some((name, id)) = who.rsplit_once(':') else {
+                bail!("applicant must be NAME:ID");
+            };
+            let body = json!({
+                "item": item,
+                "applicant": {"kind": kind, "name": name, "id": id},
+                "materials": materials,
+                "department": department,
+            });
+            print_case(&client.post("/api/v1/cases", &body)?, json);
+        }
+        CaseCommand::Act {
+            case_no,
+            action,
+            fields,
+            json,
+        } => {
+            let body = action_body(&action, &fields)?;
+            print_case(
+                &client.post(&format!("/api/v1/cases/{case_no}/actions"), &body)?,
+                json,
+            );
+        }
+        CaseCommand::Show { case_no, json } => {
+            print_case(&client.get(&format!("/api/v1/cases/{case_no}"))?, json)
+        }
+        CaseCommand::List {
+            state,
+            owner,
+            warning,
+            item,
+            json,
+        } => {
+            let query: Vec<String> = [
+                ("state", state),
+                ("owner", owner),
+                ("warning", warning),
+                ("item", item),
+            ]
+            .into_iter()
+            .filter_map(|(k, v)| v.map(|v| format!("{k}={}", encode(&v))))
+            .collect();
+            let answer = client.get(&format!("/api/v1/cases?{}", query.join("&")))?;
+            print_list(&answer, json);
+        }
+    }
+    Ok(())
+}
+
+pub fn run_operator(client: &Client, command: OperatorCommand) -> Result<()> {
+    let answer = match command {
+        OperatorCommand::Add {
+            name,
+            role,
+            department,
+        } => client.post(
+            "/api/v1/operators",
+            &json!({"name": name, "role": role, "department": department}),
+        )?,
+        OperatorCommand::List => client.get("/api/v1/operators")?,
+    };
+    println!("{}", serde_json::to_string_pretty(&answer)?);
+    Ok(())
+}
+
+pub fn status(client: &Client, json: bool) -> Result<()> {
+    let s = client.get("/api/v1/status")?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&s)?);
+        return Ok(());
+    }
+    let t = &s["totals"];
+    println!("node {} as of {}", text(&s["node"]), text(&s["as_of"]));
+    println!("  cases     {}", t["cases"]);
+    println!("  overdue   {}", t["overdue"]);
+    let rate = t["on_time_rate"]
+        .as_f64()
+        .map_or("-".to_string(), |r| format!("{:.1} %", r * 100.0));
+    println!("  on time   {rate} of {} concluded", t["concluded"]);
+    if let Some(states) = t["by_state"].as_object() {
+        for (state, n) in states {
+            println!("  {state:<20} {n}");
+        }
+    }
+    Ok(())
+}
+
+/// Builds `{"action": NAME, KEY: VALUE...}` from `KEY=VALUE` words.
+fn action_body(action: &str, fields: &[String]) -> Result<Value> {
+    let mut body = Map::new();
+    body.insert("action".into(), Value::String(action.to_string()));
+    for field in fields {
+        let Some((k, v)) = field.split_once('=') else {
+            bail!("field {field:?} must be KEY=VALUE");
+        };
+        let value = serde_json::from_str(v).unwrap_or_else(|_| Value::String(v.to_string()));
+        body.insert(k.to_string(), value);
+    }
+    Ok(Value::Object(body))
+}
+
+fn encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+fn text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => "-".into(),
+        other => other.to_string(),
+    }
+}
+
+fn print_case(case: &Value, json: bool) {
+    if json {
+        println!("{}", serde_json::to_string_pretty(case).unwrap_or_default());
+        return;
+    }
+    println!(
+        "{}  {} {}  [{}]  warning: {}",
+        text(&case["case_no"]),
+        text(&case["item"]),
+        text(&case["item_name"]),
+        text(&case["state"]),
+        text(&case["warning"])
+    );
+    println!(
+        "  department {}  accepted at {}  owner {}",
+        text(&case["department"]),
+        text(&case["accepting_node"]),
+        text(&case["owner"])
+    );
+    println!(
+        "  accepted on {}  deadline {} (legal {})  concluded {}",
+        text(&case["accepted_on"]),
+        text(&case["deadline"]),
+        text(&case["legal_deadline"]),
+        text(&case["concluded_on"])
+    );
+    for (label, key) in [("missing (补正)", "missing"), ("owed (容缺)", "owed")] {
+        if let Some(list) = case[key].as_array().filter(|l| !l.is_empty()) {
+            let names: Vec<String> = list.iter().map(text).collect();
+            println!("  {label}: {}", names.join("、"));
+        }
+    }
+    if let Some(events) = case["events"].as_array() {
+        for e in events {
+            let rejected = e
+                .get("rejected")
+                .map(|r| format!("  REJECTED: {}", text(r)));
+            println!(
+                "    {} #{:<4} {:<18} {:<10} {}{}",
+                text(&e["at"]),
+                e["seq"],
+                text(&e["action"]),
+                text(&e["origin"]),
+                text(&e["actor"]),
+                rejected.unwrap_or_default()
+            );
+        }
+    }
+}
+
+fn print_list(answer: &Value, json: bool) {
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(answer).unwrap_or_default()
+        );
+        return;
+    }
+    let empty = Vec::new();
+    let cases = answer["cases"].as_array().unwrap_or(&empty);
+    println!(
+        "{:<28} {:<20} {:<20} {:<12} {:<7}",
+        "case", "item", "state", "deadline", "warning"
+    );
+    for c in cases {
+        println!(
+            "{:<28} {:<20} {:<20} {:<12} {:<7}",
+            text(&c["case_no"]),
+            text(&c["item"]),
+            text(&c["state"]),
+            text(&c["deadline"]),
+            text(&c["warning"])
+        );
+    }
+    println!("{} case(s)", cases.len());
+}

@@ -1,0 +1,81 @@
+//! `liandong init`: a new node directory.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use federation_proto::NodeCode;
+
+use crate::config::{parse_parent, Config, ConfigFile, FilesSection, NodeSection, StorageSection};
+use crate::deadline::WarningPolicy;
+use crate::files::{write_atomic, write_private};
+use crate::operator::new_token;
+
+#[derive(Args)]
+pub struct InitArgs {
+    /// Division code of this node: 6 digits (city/county), 9 (township) or 12 (village).
+    #[arg(long)]
+    code: NodeCode,
+    /// The center's name, e.g. 仙游县行政服务中心.
+    #[arg(long)]
+    name: String,
+    /// Directory to create the node in.
+    #[arg(long)]
+    dir: PathBuf,
+    /// The parent node: CODE@HOST:PORT (its QUIC address). Must be an ancestor of --code.
+    #[arg(long)]
+    parent: Option<String>,
+    /// QUIC listen address for child links (port 0 = any free port).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    listen: SocketAddr,
+    /// HTTP API address (port 0 = any free port).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    api: SocketAddr,
+}
+
+pub fn run(args: InitArgs) -> Result<()> {
+    let config_path = args.dir.join("node.toml");
+    if config_path.exists() {
+        bail!(
+            "{} exists already: refusing to overwrite a node",
+            config_path.display()
+        );
+    }
+    if let Some(p) = &args.parent {
+        parse_parent(p)?;
+    }
+    let file = ConfigFile {
+        node: NodeSection {
+            code: args.code,
+            name: args.name,
+            parent: args.parent,
+            listen: args.listen,
+            api: args.api,
+        },
+        files: FilesSection::default(),
+        storage: StorageSection::default(),
+        warnings: WarningPolicy::default(),
+    };
+    Config::new(file.clone(), args.dir.clone())?;
+    std::fs::create_dir_all(&args.dir)
+        .with_context(|| format!("creating {}", args.dir.display()))?;
+    let token = new_token().context("generating the admin token")?;
+    write_private(
+        &args.dir.join(&file.files.admin_token),
+        format!("{token}\n").as_bytes(),
+    )?;
+    let text = toml::to_string_pretty(&file).context("writing node.toml")?;
+    write_atomic(&config_path, text.as_bytes())?;
+    println!("created node {} in {}", file.node.code, args.dir.display());
+    println!("  config:      {}", config_path.display());
+    println!(
+        "  admin token: {}",
+        args.dir.join(&file.files.admin_token).display()
+    );
+    println!(
+        "start it with: liandong run --config {}",
+        config_path.display()
+    );
+    Ok(())
+}

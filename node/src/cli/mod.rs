@@ -1,0 +1,166 @@
+//! The `liandong` command line: one subcommand per job. `run` is the node; `case`, `operator`
+//! and `status` are clients of a running node's API; `init`, `catalog` and `calendar` work on
+//! files.
+
+mod case;
+mod init;
+mod reference;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::client::Client;
+use crate::clock::{self, Clock};
+use crate::config::Config;
+
+#[derive(Parser)]
+#[command(
+    name = "liandong",
+    version,
+    about = "A government-service-center node (city, county or township) that keeps its cases \
+             durably and federates with its parent and children.",
+    long_about = None
+)]
+struct Cli {
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Human, env = "LIANDONG_LOG_FORMAT")]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Human,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create a node directory: DIR/node.toml and DIR/admin.token (mode 0600). Refuses to
+    /// overwrite an existing node.
+    Init(init::InitArgs),
+    /// Run the node in the foreground until SIGINT/SIGTERM. Prints `ready` on stderr once the
+    /// API listens, and writes the bound ports to DIR/ports.json.
+    Run {
+        /// The node's config file.
+        #[arg(long, default_value = "node.toml", env = "LIANDONG_CONFIG")]
+        config: PathBuf,
+        /// Start the node's clock at this instant, China Standard Time (YYYY-MM-DD or
+        /// YYYY-MM-DDTHH:MM), then run forward in real time. For drills and tests of deadlines.
+        #[arg(long)]
+        clock: Option<String>,
+    },
+    /// Accept, act on, show and list cases (办件) through the running node's API.
+    Case {
+        #[command(flatten)]
+        conn: Connection,
+        #[command(subcommand)]
+        command: case::CaseCommand,
+    },
+    /// Add and list operators (window clerks, supervisors, admins) and their tokens.
+    Operator {
+        #[command(flatten)]
+        conn: Connection,
+        #[command(subcommand)]
+        command: case::OperatorCommand,
+    },
+    /// This node's cases by state, overdue cases and on-time rate (按期办结率).
+    Status {
+        #[command(flatten)]
+        conn: Connection,
+        /// Print the raw JSON answer.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Inspect the item catalog (事项目录): the built-in one or a file.
+    Catalog {
+        #[command(subcommand)]
+        command: reference::CatalogCommand,
+    },
+    /// Working-day calendar (工作日历): check a date or a deadline.
+    Calendar {
+        /// A calendar file that overlays the built-in national calendar (see README).
+        #[arg(long, global = true)]
+        file: Option<PathBuf>,
+        #[command(subcommand)]
+        command: reference::CalendarCommand,
+    },
+}
+
+/// How a client finds the node: its config (for the API address and admin token), or both
+/// given explicitly.
+#[derive(Args)]
+struct Connection {
+    /// The node's config file.
+    #[arg(
+        long,
+        default_value = "node.toml",
+        env = "LIANDONG_CONFIG",
+        global = true
+    )]
+    config: PathBuf,
+    /// API base URL, e.g. http://127.0.0.1:8080 (default: from the config and ports.json).
+    #[arg(long, env = "LIANDONG_API", global = true)]
+    api: Option<String>,
+    /// Bearer token (default: the admin token file named in the config).
+    #[arg(long, env = "LIANDONG_TOKEN", global = true, hide_env_values = true)]
+    token: Option<String>,
+}
+
+impl Connection {
+    fn client(&self) -> anyhow::Result<Client> {
+        Client::connect(&self.config, self.api.as_deref(), self.token.as_deref())
+    }
+}
+
+/// Entry point of the binary.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(cli.log_format);
+    match dispatch(cli.command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn dispatch(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Init(args) => init::run(args),
+        Command::Run { config, clock } => run_node(&config, clock.as_deref()),
+        Command::Case { conn, command } => case::run(&conn.client()?, command),
+        Command::Operator { conn, command } => case::run_operator(&conn.client()?, command),
+        Command::Status { conn, json } => case::status(&conn.client()?, json),
+        Command::Catalog { command } => reference::catalog(command),
+        Command::Calendar { file, command } => reference::calendar(file.as_deref(), command),
+    }
+}
+
+fn run_node(config: &std::path::Path, start: Option<&str>) -> anyhow::Result<()> {
+    let config = Config::load(config)?;
+    let clock = match start {
+        Some(s) => Clock::starting_at(clock::parse_instant(s).map_err(anyhow::Error::msg)?),
+        None => Clock::system(),
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(crate::server::run(config, clock))
+}
+
+fn init_tracing(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Human => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}

@@ -1,0 +1,95 @@
+//! The CLI's side of the API: finds the local node (config, `ports.json`, admin token) and makes
+//! authenticated JSON requests.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, bail, Context, Result};
+use serde_json::Value;
+
+use crate::config::Config;
+
+/// Where the API is and who we are.
+pub struct Client {
+    base: String,
+    token: String,
+    agent: ureq::Agent,
+}
+
+impl Client {
+    /// `api` and `token` override what the config says; otherwise the API address comes from
+    /// `ports.json` (written at start) or the config, and the token from the admin token file.
+    pub fn connect(config: &Path, api: Option<&str>, token: Option<&str>) -> Result<Client> {
+        let loaded = || Config::load(config).with_context(|| "give --api and --token, or --config");
+        let base = match api {
+            Some(a) => a.trim_end_matches('/').to_string(),
+            None => format!("http://{}", api_addr(&loaded()?)?),
+        };
+        let token = match token {
+            Some(t) => t.to_string(),
+            None => {
+                let cfg = loaded()?;
+                let path = cfg.path(&cfg.file.files.admin_token);
+                read_token(&path)?
+            }
+        };
+        let agent = ureq::AgentBuilder::new()
+            .timeout(std::time::Duration::from_secs(60))
+            .build();
+        Ok(Client { base, token, agent })
+    }
+
+    pub fn get(&self, path: &str) -> Result<Value> {
+        let req = self.agent.get(&format!("{}{path}", self.base));
+        self.send(req, None)
+    }
+
+    pub fn post(&self, path: &str, body: &Value) -> Result<Value> {
+        let req = self.agent.post(&format!("{}{path}", self.base));
+        self.send(req, Some(body))
+    }
+
+    fn send(&self, req: ureq::Request, body: Option<&Value>) -> Result<Value> {
+        let req = req.set("Authorization", &format!("Bearer {}", self.token));
+        let result = match body {
+            Some(b) => req.send_json(b),
+            None => req.call(),
+        };
+        match result {
+            Ok(resp) => Ok(resp.into_json()?),
+            Err(ureq::Error::Status(status, resp)) => {
+                let body: Value = resp.into_json().unwrap_or(Value::Null);
+                let message = body["message"].as_str().unwrap_or("no message");
+                let code = body["error"].as_str().unwrap_or("error");
+                bail!("{status} {code}: {message}")
+            }
+            Err(e) => Err(anyhow!("cannot reach the node at {}: {e}", self.base)),
+        }
+    }
+}
+
+fn read_token(path: &PathBuf) -> Result<String> {
+    let token = std::fs::read_to_string(path)
+        .with_context(|| format!("reading token {} (or give --token)", path.display()))?;
+    Ok(token.trim().to_string())
+}
+
+/// The API address: from `ports.json` when the config asks for port 0.
+fn api_addr(config: &Config) -> Result<String> {
+    let addr = config.file.node.api;
+    if addr.port() != 0 {
+        return Ok(addr.to_string());
+    }
+    let path = config.ports_file();
+    let text = std::fs::read_to_string(&path).with_context(|| {
+        format!(
+            "the API port is 0; reading {} (is the node running?)",
+            path.display()
+        )
+    })?;
+    let ports: Value =
+        serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+    let port = ports["api"]
+        .as_u64()
+        .ok_or_else(|| anyhow!("{} has no api port", path.display()))?;
+    Ok(format!("{}:{port}", addr.ip()))
+}

@@ -1,0 +1,31 @@
+//! liandong: one node of the government-service-center federation (政务服务中心联动).
+//!
+//! Module map:
+//! - [`calendar`]: the working-day calendar (工作日历) and "N working days after D".
+//! - [`catalog`]: the item catalog (事项目录).
+//! - [`intake`]: checks at the window (受理): applicant, item, materials.
+//! - [`case`]: the case (办件) and its fold over events, with the authority rules.
+//! - [`deadline`]: promised and legal deadlines and warnings (时限与预警).
+//! - [`store`]: durable storage of events and cases (sled), behind a small trait.
+//! - [`engine`]: the write path — sequence, clock, signing, group commit.
+//! - [`operator`]: operators, roles and tokens.
+//! - [`api`]: the HTTP JSON API.
+//! - [`server`]: `liandong run` — wiring it all together.
+//! - [`config`], [`clock`], [`files`]: node config, the node's clock, safe file writes.
+//! - [`client`], [`cli`]: the command line and its API client.
+
+pub mod api;
+pub mod calendar;
+pub mod case;
+pub mod catalog;
+pub mod cli;
+pub mod client;
+pub mod clock;
+pub mod config;
+pub mod deadline;
+pub mod engine;
+pub mod files;
+pub mod intake;
+pub mod operator;
+pub mod server;
+pub mod store;

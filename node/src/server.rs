@@ -1,0 +1,145 @@
+//! `liandong run`: opens the store, checks it, starts the write engine and the API, announces
+//! readiness, and shuts down cleanly on SIGINT/SIGTERM.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey};
+use ed25519_dalek::SigningKey;
+use tracing::{info, warn};
+
+use crate::api::{self, NodeContext};
+use crate::calendar::Calendar;
+use crate::catalog::Catalog;
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::engine::Engine;
+use crate::operator::{token_hash, Operator, Role};
+use crate::store::{SledStore, Store};
+
+/// Runs the node until a shutdown signal.
+pub async fn run(config: Config, clock: Clock) -> Result<()> {
+    let code = config.code();
+    let data = config.path(&config.file.files.data);
+    let cache = config.file.storage.cache_mb * 1024 * 1024;
+    let store = SledStore::open(&data, cache)
+        .with_context(|| format!("opening the store in {}", data.display()))?;
+    let report = store.check_and_repair(code).context("checking the store")?;
+    if report.rebuilt {
+        warn!(problems = ?report.problems, "store repaired: derived data rebuilt from the event log");
+    }
+    info!(node = %code, events = report.events, cases = report.cases, "store checked");
+    let meta = store.meta()?;
+    let store: Arc<dyn Store> = Arc::new(store);
+    ensure_admin(&config, store.as_ref())?;
+    let key = load_or_create_key(&config.path(&config.file.files.key))?;
+    let context = Arc::new(NodeContext {
+        code,
+        name: config.file.node.name.clone(),
+        parent: config.parent.as_ref().map(|p| p.code),
+        engine: Engine::start(store.clone(), code, key, clock, meta),
+        store: store.clone(),
+        catalog: load_catalog(&config)?,
+        calendar: load_calendar(&config)?,
+        clock,
+        policy: config.file.warnings,
+    });
+    let listener = tokio::net::TcpListener::bind(config.file.node.api)
+        .await
+        .with_context(|| format!("binding the API to {}", config.file.node.api))?;
+    let api_addr = listener.local_addr()?;
+    write_ports(&config, api_addr.port())?;
+    info!(node = %code, api = %api_addr, "ready");
+    eprintln!("ready");
+    axum::serve(listener, api::router(context))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("serving the API")?;
+    store.flush()?;
+    info!(node = %code, "stopped");
+    Ok(())
+}
+
+fn load_catalog(config: &Config) -> Result<Catalog> {
+    match &config.file.files.catalog {
+        Some(p) => {
+            let path = config.path(p);
+            Catalog::load(&path).with_context(|| format!("loading catalog {}", path.display()))
+        }
+        None => Ok(Catalog::builtin()?),
+    }
+}
+
+fn load_calendar(config: &Config) -> Result<Calendar> {
+    let mut calendar = Calendar::builtin()?;
+    if let Some(p) = &config.file.files.calendar {
+        let path = config.path(p);
+        let local = Calendar::load(&path)
+            .with_context(|| format!("loading calendar {}", path.display()))?;
+        calendar.overlay(local);
+    }
+    Ok(calendar)
+}
+
+/// Registers the token in `admin.token` as the admin operator.
+fn ensure_admin(config: &Config, store: &dyn Store) -> Result<()> {
+    let path = config.path(&config.file.files.admin_token);
+    let token = std::fs::read_to_string(&path)
+        .with_context(|| format!("reading the admin token {}", path.display()))?;
+    if token.trim().len() < 32 {
+        anyhow::bail!("{} holds no usable token (32+ characters)", path.display());
+    }
+    let hash = token_hash(&token);
+    if store.operator(&hash)?.is_none() {
+        store.put_operator(&hash, &Operator::new("admin", Role::Admin, None)?)?;
+    }
+    Ok(())
+}
+
+/// The node's ed25519 key (PKCS#8 PEM): created on first start if `ca issue` has not put one
+/// there.
+fn load_or_create_key(path: &Path) -> Result<SigningKey> {
+    if path.exists() {
+        let pem = std::fs::read_to_string(path)
+            .with_context(|| format!("reading the node key {}", path.display()))?;
+        return SigningKey::from_pkcs8_pem(&pem)
+            .map_err(|e| anyhow::anyhow!("{} is not an ed25519 PKCS#8 key: {e}", path.display()));
+    }
+    let key = SigningKey::generate(&mut rand_core::OsRng);
+    let pem = key
+        .to_pkcs8_pem(Default::default())
+        .map_err(|e| anyhow::anyhow!("encoding the new node key: {e}"))?;
+    crate::files::write_private(path, pem.as_bytes())?;
+    info!(path = %path.display(), "created a new node key");
+    Ok(key)
+}
+
+/// Writes `ports.json` atomically (write, then rename) so a reader never sees half a file.
+fn write_ports(config: &Config, api: u16) -> Result<()> {
+    // QUIC links arrive with the federation; until then there is no QUIC port to report.
+    let body = serde_json::json!({ "quic": null, "api": api }).to_string();
+    crate::files::write_atomic(&config.ports_file(), body.as_bytes())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    info!("shutdown signal received");
+}

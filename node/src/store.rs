@@ -1,0 +1,335 @@
+//! Durable storage of events, cases and node metadata, behind the small [`Store`] trait so the
+//! engine above it does not depend on sled.
+//!
+//! Layout (one sled database, a handful of trees — many trees bloat sled):
+//! - `events`: `EventId::key()` → event. The source of truth; never edited.
+//! - `case_events`: `CaseNo::key() ++ hlc ++ EventId::key()` → `()`: a case's events in fold order.
+//! - `cases`: `CaseNo::key()` → materialised [`Case`] (derived: rebuilt from `events`).
+//! - `meta`: `node` → [`NodeMeta`] (sequence, clock, daily case counter).
+//! - `operators`: SHA-256 of a bearer token → [`Operator`].
+//!
+//! Invariants, checked at start-up by [`SledStore::check_and_repair`]:
+//! - every event is in `case_events`, and every case's log has exactly its events;
+//! - the node's own sequence numbers are gapless from 1 to `NodeMeta::last_seq`.
+//!
+//! Every value starts with the codec's version byte. A commit writes all trees in one sled
+//! transaction; it is durable only after [`Store::flush`], which the engine calls once per batch.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use federation_proto::codec::{self, CodecError};
+use federation_proto::{CaseNo, Date, Event, EventId, Hlc, NodeCode};
+use serde::{Deserialize, Serialize};
+use sled::transaction::{ConflictableTransactionError, TransactionError};
+use sled::Transactional;
+
+use crate::case::Case;
+use crate::operator::Operator;
+
+/// Largest stored case record; a case's log grows with its events.
+const MAX_CASE_BYTES: usize = 4 * 1024 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("storage engine: {0}")]
+    Engine(#[from] sled::Error),
+    #[error("stored value cannot be decoded: {0}")]
+    Codec(#[from] CodecError),
+    #[error("store is inconsistent: {0}")]
+    Corrupt(String),
+}
+
+/// Per-node counters that must survive restarts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct NodeMeta {
+    /// Sequence number of the last event this node authored (gapless from 1).
+    pub last_seq: u64,
+    /// The largest clock value issued or observed.
+    pub hlc: Hlc,
+    /// The day of the last case number issued and its daily sequence.
+    pub case_day: Option<Date>,
+    pub case_seq: u32,
+}
+
+/// What the engine writes in one atomic step: an event, the case after it, and the node's
+/// counters.
+pub struct Commit<'a> {
+    pub event: &'a Event,
+    pub case: &'a Case,
+    pub meta: &'a NodeMeta,
+}
+
+/// The storage a node needs. Implementations make each [`Store::commit`] atomic and visible at
+/// once, and durable after [`Store::flush`].
+pub trait Store: Send + Sync + 'static {
+    fn commit(&self, commit: &Commit<'_>) -> Result<(), StoreError>;
+    fn flush(&self) -> Result<(), StoreError>;
+    fn meta(&self) -> Result<NodeMeta, StoreError>;
+    fn case(&self, no: &CaseNo) -> Result<Option<Case>, StoreError>;
+    /// Every case, in case-number order.
+    fn cases(&self) -> Box<dyn Iterator<Item = Result<Case, StoreError>> + '_>;
+    /// A case's events in fold order.
+    fn events_of(&self, no: &CaseNo) -> Result<Vec<Event>, StoreError>;
+    fn event(&self, id: &EventId) -> Result<Option<Event>, StoreError>;
+    fn event_count(&self) -> usize;
+    fn operator(&self, token_hash: &[u8; 32]) -> Result<Option<Operator>, StoreError>;
+    fn put_operator(&self, token_hash: &[u8; 32], operator: &Operator) -> Result<(), StoreError>;
+    fn operators(&self) -> Result<Vec<Operator>, StoreError>;
+}
+
+/// The sled implementation.
+pub struct SledStore {
+    db: sled::Db,
+    events: sled::Tree,
+    case_events: sled::Tree,
+    cases: sled::Tree,
+    meta: sled::Tree,
+    operators: sled::Tree,
+}
+
+/// What the start-up check found.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct CheckReport {
+    pub events: usize,
+    pub cases: usize,
+    /// True when derived trees were rebuilt from the events.
+    pub rebuilt: bool,
+    pub problems: Vec<String>,
+}
+
+const META_KEY: &[u8] = b"node";
+
+impl SledStore {
+    /// Opens (or creates) the database in `dir` with a page cache of `cache_bytes`.
+    pub fn open(dir: &Path, cache_bytes: u64) -> Result<SledStore, StoreError> {
+        let db = sled::Config::new()
+            .path(dir)
+            .cache_capacity(cache_bytes)
+            .mode(sled::Mode::HighThroughput)
+            .open()?;
+        Ok(SledStore {
+            events: db.open_tree("events")?,
+            case_events: db.open_tree("case_events")?,
+            cases: db.open_tree("cases")?,
+            meta: db.open_tree("meta")?,
+            operators: db.open_tree("operators")?,
+            db,
+        })
+    }
+
+    /// Checks the invariants in the module doc and rebuilds `cases`, `case_events` and the
+    /// node counters from `events` when they do not hold.
+    pub fn check_and_repair(&self, own: NodeCode) -> Result<CheckReport, StoreError> {
+        let mut by_case: BTreeMap<CaseNo, Vec<Event>> = BTreeMap::new();
+        let mut report = CheckReport::default();
+        let mut own_seqs = Vec::new();
+        let mut max_hlc = Hlc::ZERO;
+        for item in self.events.iter() {
+            let (_, value) = item?;
+            let event: Event = codec::decode(&value, codec::MAX_EVENT_BYTES)?;
+            if event.id.origin == own {
+                own_seqs.push(event.id.seq);
+            }
+            max_hlc = max_hlc.max(event.hlc);
+            by_case.entry(event.case_no).or_default().push(event);
+            report.events += 1;
+        }
+        report.cases = by_case.len();
+        own_seqs.sort_unstable();
+        if let Some(gap) = own_seqs
+            .iter()
+            .enumerate()
+            .find(|(i, s)| **s != *i as u64 + 1)
+        {
+            // A gap in our own log cannot be repaired from here: the parent's copy is the way
+            // back (DESIGN.md §4).
+            return Err(StoreError::Corrupt(format!(
+                "own event sequence has a gap before {}",
+                gap.1
+            )));
+        }
+        self.find_problems(&by_case, &mut report)?;
+        let mut meta = self.meta()?;
+        let last_seq = own_seqs.last().copied().unwrap_or(0);
+        if meta.last_seq != last_seq || meta.hlc < max_hlc {
+            report.problems.push(format!(
+                "node counters behind the log (seq {} < {last_seq})",
+                meta.last_seq
+            ));
+        }
+        if !report.problems.is_empty() {
+            meta.last_seq = last_seq;
+            meta.hlc = meta.hlc.max(max_hlc);
+            self.rebuild(&by_case, &meta)?;
+            report.rebuilt = true;
+        }
+        Ok(report)
+    }
+
+    fn find_problems(
+        &self,
+        by_case: &BTreeMap<CaseNo, Vec<Event>>,
+        report: &mut CheckReport,
+    ) -> Result<(), StoreError> {
+        if self.case_events.len() != report.events {
+            report.problems.push(format!(
+                "case index holds {} entries for {} events",
+                self.case_events.len(),
+                report.events
+            ));
+        }
+        if self.cases.len() != by_case.len() {
+            report.problems.push(format!(
+                "{} materialised cases for {} cases in the log",
+                self.cases.len(),
+                by_case.len()
+            ));
+        }
+        for (no, events) in by_case {
+            match self.case(no) {
+                Ok(Some(case)) if case.log.len() == events.len() => {}
+                Ok(_) | Err(StoreError::Codec(_)) => {
+                    report
+                        .problems
+                        .push(format!("case {no} does not match its events"));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    fn rebuild(
+        &self,
+        by_case: &BTreeMap<CaseNo, Vec<Event>>,
+        meta: &NodeMeta,
+    ) -> Result<(), StoreError> {
+        self.cases.clear()?;
+        self.case_events.clear()?;
+        for (no, events) in by_case {
+            for e in events {
+                self.case_events.insert(&index_key(e)[..], &[])?;
+            }
+            if let Some(case) = Case::fold(events) {
+                self.cases.insert(no.key(), codec::encode(&case)?)?;
+            }
+        }
+        self.meta.insert(META_KEY, codec::encode(meta)?)?;
+        self.flush()
+    }
+}
+
+/// `case_events` key: the case, then fold order.
+fn index_key(event: &Event) -> [u8; 44] {
+    let mut k = [0u8; 44];
+    k[..16].copy_from_slice(&event.case_no.key());
+    k[16..24].copy_from_slice(&event.hlc.wall_ms.to_be_bytes());
+    k[24..28].copy_from_slice(&event.hlc.counter.to_be_bytes());
+    k[28..].copy_from_slice(&event.id.key());
+    k
+}
+
+fn abort(e: CodecError) -> ConflictableTransactionError<CodecError> {
+    ConflictableTransactionError::Abort(e)
+}
+
+impl Store for SledStore {
+    fn commit(&self, c: &Commit<'_>) -> Result<(), StoreError> {
+        let event = codec::encode(c.event)?;
+        let case = codec::encode(c.case)?;
+        let meta = codec::encode(c.meta)?;
+        let trees = (&self.events, &self.case_events, &self.cases, &self.meta);
+        trees
+            .transaction(|(events, index, cases, meta_tree)| {
+                if events.get(c.event.id.key())?.is_some() {
+                    return Err(abort(CodecError::Encode(format!(
+                        "event {}:{} already stored",
+                        c.event.id.origin, c.event.id.seq
+                    ))));
+                }
+                events.insert(&c.event.id.key(), event.as_slice())?;
+                index.insert(&index_key(c.event)[..], &[])?;
+                cases.insert(&c.case.case_no.key(), case.as_slice())?;
+                meta_tree.insert(META_KEY, meta.as_slice())?;
+                Ok(())
+            })
+            .map_err(|e| match e {
+                TransactionError::Abort(e) => StoreError::Corrupt(e.to_string()),
+                TransactionError::Storage(e) => StoreError::Engine(e),
+            })
+    }
+
+    fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush()?;
+        Ok(())
+    }
+
+    fn meta(&self) -> Result<NodeMeta, StoreError> {
+        match self.meta.get(META_KEY)? {
+            Some(v) => Ok(codec::decode(&v, 1024)?),
+            None => Ok(NodeMeta::default()),
+        }
+    }
+
+    fn case(&self, no: &CaseNo) -> Result<Option<Case>, StoreError> {
+        match self.cases.get(no.key())? {
+            Some(v) => Ok(Some(codec::decode(&v, MAX_CASE_BYTES)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn cases(&self) -> Box<dyn Iterator<Item = Result<Case, StoreError>> + '_> {
+        Box::new(self.cases.iter().values().map(|v| {
+            let v = v?;
+            Ok(codec::decode(&v, MAX_CASE_BYTES)?)
+        }))
+    }
+
+    fn events_of(&self, no: &CaseNo) -> Result<Vec<Event>, StoreError> {
+        let mut out = Vec::new();
+        for key in self.case_events.scan_prefix(no.key()).keys() {
+            let key = key?;
+            let id = key.get(28..44).ok_or_else(|| {
+                StoreError::Corrupt(format!("short case index key for case {no}"))
+            })?;
+            let value = self.events.get(id)?.ok_or_else(|| {
+                StoreError::Corrupt(format!("case {no} indexes an event that is not stored"))
+            })?;
+            out.push(codec::decode(&value, codec::MAX_EVENT_BYTES)?);
+        }
+        Ok(out)
+    }
+
+    fn event(&self, id: &EventId) -> Result<Option<Event>, StoreError> {
+        match self.events.get(id.key())? {
+            Some(v) => Ok(Some(codec::decode(&v, codec::MAX_EVENT_BYTES)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn event_count(&self) -> usize {
+        self.events.len()
+    }
+
+    fn operator(&self, token_hash: &[u8; 32]) -> Result<Option<Operator>, StoreError> {
+        match self.operators.get(token_hash)? {
+            Some(v) => Ok(Some(codec::decode(&v, 4096)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn put_operator(&self, token_hash: &[u8; 32], operator: &Operator) -> Result<(), StoreError> {
+        self.operators
+            .insert(token_hash, codec::encode(operator)?)?;
+        self.flush()
+    }
+
+    fn operators(&self) -> Result<Vec<Operator>, StoreError> {
+        self.operators
+            .iter()
+            .values()
+            .map(|v| Ok(codec::decode(&v?, 4096)?))
+            .collect()
+    }
+}
