@@ -64,8 +64,7 @@ pub async fn run(config: Config, clock: Clock) -> Result<()> {
 fn load_catalog(config: &Config) -> Result<Catalog> {
     match &config.file.files.catalog {
         Some(p) => {
-            let path = config.path(p);
-            Catalog::load(&path).with_context(|| format!("loading catalog {}", path.display()))
+            Ok(Catalog::load(&config.path(p))?)
         }
         None => Ok(Catalog::builtin()?),
     }
@@ -74,10 +73,7 @@ fn load_catalog(config: &Config) -> Result<Catalog> {
 fn load_calendar(config: &Config) -> Result<Calendar> {
     let mut calendar = Calendar::builtin()?;
     if let Some(p) = &config.file.files.calendar {
-        let path = config.path(p);
-        let local = Calendar::load(&path)
-            .with_context(|| format!("loading calendar {}", path.display()))?;
-        calendar.overlay(local);
+        calendar.overlay(Calendar::load(&config.path(p))?);
     }
     Ok(calendar)
 }

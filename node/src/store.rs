@@ -333,3 +333,153 @@ impl Store for SledStore {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use federation_proto::{
+        Actor, Applicant, ApplicantKind, EventBody, Intake, ItemKind, Level, Sig,
+    };
+
+    use super::*;
+
+    fn own() -> NodeCode {
+        "350322".parse().unwrap()
+    }
+
+    fn event(seq: u64, case_seq: u32, body: EventBody) -> Event {
+        Event {
+            id: EventId { origin: own(), seq },
+            hlc: Hlc {
+                wall_ms: 1_760_000_000_000 + seq,
+                counter: 0,
+            },
+            case_no: CaseNo {
+                node: own(),
+                date: Date::from_unix_ms(1_760_000_000_000),
+                seq: case_seq,
+            },
+            actor: Actor {
+                name: "t".into(),
+                department: None,
+            },
+            body,
+            sig: Sig::EMPTY,
+        }
+    }
+
+    fn submit() -> EventBody {
+        EventBody::Submit(Intake {
+            item: "X".into(),
+            item_name: "x".into(),
+            kind: ItemKind::Promised,
+            department: "d".into(),
+            deciding_level: Level::County,
+            applicant: Applicant {
+                kind: ApplicantKind::Person,
+                name: "n".into(),
+                id: "11010519491231002X".into(),
+            },
+            materials: vec![],
+            missing: vec![],
+            owed: vec![],
+            promised_days: 3,
+            legal_days: 10,
+            fee_fen: 0,
+        })
+    }
+
+    /// Writes two cases of two and one events the way the engine does.
+    fn populate(store: &SledStore) -> Vec<Case> {
+        let script = [
+            event(1, 1, submit()),
+            event(2, 2, submit()),
+            event(3, 1, EventBody::Review),
+        ];
+        let mut cases: BTreeMap<CaseNo, Case> = BTreeMap::new();
+        for (i, e) in script.iter().enumerate() {
+            let case = match cases.remove(&e.case_no) {
+                Some(mut c) => {
+                    c.apply(e);
+                    c
+                }
+                None => Case::open(e).unwrap(),
+            };
+            let meta = NodeMeta {
+                last_seq: i as u64 + 1,
+                hlc: e.hlc,
+                ..NodeMeta::default()
+            };
+            store
+                .commit(&Commit {
+                    event: e,
+                    case: &case,
+                    meta: &meta,
+                })
+                .unwrap();
+            cases.insert(e.case_no, case);
+        }
+        store.flush().unwrap();
+        cases.into_values().collect()
+    }
+
+    #[test]
+    fn a_healthy_store_passes_the_check() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path(), 1 << 20).unwrap();
+        populate(&store);
+        let report = store.check_and_repair(own()).unwrap();
+        assert_eq!((report.events, report.cases, report.rebuilt), (3, 2, false));
+        assert_eq!(store.meta().unwrap().last_seq, 3);
+    }
+
+    #[test]
+    fn lost_derived_trees_are_rebuilt_from_events() {
+        let dir = tempfile::tempdir().unwrap();
+        let expected = {
+            let store = SledStore::open(dir.path(), 1 << 20).unwrap();
+            let cases = populate(&store);
+            store.cases.clear().unwrap();
+            store.case_events.remove(store.case_events.first().unwrap().unwrap().0).unwrap();
+            store.meta.clear().unwrap();
+            store.flush().unwrap();
+            cases
+        };
+        let store = SledStore::open(dir.path(), 1 << 20).unwrap();
+        let report = store.check_and_repair(own()).unwrap();
+        assert!(report.rebuilt, "{report:?}");
+        let cases: Vec<Case> = store.cases().map(Result::unwrap).collect();
+        assert_eq!(cases, expected);
+        assert_eq!(store.meta().unwrap().last_seq, 3);
+        assert_eq!(store.events_of(&expected[0].case_no).unwrap().len(), 2);
+        assert!(!store.check_and_repair(own()).unwrap().rebuilt);
+    }
+
+    #[test]
+    fn a_duplicate_event_changes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path(), 1 << 20).unwrap();
+        let cases = populate(&store);
+        let again = event(3, 1, EventBody::Withdraw);
+        let mut changed = cases[0].clone();
+        changed.apply(&again);
+        let meta = NodeMeta::default();
+        let err = store.commit(&Commit {
+            event: &again,
+            case: &changed,
+            meta: &meta,
+        });
+        assert!(err.is_err());
+        assert_eq!(store.case(&cases[0].case_no).unwrap().as_ref(), Some(&cases[0]));
+        assert_eq!(store.meta().unwrap().last_seq, 3);
+    }
+
+    #[test]
+    fn a_gap_in_our_own_log_is_reported_not_papered_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path(), 1 << 20).unwrap();
+        populate(&store);
+        store.events.remove(event(2, 2, submit()).id.key()).unwrap();
+        let err = store.check_and_repair(own()).unwrap_err();
+        assert!(err.to_string().contains("gap"), "{err}");
+    }
+}

@@ -45,7 +45,7 @@ pub enum CalendarCommand {
 
 fn load_catalog(file: Option<&Path>) -> Result<Catalog> {
     Ok(match file {
-        Some(f) => Catalog::load(f).with_context(|| format!("loading {}", f.display()))?,
+        Some(f) => Catalog::load(f)?,
         None => Catalog::builtin()?,
     })
 }
@@ -122,7 +122,7 @@ fn print_item(item: &Item) {
 pub fn calendar(file: Option<&Path>, command: CalendarCommand) -> Result<()> {
     let mut calendar = Calendar::builtin()?;
     if let Some(f) = file {
-        calendar.overlay(Calendar::load(f).with_context(|| format!("loading {}", f.display()))?);
+        calendar.overlay(Calendar::load(f)?);
     }
     match command {
         CalendarCommand::AddWorkdays { date, n } => println!("{}", calendar.add_workdays(date, n)?),
