@@ -225,6 +225,14 @@ mod tests {
     }
 
     #[test]
+    fn the_shipped_example_is_valid() {
+        let text = include_str!("../../config-examples/county-350322.toml");
+        let file: ConfigFile = toml::from_str(text).unwrap();
+        let config = Config::new(file, ".".into()).unwrap();
+        assert_eq!(config.code().to_string(), "350322");
+    }
+
+    #[test]
     fn round_trips_through_toml() {
         let text = toml::to_string(&file("350322", None)).unwrap();
         let back: ConfigFile = toml::from_str(&text).unwrap();

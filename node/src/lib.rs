@@ -13,6 +13,7 @@
 //! - [`server`]: `liandong run` — wiring it all together.
 //! - [`config`], [`clock`], [`files`]: node config, the node's clock, safe file writes.
 //! - [`client`], [`cli`]: the command line and its API client.
+//! - [`demo`], [`launcher`]: `liandong demo`, which runs real node processes.
 
 pub mod api;
 pub mod calendar;
@@ -23,9 +24,11 @@ pub mod client;
 pub mod clock;
 pub mod config;
 pub mod deadline;
+pub mod demo;
 pub mod engine;
 pub mod files;
 pub mod intake;
+pub mod launcher;
 pub mod operator;
 pub mod server;
 pub mod store;

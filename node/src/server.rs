@@ -63,9 +63,7 @@ pub async fn run(config: Config, clock: Clock) -> Result<()> {
 
 fn load_catalog(config: &Config) -> Result<Catalog> {
     match &config.file.files.catalog {
-        Some(p) => {
-            Ok(Catalog::load(&config.path(p))?)
-        }
+        Some(p) => Ok(Catalog::load(&config.path(p))?),
         None => Ok(Catalog::builtin()?),
     }
 }

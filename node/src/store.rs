@@ -439,7 +439,10 @@ mod tests {
             let store = SledStore::open(dir.path(), 1 << 20).unwrap();
             let cases = populate(&store);
             store.cases.clear().unwrap();
-            store.case_events.remove(store.case_events.first().unwrap().unwrap().0).unwrap();
+            store
+                .case_events
+                .remove(store.case_events.first().unwrap().unwrap().0)
+                .unwrap();
             store.meta.clear().unwrap();
             store.flush().unwrap();
             cases
@@ -469,7 +472,10 @@ mod tests {
             meta: &meta,
         });
         assert!(err.is_err());
-        assert_eq!(store.case(&cases[0].case_no).unwrap().as_ref(), Some(&cases[0]));
+        assert_eq!(
+            store.case(&cases[0].case_no).unwrap().as_ref(),
+            Some(&cases[0])
+        );
         assert_eq!(store.meta().unwrap().last_seq, 3);
     }
 

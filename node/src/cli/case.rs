@@ -30,14 +30,14 @@ pub enum CaseCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Perform an action on a case, e.g. `act CASE decide approve=true reason=符合条件`.
-    /// Values are JSON when they parse as JSON (true, 3, ["a","b"]), text otherwise.
+    /// Perform an action on a case, e.g. `act CASE decide approve:=true reason=符合条件`.
+    /// `KEY=TEXT` sets a text field; `KEY:=JSON` sets a JSON value (true, 8000, ["a","b"]).
     Act {
         case_no: String,
         /// One of: supplement refuse review forward take_over return open_joint_review opinion
         /// suspend resume extend decide pay certify deliver withdraw rate supervise.
         action: String,
-        /// Fields as KEY=VALUE.
+        /// Fields as KEY=TEXT or KEY:=JSON.
         fields: Vec<String>,
         #[arg(long)]
         json: bool,
@@ -182,16 +182,24 @@ pub fn status(client: &Client, json: bool) -> Result<()> {
     Ok(())
 }
 
-/// Builds `{"action": NAME, KEY: VALUE...}` from `KEY=VALUE` words.
+/// Builds `{"action": NAME, ...}` from `KEY=TEXT` and `KEY:=JSON` words (as httpie does), so
+/// a certificate number stays text and a fee stays a number without guessing.
 fn action_body(action: &str, fields: &[String]) -> Result<Value> {
     let mut body = Map::new();
     body.insert("action".into(), Value::String(action.to_string()));
     for field in fields {
         let Some((k, v)) = field.split_once('=') else {
-            bail!("field {field:?} must be KEY=VALUE");
+            bail!("field {field:?} must be KEY=TEXT or KEY:=JSON");
         };
-        let value = serde_json::from_str(v).unwrap_or_else(|_| Value::String(v.to_string()));
-        body.insert(k.to_string(), value);
+        let (key, value) = match k.strip_suffix(':') {
+            Some(key) => (
+                key,
+                serde_json::from_str(v)
+                    .map_err(|e| anyhow::anyhow!("{key}:= needs JSON, {v:?} is not: {e}"))?,
+            ),
+            None => (k, Value::String(v.to_string())),
+        };
+        body.insert(key.to_string(), value);
     }
     Ok(Value::Object(body))
 }
@@ -213,7 +221,7 @@ fn text(v: &Value) -> String {
     }
 }
 
-fn print_case(case: &Value, json: bool) {
+pub(crate) fn print_case(case: &Value, json: bool) {
     if json {
         println!("{}", serde_json::to_string_pretty(case).unwrap_or_default());
         return;

@@ -16,25 +16,39 @@ use crate::operator::new_token;
 pub struct InitArgs {
     /// Division code of this node: 6 digits (city/county), 9 (township) or 12 (village).
     #[arg(long)]
-    code: NodeCode,
+    pub code: NodeCode,
     /// The center's name, e.g. 仙游县行政服务中心.
     #[arg(long)]
-    name: String,
+    pub name: String,
     /// Directory to create the node in.
     #[arg(long)]
-    dir: PathBuf,
+    pub dir: PathBuf,
     /// The parent node: CODE@HOST:PORT (its QUIC address). Must be an ancestor of --code.
     #[arg(long)]
-    parent: Option<String>,
+    pub parent: Option<String>,
     /// QUIC listen address for child links (port 0 = any free port).
     #[arg(long, default_value = "127.0.0.1:0")]
-    listen: SocketAddr,
+    pub listen: SocketAddr,
     /// HTTP API address (port 0 = any free port).
     #[arg(long, default_value = "127.0.0.1:0")]
-    api: SocketAddr,
+    pub api: SocketAddr,
 }
 
 pub fn run(args: InitArgs) -> Result<()> {
+    let config_path = create(args)?;
+    let dir = config_path.parent().unwrap_or(std::path::Path::new("."));
+    println!("created node in {}", dir.display());
+    println!("  config:      {}", config_path.display());
+    println!("  admin token: {}", dir.join("admin.token").display());
+    println!(
+        "start it with: liandong run --config {}",
+        config_path.display()
+    );
+    Ok(())
+}
+
+/// Creates the node directory and returns the path of its `node.toml`.
+pub fn create(args: InitArgs) -> Result<PathBuf> {
     let config_path = args.dir.join("node.toml");
     if config_path.exists() {
         bail!(
@@ -67,15 +81,5 @@ pub fn run(args: InitArgs) -> Result<()> {
     )?;
     let text = toml::to_string_pretty(&file).context("writing node.toml")?;
     write_atomic(&config_path, text.as_bytes())?;
-    println!("created node {} in {}", file.node.code, args.dir.display());
-    println!("  config:      {}", config_path.display());
-    println!(
-        "  admin token: {}",
-        args.dir.join(&file.files.admin_token).display()
-    );
-    println!(
-        "start it with: liandong run --config {}",
-        config_path.display()
-    );
-    Ok(())
+    Ok(config_path)
 }

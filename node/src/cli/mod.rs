@@ -2,8 +2,8 @@
 //! and `status` are clients of a running node's API; `init`, `catalog` and `calendar` work on
 //! files.
 
-mod case;
-mod init;
+pub(crate) mod case;
+pub mod init;
 mod reference;
 
 use std::path::PathBuf;
@@ -80,6 +80,13 @@ enum Command {
         #[command(subcommand)]
         command: reference::CatalogCommand,
     },
+    /// Run a small federation on loopback in a temporary folder and walk real cases through
+    /// it; exits 0 only if every expectation holds.
+    Demo {
+        /// Work in this (new) folder and keep it afterwards, instead of a temporary one.
+        #[arg(long)]
+        keep: Option<PathBuf>,
+    },
     /// Working-day calendar (工作日历): check a date or a deadline.
     Calendar {
         /// A calendar file that overlays the built-in national calendar (see README).
@@ -138,6 +145,15 @@ fn dispatch(command: Command) -> anyhow::Result<()> {
         Command::Status { conn, json } => case::status(&conn.client()?, json),
         Command::Catalog { command } => reference::catalog(command),
         Command::Calendar { file, command } => reference::calendar(file.as_deref(), command),
+        Command::Demo { keep } => demo(keep.as_deref()),
+    }
+}
+
+fn demo(keep: Option<&std::path::Path>) -> anyhow::Result<()> {
+    if crate::demo::run(keep)? {
+        Ok(())
+    } else {
+        anyhow::bail!("the demo's expectations did not all hold")
     }
 }
 
