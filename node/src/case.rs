@@ -279,55 +279,47 @@ impl Case {
         self.check_transition(&event.body)
     }
 
+    /// The owner's actions: first whether the state allows the action at all, then its fields.
     fn check_transition(&self, body: &EventBody) -> Result<(), Refusal> {
-        use State::*;
-        let action = body.action();
-        let allowed: &[State] = match body {
-            EventBody::Submit(_) => {
-                return Err(Refusal::Invalid(format!(
-                    "case {} was already submitted",
-                    self.case_no
-                )))
+        if let EventBody::Submit(_) = body {
+            return Err(Refusal::Invalid(format!(
+                "case {} was already submitted",
+                self.case_no
+            )));
+        }
+        if let EventBody::Supplement { materials } = body {
+            return self.check_supplement(materials);
+        }
+        if !allowed_states(body).contains(&self.state) {
+            return Err(Refusal::state(body.action(), self.state));
+        }
+        self.check_fields(body)
+    }
+
+    fn check_fields(&self, body: &EventBody) -> Result<(), Refusal> {
+        match body {
+            EventBody::Refuse { reason } | EventBody::Suspend { reason, .. } => {
+                non_empty("reason", reason)
             }
-            EventBody::Supplement { materials } => return self.check_supplement(materials),
-            EventBody::Refuse { reason } => {
-                non_empty("reason", reason)?;
-                &[AwaitingSupplement, Accepted]
-            }
-            EventBody::Review => &[Accepted],
-            EventBody::Forward { to } => {
-                if *to == self.owner {
-                    return Err(Refusal::Invalid(
-                        "cannot forward a case to its owner".into(),
-                    ));
-                }
-                &[Accepted, InReview, Approved, Denied, Certified]
-            }
+            EventBody::Forward { to } if *to == self.owner => Err(Refusal::Invalid(
+                "cannot forward a case to its owner".into(),
+            )),
             EventBody::Return { reason } => {
                 non_empty("reason", reason)?;
-                if self.previous_owner.is_none() {
-                    return Err(Refusal::Invalid(
+                match self.previous_owner {
+                    Some(_) => Ok(()),
+                    None => Err(Refusal::Invalid(
                         "the case was not forwarded here, so there is nowhere to return it".into(),
-                    ));
+                    )),
                 }
-                &[Accepted, InReview]
             }
             EventBody::OpenJointReview {
                 participants,
                 feedback_days,
-            } => {
-                check_participants(participants, *feedback_days)?;
-                &[Accepted, InReview]
-            }
-            EventBody::Suspend { reason, .. } => {
-                non_empty("reason", reason)?;
-                &[Accepted, InReview, JointReview]
-            }
-            EventBody::Resume => &[Suspended],
+            } => check_participants(participants, *feedback_days),
             EventBody::Extend { days, reason } => {
                 non_empty("reason", reason)?;
-                self.check_extend(*days)?;
-                &[Accepted, InReview, JointReview, Suspended]
+                self.check_extend(*days)
             }
             EventBody::Decide {
                 approve,
@@ -335,42 +327,21 @@ impl Case {
                 override_reason,
             } => {
                 non_empty("reason", reason)?;
-                self.check_decide(*approve, override_reason.as_deref())?;
-                &[Accepted, InReview, JointReview]
+                self.check_decide(*approve, override_reason.as_deref())
             }
             EventBody::Pay {
                 amount_fen,
                 receipt,
             } => {
                 non_empty("receipt", receipt)?;
-                self.check_pay(*amount_fen)?;
-                &[Approved]
+                self.check_pay(*amount_fen)
             }
             EventBody::Certify { certificate_no } => {
                 non_empty("certificate_no", certificate_no)?;
-                self.check_paid()?;
-                &[Approved]
+                self.check_paid()
             }
-            EventBody::Deliver => {
-                self.check_paid()?;
-                &[Approved, Certified, Denied]
-            }
-            EventBody::Withdraw => &[
-                AwaitingSupplement,
-                Accepted,
-                InReview,
-                JointReview,
-                Suspended,
-            ],
-            EventBody::Opinion { .. }
-            | EventBody::Supervise { .. }
-            | EventBody::Rate { .. }
-            | EventBody::TakeOver => &[],
-        };
-        if allowed.contains(&self.state) {
-            Ok(())
-        } else {
-            Err(Refusal::state(action, self.state))
+            EventBody::Deliver => self.check_paid(),
+            _ => Ok(()),
         }
     }
 
@@ -408,6 +379,15 @@ impl Case {
     }
 
     fn check_decide(&self, approve: bool, override_reason: Option<&str>) -> Result<(), Refusal> {
+        if !self.owner_decides() {
+            return Err(Refusal::Authority(format!(
+                "item {} is decided at {} level; {} is a {} node: forward the case",
+                self.item,
+                self.deciding_level.as_str(),
+                self.owner,
+                self.owner.level().as_str()
+            )));
+        }
         if let Some(joint) = &self.joint {
             if self.state == State::JointReview {
                 let waiting: Vec<String> = joint.waiting().map(seat_name).collect();
@@ -600,9 +580,16 @@ impl Case {
         }
     }
 
+    /// Whether the current owner sits at the item's deciding level (行使层级).
+    fn owner_decides(&self) -> bool {
+        self.owner.level() == self.deciding_level
+    }
+
     fn accept(&mut self, on: Date) {
         self.accepted_on = Some(on);
-        if self.kind == ItemKind::Immediate && self.owed.is_empty() {
+        // A 即办 item is decided at once only where it is decided at all; accepted at a lower
+        // window (就近办) it waits to be forwarded like any other case.
+        if self.kind == ItemKind::Immediate && self.owed.is_empty() && self.owner_decides() {
             self.decide(true, "即办件：当场办结", None, on);
         } else {
             self.state = State::Accepted;
@@ -715,6 +702,36 @@ impl Case {
             Some(j) if self.state == State::JointReview => j.waiting().collect(),
             _ => Vec::new(),
         }
+    }
+}
+
+/// The states in which the owner may take an action (not used for submit and supplement, whose
+/// rules depend on more than the state, nor for the actions of non-owners).
+fn allowed_states(body: &EventBody) -> &'static [State] {
+    use State::*;
+    match body {
+        EventBody::Refuse { .. } => &[AwaitingSupplement, Accepted],
+        EventBody::Review => &[Accepted],
+        EventBody::Forward { .. } => &[Accepted, InReview, Approved, Denied, Certified],
+        EventBody::Return { .. } | EventBody::OpenJointReview { .. } => &[Accepted, InReview],
+        EventBody::Suspend { .. } | EventBody::Decide { .. } => &[Accepted, InReview, JointReview],
+        EventBody::Resume => &[Suspended],
+        EventBody::Extend { .. } => &[Accepted, InReview, JointReview, Suspended],
+        EventBody::Pay { .. } | EventBody::Certify { .. } => &[Approved],
+        EventBody::Deliver => &[Approved, Certified, Denied],
+        EventBody::Withdraw => &[
+            AwaitingSupplement,
+            Accepted,
+            InReview,
+            JointReview,
+            Suspended,
+        ],
+        EventBody::Submit(_)
+        | EventBody::Supplement { .. }
+        | EventBody::Opinion { .. }
+        | EventBody::Supervise { .. }
+        | EventBody::Rate { .. }
+        | EventBody::TakeOver => &[],
     }
 }
 

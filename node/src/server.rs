@@ -49,11 +49,14 @@ pub async fn run(config: Config, clock: Clock) -> Result<()> {
         .await
         .with_context(|| format!("binding the API to {}", config.file.node.api))?;
     let api_addr = listener.local_addr()?;
+    // Listen for signals before announcing readiness: a SIGTERM right after `ready` must be a
+    // clean stop, not the default action of the signal.
+    let shutdown = shutdown_signal()?;
     write_ports(&config, api_addr.port())?;
     info!(node = %code, api = %api_addr, "ready");
     eprintln!("ready");
     axum::serve(listener, api::router(context))
-        .with_graceful_shutdown(shutdown_signal())
+        .with_graceful_shutdown(shutdown)
         .await
         .context("serving the API")?;
     store.flush()?;
@@ -116,24 +119,16 @@ fn write_ports(config: &Config, api: u16) -> Result<()> {
     crate::files::write_atomic(&config.ports_file(), body.as_bytes())
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+/// Installs the SIGINT/SIGTERM handlers now and returns a future that resolves on either.
+fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    let mut int = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => {},
+            _ = int.recv() => {},
         }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
-    }
-    info!("shutdown signal received");
+        info!("shutdown signal received");
+    })
 }

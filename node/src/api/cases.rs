@@ -1,5 +1,6 @@
 //! Case handlers: submit, list, show, act.
 
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
@@ -26,7 +27,9 @@ fn actor(op: &Operator) -> Actor {
     }
 }
 
-fn parse_case_no(s: &str) -> Result<CaseNo, ApiError> {
+/// The `{case_no}` of the path; axum's own rejection (e.g. not UTF-8) becomes our error format.
+fn parse_case_no(path: Result<Path<String>, PathRejection>) -> Result<CaseNo, ApiError> {
+    let Path(s) = path.map_err(|e| ApiError::bad_request(e.body_text()))?;
     s.parse()
         .map_err(|e: federation_proto::case_no::CaseNoError| ApiError::bad_request(e.to_string()))
 }
@@ -57,9 +60,9 @@ pub async fn submit(
 pub async fn show(
     State(node): State<AppState>,
     _caller: Caller,
-    Path(case_no): Path<String>,
+    case_no: Result<Path<String>, PathRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let case_no = parse_case_no(&case_no)?;
+    let case_no = parse_case_no(case_no)?;
     let case = node
         .store
         .case(&case_no)?
@@ -101,6 +104,9 @@ pub async fn list(
     let limit = q.limit.unwrap_or(1000);
     let mut cases = Vec::new();
     for case in node.store.cases() {
+        if cases.len() >= limit {
+            break;
+        }
         let case = case?;
         let keep = state.is_none_or(|s| case.state == s)
             && q.owner
@@ -117,9 +123,6 @@ pub async fn list(
             continue;
         }
         cases.push(case_view(&case, &clocks));
-        if cases.len() >= limit {
-            break;
-        }
     }
     Ok(Json(json!({ "cases": cases })))
 }
@@ -127,10 +130,10 @@ pub async fn list(
 pub async fn act(
     State(node): State<AppState>,
     caller: Caller,
-    Path(case_no): Path<String>,
+    case_no: Result<Path<String>, PathRejection>,
     JsonBody(body): JsonBody<Value>,
 ) -> Result<Json<Value>, ApiError> {
-    let case_no = parse_case_no(&case_no)?;
+    let case_no = parse_case_no(case_no)?;
     let request = action::parse(body)?;
     let case = node
         .store

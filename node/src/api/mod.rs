@@ -73,6 +73,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/metrics", get(node::metrics))
         .fallback(node::no_route)
+        .method_not_allowed_fallback(node::wrong_method)
         .layer(DefaultBodyLimit::max(body::MAX_BODY))
         .with_state(state)
 }

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use axum::extract::State;
-use axum::http::{StatusCode, Uri};
+use axum::http::{Method, StatusCode, Uri};
 use axum::Json;
 use federation_proto::{State as CaseState, Warning};
 use serde::Deserialize;
@@ -145,6 +145,14 @@ pub async fn metrics(State(node): State<AppState>) -> Result<String, ApiError> {
         ));
     }
     Ok(out)
+}
+
+pub async fn wrong_method(method: Method, uri: Uri) -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!("{} does not take {method}", uri.path()),
+    )
 }
 
 pub async fn no_route(uri: Uri) -> ApiError {

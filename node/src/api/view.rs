@@ -1,7 +1,7 @@
 //! The case view (API.md): a case as window software and dashboards see it, with its clocks
 //! evaluated as of today.
 
-use federation_proto::{Date, Warning};
+use federation_proto::Date;
 use serde::Serialize;
 use serde_json::{json, Value};
 
@@ -29,7 +29,8 @@ pub fn case_view(case: &Case, clocks: &Result<Clocks, String>) -> Value {
         "deadline": c.promised,
         "legal_deadline": c.legal,
         "concluded_on": case.concluded_on,
-        "warning": c.warning.unwrap_or(Warning::Green),
+        // No silent green: without clocks (see `clock_error`) there is no warning level.
+        "warning": c.warning,
         "remaining_days": c.remaining_days,
         "paused_days": c.paused_days,
         "extension_days": case.extension_days,

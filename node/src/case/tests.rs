@@ -184,15 +184,32 @@ fn tolerant_intake_must_supply_before_approval() {
 
 #[test]
 fn immediate_item_is_decided_at_intake() {
-    let mut s = Script::new("350322101");
+    let mut s = Script::new("350322");
     s.by(
-        "350322101",
+        "350322",
         None,
         EventBody::Submit(intake(ItemKind::Immediate, &[], &[])),
     );
     let case = s.fold();
     assert_eq!(case.state, State::Approved);
     assert_eq!(case.concluded_on, case.accepted_on);
+}
+
+#[test]
+fn only_the_deciding_level_decides() {
+    // A county item accepted at a township window (就近办) is not decided there, not even a 即办.
+    let mut s = Script::new("350322101");
+    s.by(
+        "350322101",
+        None,
+        EventBody::Submit(intake(ItemKind::Immediate, &[], &[])),
+    );
+    assert_eq!(s.fold().state, State::Accepted);
+    let decide = s.by("350322101", None, decide(true));
+    let case = s.fold();
+    assert_eq!(case.state, State::Accepted);
+    let entry = case.log.iter().find(|l| l.id == decide.id).unwrap();
+    assert!(entry.rejected.as_deref().unwrap().contains("county level"));
 }
 
 #[test]
@@ -330,11 +347,11 @@ fn suspension_records_a_pause_and_resumes_where_it_was() {
 #[test]
 fn supervision_only_from_an_ancestor_and_rating_only_at_the_accepting_node() {
     let mut s = Script::new("350322101");
-    s.by(
-        "350322101",
-        None,
-        EventBody::Submit(intake(ItemKind::Promised, &[], &[])),
-    );
+    let township_item = Intake {
+        deciding_level: Level::Township,
+        ..intake(ItemKind::Promised, &[], &[])
+    };
+    s.by("350322101", None, EventBody::Submit(township_item));
     let sibling = s.by(
         "350322102",
         None,

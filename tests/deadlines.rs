@@ -1,0 +1,411 @@
+//! Deadlines and warnings (DESIGN.md §6) on a real node whose clock is moved forward by
+//! restarting it with a later `--clock`. Every expected date is counted by hand in a comment:
+//! "N working days after D" is the Nth working day strictly after D.
+
+mod support;
+
+use serde_json::{json, Value};
+use support::*;
+
+/// 建筑工程施工许可证核发: 承诺 3 / 法定 15, 住房和城乡建设局.
+const SHIGONG: &str = "000172005000";
+/// 城镇污水排入排水管网许可证核发: 承诺 5 / 法定 15, 住房和城乡建设局.
+const PAISHUI: &str = "000172011000";
+/// 国有建设用地使用权及房屋所有权转移登记: 承诺 3 / 法定 30, 自然资源和规划局.
+const BUDONGCHAN: &str = "000171021000";
+/// 临时占用城市道路审批: 承诺 3 / 法定 20, 城市管理局.
+const ZHANDAO: &str = "000179005000";
+/// 建设项目环境影响评价文件审批（报告表）: 承诺 10 / 法定 30, 生态环境局.
+const HUANPING: &str = "000183001002";
+/// 建设工程竣工联合验收: 联办, 承诺 7 / 法定 15, 住房和城乡建设局.
+const YANSHOU: &str = "000172023000";
+
+/// Asserts the promised and legal deadlines and the warning of a case view.
+#[track_caller]
+fn assert_clocks(case: &Value, deadline: &str, legal: &str, warning: &str) {
+    let got = (
+        s(case, "deadline"),
+        s(case, "legal_deadline"),
+        s(case, "warning"),
+    );
+    assert_eq!(
+        got,
+        (deadline, legal, warning),
+        "case {}: {case}",
+        s(case, "case_no")
+    );
+}
+
+fn no(case: &Value) -> String {
+    s(case, "case_no").to_string()
+}
+
+fn listed(node: &Node, query: &str) -> Vec<String> {
+    let mut nos: Vec<String> = node.cases(query).iter().map(no).collect();
+    nos.sort();
+    nos
+}
+
+fn sorted(mut nos: Vec<String>) -> Vec<String> {
+    nos.sort();
+    nos
+}
+
+#[test]
+fn national_day_2025() {
+    // Holiday 10-01..10-08; Sun 09-28 and Sat 10-11 are working days (调休).
+    let mut node = Node::start("350322", Some("2025-09-27T10:00"));
+    let zhujian = node.clerk(ZHUJIAN);
+
+    // Accepted on Sat 09-27, itself no working day (and never counted anyway).
+    let early = node.submit_all(&zhujian, SHIGONG);
+    assert_eq!(s(&early, "accepted_on"), "2025-09-27");
+    // 3: 09-28 (Sun 调休), 09-29, 09-30.
+    // 15: 09-28, 09-29, 09-30 (3), 10-09, 10-10, 10-11 (6), 10-13..17 (11), 10-20..23 (15).
+    // Remaining today: 09-28, 09-29, 09-30 = 3 > max(1, 20 % of 3) = 1: green.
+    assert_clocks(&early, "2025-09-30", "2025-10-23", "green");
+    assert_eq!(early["remaining_days"], 3);
+
+    // A joint review opened that Saturday with 1 day of feedback: due on Sun 09-28 (调休).
+    let joint = node.submit_all(&zhujian, YANSHOU);
+    let participants = json!([{"node": "350322", "department": "气象局"}]);
+    let joint = node.act_ok(
+        &zhujian,
+        &no(&joint),
+        &json!({"action": "open_joint_review", "participants": participants, "feedback_days": 1}),
+    );
+    assert_eq!(s(&joint, "feedback_due"), "2025-09-28");
+
+    node.restart(Some("2025-09-30T10:00"));
+    // Accepted Tue 09-30. 3: 10-09, 10-10, 10-11 (Sat 调休).
+    // 15: 10-09, 10-10, 10-11 (3), 10-13..17 (8), 10-20..24 (13), 10-27 (14), 10-28 (15).
+    let shigong = node.submit_all(&zhujian, SHIGONG);
+    assert_eq!(s(&shigong, "accepted_on"), "2025-09-30");
+    assert_clocks(&shigong, "2025-10-11", "2025-10-28", "green");
+    assert_eq!(shigong["remaining_days"], 3);
+    // 30: ... 10-28 (15), 10-29..31 (18), 11-03..07 (23), 11-10..14 (28), 11-17 (29), 11-18 (30).
+    let budongchan = node.submit_all(&node.clerk(ZIRAN), BUDONGCHAN);
+    assert_clocks(&budongchan, "2025-10-11", "2025-11-18", "green");
+    // The Saturday case is due today: 0 days left, yellow.
+    let early = node.case(&no(&early));
+    assert_clocks(&early, "2025-09-30", "2025-10-23", "yellow");
+    assert_eq!(early["remaining_days"], 0);
+    assert_eq!(listed(&node, "warning=yellow"), [no(&early)]);
+
+    node.restart(Some("2025-10-10T10:00"));
+    // Past its deadline, unconcluded: red. The 09-30 cases have one day left, Sat 10-11: yellow.
+    assert_clocks(&node.case(&no(&early)), "2025-09-30", "2025-10-23", "red");
+    let shigong = node.case(&no(&shigong));
+    assert_clocks(&shigong, "2025-10-11", "2025-10-28", "yellow");
+    assert_eq!(shigong["remaining_days"], 1);
+    assert_eq!(listed(&node, "warning=red"), [no(&early)]);
+    assert_eq!(
+        listed(&node, "warning=yellow"),
+        sorted(vec![no(&shigong), no(&budongchan)])
+    );
+    node.assert_no_panic();
+}
+
+#[test]
+fn spring_festival_2026() {
+    // Holiday 02-15..02-23; Sat 02-14 and Sat 02-28 are working days (调休).
+    let mut node = Node::start("350322", Some("2026-02-13T10:00"));
+    let zhujian = node.clerk(ZHUJIAN);
+
+    // Accepted Fri 02-13. 3: 02-14 (Sat 调休), 02-24, 02-25.
+    // 15: 02-14, 02-24..27 (5), 02-28 (Sat 调休, 6), 03-02..06 (11), 03-09..12 (15).
+    let first = node.submit_all(&zhujian, SHIGONG);
+    assert_eq!(s(&first, "accepted_on"), "2026-02-13");
+    assert_clocks(&first, "2026-02-25", "2026-03-12", "green");
+
+    node.restart(Some("2026-02-23T10:00"));
+    // Accepted Mon 02-23, a holiday. 5: 02-24, 02-25, 02-26, 02-27, 02-28 (Sat 调休).
+    // 15: 02-24..28 (5), 03-02..06 (10), 03-09..13 (15).
+    let paishui = node.submit_all(&zhujian, PAISHUI);
+    assert_eq!(s(&paishui, "accepted_on"), "2026-02-23");
+    assert_clocks(&paishui, "2026-02-28", "2026-03-13", "green");
+    // The first case: 02-24, 02-25 left = 2 > 1: still green.
+    let first_now = node.case(&no(&first));
+    assert_clocks(&first_now, "2026-02-25", "2026-03-12", "green");
+    assert_eq!(first_now["remaining_days"], 2);
+
+    node.restart(Some("2026-02-25T10:00"));
+    // Accepted Wed 02-25. 3: 02-26, 02-27, 02-28 (Sat 调休).
+    // 20: 02-26..28 (3), 03-02..06 (8), 03-09..13 (13), 03-16..20 (18), 03-23, 03-24 (20).
+    let zhandao = node.submit_all(&node.clerk(CHENGGUAN), ZHANDAO);
+    assert_clocks(&zhandao, "2026-02-28", "2026-03-24", "green");
+    // The first case is due today.
+    assert_clocks(
+        &node.case(&no(&first)),
+        "2026-02-25",
+        "2026-03-12",
+        "yellow",
+    );
+    node.assert_no_panic();
+}
+
+#[test]
+fn a_suspension_moves_both_deadlines_by_the_working_days_paused() {
+    // November 2025 has no holidays.
+    let mut node = Node::start("350322", Some("2025-11-03T10:00"));
+    let zhujian = node.clerk(ZHUJIAN);
+
+    // Accepted Mon 11-03. 3: 11-04, 11-05, 11-06. 15: 11-04..07 (4), 11-10..14 (9),
+    // 11-17..21 (14), 11-24 (15).
+    let case = node.submit_all(&zhujian, SHIGONG);
+    let case_no = no(&case);
+    assert_clocks(&case, "2025-11-06", "2025-11-24", "green");
+    let suspend = json!({"action": "suspend", "procedure": "expert_review", "reason": "专家评审"});
+    let case = node.act_ok(&zhujian, &case_no, &suspend);
+    assert_eq!(s(&case, "state"), "suspended");
+    assert_eq!(case["paused_days"], 0);
+    assert_clocks(&case, "2025-11-06", "2025-11-24", "green");
+
+    node.restart(Some("2025-11-08T10:00"));
+    // Still suspended on Sat 11-08: the open pause counts 11-04..07 = 4 working days so far.
+    // 3 + 4 = 7: 11-04..07 (4), 11-10, 11-11, 11-12. 15 + 4 = 19: 11-24 (15) ... 11-28 (19).
+    let case = node.case(&case_no);
+    assert_eq!(s(&case, "state"), "suspended");
+    assert_eq!(case["paused_days"], 4);
+    assert_clocks(&case, "2025-11-12", "2025-11-28", "green");
+
+    node.restart(Some("2025-11-10T10:00"));
+    // Resumed Mon 11-10: paused = 11-04..07 and 11-10 = 5 working days (strictly after the
+    // suspend day, up to and including the resume day).
+    // 3 + 5 = 8: 11-04..07 (4), 11-10..13 (8). 15 + 5 = 20: 11-28 (19), 12-01 (20).
+    let case = node.act_ok(&zhujian, &case_no, &json!({"action": "resume"}));
+    assert_eq!(s(&case, "state"), "accepted");
+    assert_eq!(case["paused_days"], 5);
+    assert_clocks(&case, "2025-11-13", "2025-12-01", "green");
+
+    // 延期 (行政许可法 art. 42) adds to the legal clock only, once.
+    // 15 + 5 + 5 = 25: 12-01 (20), 12-02..05 (24), 12-08 (25).
+    let extend = json!({"action": "extend", "days": 5, "reason": "需要现场核查"});
+    let case = node.act_ok(&zhujian, &case_no, &extend);
+    assert_eq!(case["extension_days"], 5);
+    assert_clocks(&case, "2025-11-13", "2025-12-08", "green");
+    assert_error(
+        &node.act(&zhujian, &case_no, &extend),
+        422,
+        "invalid_action",
+    );
+
+    node.restart(Some("2025-11-14T10:00"));
+    // The pause is closed: the deadlines stay put, and Fri 11-14 is past 11-13.
+    let case = node.case(&case_no);
+    assert_eq!(case["paused_days"], 5);
+    assert_clocks(&case, "2025-11-13", "2025-12-08", "red");
+    assert_eq!(actions(&case), ["submit", "suspend", "resume", "extend"]);
+    node.assert_no_panic();
+}
+
+#[test]
+fn yellow_then_red_and_concluded_cases_are_judged_by_their_conclusion_day() {
+    let mut node = Node::start("350322", Some("2025-11-03T10:00"));
+    let zhujian = node.clerk(ZHUJIAN);
+    let chengguan = node.clerk(CHENGGUAN);
+    let shengtai = node.clerk(SHENGTAI);
+    let decide = json!({"action": "decide", "approve": true, "reason": "符合条件"});
+
+    // All accepted Mon 11-03 (November 2025 has no holidays).
+    // HUANPING, 10: 11-04..07 (4), 11-10..14 (9), 11-17 (10). Yellow at ≤ max(1, 2) = 2 left.
+    let w10 = no(&node.submit_all(&shengtai, HUANPING));
+    // SHIGONG, 3: 11-04, 11-05, 11-06. Yellow at ≤ max(1, 0) = 1 left.
+    let w3 = no(&node.submit_all(&zhujian, SHIGONG));
+    // ZHANDAO, 3: 11-06 too; it will be concluded late.
+    let late = no(&node.submit_all(&chengguan, ZHANDAO));
+    // PAISHUI, 5: 11-04..07 (4), 11-10; it will be concluded on its last day.
+    let on_time = no(&node.submit_all(&zhujian, PAISHUI));
+    assert_clocks(&node.case(&w10), "2025-11-17", "2025-12-15", "green");
+    assert_clocks(&node.case(&w3), "2025-11-06", "2025-11-24", "green");
+    assert_eq!(node.case(&late)["deadline"], "2025-11-06");
+    assert_eq!(node.case(&on_time)["deadline"], "2025-11-10");
+    assert_eq!(node.cases("warning=green").len(), 4);
+
+    node.restart(Some("2025-11-04T10:00"));
+    // w3: 11-05, 11-06 left = 2 > 1: green.
+    let case = node.case(&w3);
+    assert_eq!(
+        (s(&case, "warning"), &case["remaining_days"]),
+        ("green", &json!(2))
+    );
+
+    node.restart(Some("2025-11-05T10:00"));
+    // w3 and late: 11-06 left = 1: yellow. w10: 8 left, on_time: 3 left: green.
+    let case = node.case(&w3);
+    assert_eq!(
+        (s(&case, "warning"), &case["remaining_days"]),
+        ("yellow", &json!(1))
+    );
+    assert_eq!(
+        listed(&node, "warning=yellow"),
+        sorted(vec![w3.clone(), late.clone()])
+    );
+    assert_eq!(
+        listed(&node, "warning=green"),
+        sorted(vec![w10.clone(), on_time.clone()])
+    );
+
+    node.restart(Some("2025-11-07T10:00"));
+    // Fri 11-07 is past 11-06: red.
+    assert_eq!(
+        listed(&node, "warning=red"),
+        sorted(vec![w3.clone(), late.clone()])
+    );
+    // Concluded a day late: red, and it stays red.
+    let case = node.act_ok(&chengguan, &late, &decide);
+    assert_eq!(s(&case, "concluded_on"), "2025-11-07");
+    assert_eq!(s(&case, "warning"), "red");
+
+    node.restart(Some("2025-11-10T10:00"));
+    // on_time is due today (0 left, yellow); concluded today it is on time: green.
+    let case = node.case(&on_time);
+    assert_eq!(
+        (s(&case, "warning"), &case["remaining_days"]),
+        ("yellow", &json!(0))
+    );
+    let case = node.act_ok(&zhujian, &on_time, &decide);
+    assert_eq!(s(&case, "concluded_on"), "2025-11-10");
+    assert_eq!(s(&case, "warning"), "green");
+
+    node.restart(Some("2025-11-12T10:00"));
+    // w10: 11-13, 11-14, 11-17 left = 3 > 2: green.
+    let case = node.case(&w10);
+    assert_eq!(
+        (s(&case, "warning"), &case["remaining_days"]),
+        ("green", &json!(3))
+    );
+
+    node.restart(Some("2025-11-13T10:00"));
+    // w10: 11-14, 11-17 left = 2: yellow.
+    let case = node.case(&w10);
+    assert_eq!(
+        (s(&case, "warning"), &case["remaining_days"]),
+        ("yellow", &json!(2))
+    );
+    assert_eq!(listed(&node, "warning=yellow"), [w10.as_str()]);
+
+    node.restart(Some("2025-11-18T10:00"));
+    // w10 is past 11-17. The late case stays red after delivery, judged by its conclusion day;
+    // the on-time one stays green.
+    let delivered = node.act_ok(&chengguan, &late, &json!({"action": "deliver"}));
+    assert_eq!(s(&delivered, "warning"), "red");
+    assert_eq!(
+        listed(&node, "warning=red"),
+        sorted(vec![w3.clone(), late.clone(), w10.clone()])
+    );
+    assert_eq!(listed(&node, "warning=green"), [on_time.as_str()]);
+    assert!(node.cases("warning=yellow").is_empty());
+
+    // 按期办结率 over the concluded cases: one of two on time; two open cases overdue.
+    let (status, st) = node.get("/api/v1/status", &node.admin_token());
+    assert_eq!(status, 200, "{st}");
+    assert_eq!(st["totals"]["cases"], 4);
+    assert_eq!(st["totals"]["overdue"], 2);
+    assert_eq!(st["totals"]["on_time_rate"], 0.5);
+    node.assert_no_panic();
+}
+
+#[test]
+fn a_year_without_calendar_data_is_an_error_naming_it_until_a_calendar_file_adds_it() {
+    // Accepted Fri 2026-12-25: the legal limit (15) runs into 2027, which the built-in
+    // calendar does not cover.
+    let mut node = Node::start("350322", Some("2026-12-25T10:00"));
+    let case = node.submit_all(&node.clerk(ZHUJIAN), SHIGONG);
+    let case_no = no(&case);
+    assert_eq!(s(&case, "state"), "accepted");
+    assert!(s(&case, "clock_error").contains("2027"), "{case}");
+    assert_eq!(case["legal_deadline"], Value::Null);
+
+    // A calendar overlay with 2027 (元旦 Fri 01-01 off).
+    std::fs::write(
+        node.dir().join("calendar-2027.toml"),
+        "[2027]\nholidays = [\"2027-01-01\"]\nworkdays = []\n",
+    )
+    .unwrap();
+    let config = node.dir().join("node.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    let text = text.replace("[files]\n", "[files]\ncalendar = \"calendar-2027.toml\"\n");
+    std::fs::write(&config, text).unwrap();
+    node.restart(Some("2026-12-25T11:00"));
+    // 3: 12-28, 12-29, 12-30. 15: 12-28..31 (4), 01-04..08 (9), 01-11..15 (14), 01-18 (15).
+    let case = node.case(&case_no);
+    assert!(case.get("clock_error").is_none(), "{case}");
+    assert_clocks(&case, "2026-12-30", "2027-01-18", "green");
+    node.assert_no_panic();
+}
+
+/// Runs `liandong calendar ARGS`; `Ok(stdout)` on success, `Err(stderr)` on a non-zero exit.
+fn calendar(args: &[&str]) -> Result<String, String> {
+    let mut all = vec!["calendar"];
+    all.extend_from_slice(args);
+    let out = liandong(&all);
+    let text = |b: &[u8]| String::from_utf8_lossy(b).trim().to_string();
+    if out.status.success() {
+        Ok(text(&out.stdout))
+    } else {
+        Err(text(&out.stderr))
+    }
+}
+
+#[test]
+fn the_calendar_command() {
+    // 09-30 + 3 across National Day: 10-09, 10-10, 10-11.
+    assert_eq!(
+        calendar(&["add-workdays", "2025-09-30", "3"]).unwrap(),
+        "2025-10-11"
+    );
+    // Sat 09-27 + 1: Sun 09-28 (调休).
+    assert_eq!(
+        calendar(&["add-workdays", "2025-09-27", "1"]).unwrap(),
+        "2025-09-28"
+    );
+    assert_eq!(calendar(&["is-workday", "2026-02-14"]).unwrap(), "yes");
+    assert_eq!(calendar(&["is-workday", "2026-02-16"]).unwrap(), "no");
+    assert_eq!(calendar(&["is-workday", "2025-10-11"]).unwrap(), "yes");
+    // 11-04..07 and 11-10.
+    assert_eq!(
+        calendar(&["between", "2025-11-03", "2025-11-10"]).unwrap(),
+        "5"
+    );
+
+    // 2027 has no data: an error naming the year, never a Monday-to-Friday guess.
+    for args in [
+        &["is-workday", "2027-01-04"][..],
+        &["add-workdays", "2027-03-01", "1"],
+        &["add-workdays", "2026-12-31", "1"],
+    ] {
+        let err = calendar(args).expect_err("2027 is not in the built-in calendar");
+        assert!(err.contains("2027"), "{args:?}: {err}");
+    }
+
+    // An overlay file adds 2027 (元旦 Fri 01-01 off): Thu 2026-12-31 + 1 = Mon 2027-01-04.
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("calendar-2027.toml");
+    std::fs::write(&file, "[2027]\nholidays = [\"2027-01-01\"]\n").unwrap();
+    let file = file.to_str().unwrap();
+    assert_eq!(
+        calendar(&["--file", file, "add-workdays", "2026-12-31", "1"]).unwrap(),
+        "2027-01-04"
+    );
+    assert_eq!(
+        calendar(&["--file", file, "is-workday", "2027-01-01"]).unwrap(),
+        "no"
+    );
+    assert_eq!(
+        calendar(&["is-workday", "2027-01-04", "--file", file]).unwrap(),
+        "yes"
+    );
+    // The national years are still there under the overlay.
+    assert_eq!(
+        calendar(&["--file", file, "add-workdays", "2025-09-30", "3"]).unwrap(),
+        "2025-10-11"
+    );
+
+    // A broken overlay is refused with a reason: Mon 2027-01-04 cannot be an adjusted workday.
+    let bad = tmp.path().join("bad.toml");
+    std::fs::write(&bad, "[2027]\nworkdays = [\"2027-01-04\"]\n").unwrap();
+    let err = calendar(&["--file", bad.to_str().unwrap(), "is-workday", "2027-01-05"])
+        .expect_err("an invalid calendar file");
+    assert!(err.contains("2027-01-04"), "{err}");
+}

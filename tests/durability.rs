@@ -1,0 +1,291 @@
+//! What a node acknowledged survives: a SIGKILL right after the answer, a crash under
+//! concurrent load, a graceful restart. Case numbers and event sequence numbers carry on
+//! without gaps or repeats.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::sync::{mpsc, Mutex};
+
+use serde_json::{json, Value};
+use support::*;
+
+/// 建筑工程施工许可证核发 (住房和城乡建设局): all materials → accepted.
+const SHIGONG: &str = "000172005000";
+
+/// The writes a case goes through after its submission, in order.
+fn next_actions() -> [Value; 4] {
+    [
+        json!({"action": "review"}),
+        json!({"action": "decide", "approve": true, "reason": "符合法定条件"}),
+        json!({"action": "certify", "certificate_no": "CERT"}),
+        json!({"action": "deliver"}),
+    ]
+}
+
+/// Checks the whole store as the API shows it: every event of this node has a seq in
+/// 1..=n with no gap and no repeat, `n` is what /metrics counts, and the cases are numbered
+/// `<code>-<day>-000001..` without a gap. Returns (n, number of cases).
+fn check_numbering(node: &Node, day: &str) -> (u64, usize) {
+    let cases = node.cases("");
+    let mut seqs: Vec<u64> = cases
+        .iter()
+        .flat_map(|c| events(c).into_iter().map(|(_, seq, _)| seq))
+        .collect();
+    seqs.sort_unstable();
+    let expected: Vec<u64> = (1..=seqs.len() as u64).collect();
+    assert_eq!(
+        seqs, expected,
+        "event seqs are 1..n without gaps or repeats"
+    );
+    assert_eq!(node.events_stored(), seqs.len() as u64);
+    let mut nos: Vec<String> = cases.iter().map(|c| s(c, "case_no").to_string()).collect();
+    nos.sort();
+    let expected: Vec<String> = (1..=nos.len())
+        .map(|i| format!("{}-{day}-{i:06}", node.code))
+        .collect();
+    assert_eq!(nos, expected, "case numbers are gapless");
+    (seqs.len() as u64, nos.len())
+}
+
+/// The stored case holds every acknowledged event, in order; if nothing unacknowledged
+/// followed, it is exactly the acknowledged view.
+#[track_caller]
+fn assert_holds(stored: &Value, acked: &Value) {
+    let (stored_events, acked_events) = (
+        stored["events"].as_array().unwrap(),
+        acked["events"].as_array().unwrap(),
+    );
+    assert!(
+        stored_events.starts_with(acked_events),
+        "acknowledged events are missing after the crash:\nacked  {acked}\nstored {stored}"
+    );
+    if stored_events.len() == acked_events.len() {
+        assert_eq!(stored, acked);
+    }
+}
+
+#[test]
+fn what_was_acknowledged_survives_a_sigkill() {
+    let mut node = Node::start("350322", Some("2025-09-30T10:00"));
+    let clerk = node.clerk(ZHUJIAN);
+    let mut acked: Vec<Value> = Vec::new();
+    for (i, [after_submit, after_action]) in
+        [["10:01", "10:02"], ["10:03", "10:04"], ["10:05", "10:06"]]
+            .into_iter()
+            .enumerate()
+    {
+        // Kill right after a 201.
+        let case = node.submit_all(&clerk, SHIGONG);
+        assert_eq!(s(&case, "case_no"), format!("350322-20250930-{:06}", i + 1));
+        node.kill9();
+        node.start_again(Some(&format!("2025-09-30T{after_submit}")));
+        assert_eq!(node.case(s(&case, "case_no")), case);
+
+        // Kill right after an action's 200.
+        let case = node.act_ok(&clerk, s(&case, "case_no"), &json!({"action": "review"}));
+        node.kill9();
+        node.start_again(Some(&format!("2025-09-30T{after_action}")));
+        assert_eq!(node.case(s(&case, "case_no")), case);
+        acked.push(case);
+    }
+    for case in &acked {
+        assert_eq!(&node.case(s(case, "case_no")), case);
+    }
+    // Two events per case; the operator token survived the crashes too.
+    assert_eq!(check_numbering(&node, "20250930"), (6, 3));
+    let next = node.submit_all(&clerk, SHIGONG);
+    assert_eq!(s(&next, "case_no"), "350322-20250930-000004");
+    assert_eq!(events(&next)[0].1, 7);
+    node.assert_no_panic();
+}
+
+#[test]
+fn a_crash_under_concurrent_load_keeps_every_acknowledged_write() {
+    const THREADS: usize = 4;
+    const SUBMISSIONS: usize = 20;
+    let mut node = Node::start("350322", Some("2025-09-30T10:00"));
+    let tokens: Vec<String> = (0..THREADS)
+        .map(|i| node.add_operator(&format!("窗口{i}"), "clerk", Some(ZHUJIAN)))
+        .collect();
+    let materials = node.materials(SHIGONG, false);
+    // The latest acknowledged view of each case.
+    let acked: Mutex<BTreeMap<String, Value>> = Mutex::default();
+    let (submitted_tx, submitted_rx) = mpsc::channel::<()>();
+
+    std::thread::scope(|scope| {
+        for token in &tokens {
+            let (node, acked, materials) = (&node, &acked, &materials);
+            let submitted = submitted_tx.clone();
+            // Each client submits and works its cases through until the node goes away.
+            scope.spawn(move || 'client: loop {
+                let body = json!({"item": SHIGONG, "applicant": person(), "materials": materials});
+                let Ok((status, case)) = node.try_post("/api/v1/cases", token, &body) else {
+                    break;
+                };
+                assert_eq!(status, 201, "{case}");
+                let no = s(&case, "case_no").to_string();
+                acked.lock().unwrap().insert(no.clone(), case);
+                let _ = submitted.send(());
+                for action in next_actions() {
+                    let path = format!("/api/v1/cases/{no}/actions");
+                    let Ok((status, case)) = node.try_post(&path, token, &action) else {
+                        break 'client;
+                    };
+                    assert_eq!(status, 200, "{action}: {case}");
+                    acked.lock().unwrap().insert(no.clone(), case);
+                }
+            });
+        }
+        drop(submitted_tx);
+        for _ in 0..SUBMISSIONS {
+            submitted_rx.recv().expect("a client stopped early");
+        }
+        // The 20th 201 is in: kill now, with the other clients' requests in flight.
+        node.sigkill();
+    });
+    node.kill9();
+    let acked = acked.into_inner().unwrap();
+    assert!(acked.len() >= SUBMISSIONS);
+
+    node.start_again(Some("2025-09-30T10:05"));
+    for (no, case) in &acked {
+        assert_holds(&node.case(no), case);
+    }
+    let (stored_events, cases) = check_numbering(&node, "20250930");
+    assert!(cases >= acked.len());
+    let acked_events: usize = acked.values().map(events_len).sum();
+    assert!(stored_events as usize >= acked_events);
+
+    // The next case continues both numberings.
+    let next = node.submit_all(&tokens[0], SHIGONG);
+    assert_eq!(
+        s(&next, "case_no"),
+        format!("350322-20250930-{:06}", cases + 1)
+    );
+    assert_eq!(events(&next)[0].1, stored_events + 1);
+    node.assert_no_panic();
+}
+
+fn events_len(case: &Value) -> usize {
+    case["events"].as_array().unwrap().len()
+}
+
+#[test]
+fn a_graceful_restart_keeps_everything_and_init_refuses_to_overwrite() {
+    let mut node = Node::start("350322", Some("2025-09-30T10:00"));
+    let clerk = node.clerk(ZHUJIAN);
+    for n in 0..4 {
+        let case = node.submit_all(&clerk, SHIGONG);
+        for action in next_actions().iter().take(n) {
+            node.act_ok(&clerk, s(&case, "case_no"), action);
+        }
+    }
+    let (status, before) = node.get("/api/v1/cases", &node.admin_token());
+    assert_eq!(status, 200);
+    let metrics = node.events_stored_line();
+    let port_before = std::fs::read_to_string(node.dir().join("ports.json")).unwrap();
+
+    node.restart(Some("2025-09-30T11:00"));
+    node.restart(Some("2025-09-30T11:01"));
+    let (_, after) = node.get("/api/v1/cases", &node.admin_token());
+    assert_eq!(after, before);
+    assert_eq!(node.events_stored_line(), metrics);
+    assert!(
+        !node.logs().contains("store repaired"),
+        "a clean stop needs no repair:\n{}",
+        node.logs()
+    );
+    let ports = std::fs::read_to_string(node.dir().join("ports.json")).unwrap();
+    assert!(ports.contains("\"api\""), "{ports} (was {port_before})");
+    // The clerk's token still works; numbering carries on.
+    let next = node.submit_all(&clerk, SHIGONG);
+    assert_eq!(s(&next, "case_no"), "350322-20250930-000005");
+    assert_eq!(check_numbering(&node, "20250930").1, 5);
+
+    // A new day starts a new daily sequence, while event seqs carry on.
+    let last_seq = node.events_stored();
+    node.restart(Some("2025-10-09T09:00"));
+    let case = node.submit_all(&clerk, SHIGONG);
+    assert_eq!(s(&case, "case_no"), "350322-20251009-000001");
+    assert_eq!(events(&case)[0].1, last_seq + 1);
+
+    // `init` on an existing node directory is refused and changes nothing.
+    let dir = node.dir();
+    let config = std::fs::read(dir.join("node.toml")).unwrap();
+    let token = node.admin_token();
+    for code in ["350322", "350300"] {
+        let out = liandong(&[
+            "init",
+            "--code",
+            code,
+            "--name",
+            "另一个中心",
+            "--dir",
+            dir.to_str().unwrap(),
+        ]);
+        assert!(!out.status.success(), "init overwrote a node: {out:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("node.toml"), "{stderr}");
+    }
+    assert_eq!(std::fs::read(dir.join("node.toml")).unwrap(), config);
+    assert_eq!(node.admin_token(), token);
+    // The node is still fine with its own files.
+    node.restart(Some("2025-10-09T10:00"));
+    assert_eq!(node.cases("").len(), 6);
+    node.assert_no_panic();
+}
+
+/// Regression (node/src/server.rs, `run`): the node prints `ready` before its SIGTERM handler
+/// exists — `shutdown_signal()` only registers it when axum first polls the graceful-shutdown
+/// future, in a task spawned inside `axum::serve`. A SIGTERM in that window kills the process
+/// with the default action (exit by signal 15): no "stopped", no final flush, and a service
+/// manager sees a failed stop. The handler must be installed before `ready` is announced.
+/// The window is short, so several nodes are stopped right after `ready`, in parallel.
+#[test]
+fn sigterm_right_after_ready_is_a_clean_stop() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+
+    let attempt = || {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("node");
+        let dir = dir.to_str().unwrap();
+        let out = liandong(&["init", "--code", "350322", "--name", "仙游", "--dir", dir]);
+        assert!(out.status.success(), "{out:?}");
+        let mut child = Command::new(BIN)
+            .args(["run", "--config", &format!("{dir}/node.toml")])
+            .args(["--clock", "2025-09-30T10:00"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stderr = BufReader::new(child.stderr.take().unwrap());
+        let mut line = String::new();
+        while stderr.read_line(&mut line).unwrap() > 0 && line.trim_end() != "ready" {
+            line.clear();
+        }
+        let sent = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        let mut rest = String::new();
+        while stderr.read_line(&mut rest).unwrap() > 0 {}
+        (child.wait().unwrap(), rest)
+    };
+    std::thread::scope(|scope| {
+        let runs: Vec<_> = (0..4)
+            .map(|_| scope.spawn(|| (0..5).map(|_| attempt()).collect::<Vec<_>>()))
+            .collect();
+        for run in runs {
+            for (status, rest) in run.join().unwrap() {
+                assert!(
+                    status.success(),
+                    "SIGTERM right after `ready` ended the node with {status}, \
+                     not a clean stop; its last logs:\n{rest}"
+                );
+            }
+        }
+    });
+}
