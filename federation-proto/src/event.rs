@@ -214,6 +214,7 @@ pub enum EventBody {
     },
     Opinion {
         agree: bool,
+        #[serde(default)]
         comment: String,
     },
     Suspend {
@@ -243,6 +244,7 @@ pub enum EventBody {
     Withdraw,
     Rate {
         satisfaction: u8,
+        #[serde(default)]
         comment: String,
     },
     Supervise {

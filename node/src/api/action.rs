@@ -1,9 +1,8 @@
 //! The body of `POST /api/v1/cases/{case_no}/actions`: `{"action": NAME, ...fields}`, turned into
 //! an [`EventBody`].
 
-use federation_proto::{EventBody, NodeCode, Participant, SpecialProcedure};
-use serde::Deserialize;
-use serde_json::Value;
+use federation_proto::{EventBody, NodeCode};
+use serde_json::{Map, Value};
 
 use super::error::ApiError;
 use axum::http::StatusCode;
@@ -30,73 +29,19 @@ pub const ACTIONS: [&str; 18] = [
     "supervise",
 ];
 
-#[derive(Debug, Deserialize)]
-#[serde(tag = "action", rename_all = "snake_case")]
-pub enum ActionRequest {
-    Supplement {
-        materials: Vec<String>,
-    },
-    Refuse {
-        reason: String,
-    },
-    Review,
-    /// `to` defaults to the ancestor at the item's deciding level.
-    Forward {
-        to: Option<NodeCode>,
-    },
-    TakeOver,
-    Return {
-        reason: String,
-    },
-    OpenJointReview {
-        participants: Vec<Participant>,
-        feedback_days: u16,
-    },
-    Opinion {
-        agree: bool,
-        #[serde(default)]
-        comment: String,
-    },
-    Suspend {
-        procedure: SpecialProcedure,
-        reason: String,
-    },
-    Resume,
-    Extend {
-        days: u16,
-        reason: String,
-    },
-    Decide {
-        approve: bool,
-        reason: String,
-        override_reason: Option<String>,
-    },
-    Pay {
-        amount_fen: u64,
-        receipt: String,
-    },
-    Certify {
-        certificate_no: String,
-    },
-    Deliver,
-    Withdraw,
-    Rate {
-        satisfaction: u8,
-        #[serde(default)]
-        comment: String,
-    },
-    Supervise {
-        note: String,
-    },
-}
-
-/// Parses an action body, naming an unknown action explicitly.
-pub fn parse(value: Value) -> Result<ActionRequest, ApiError> {
-    let name = value
-        .get("action")
-        .and_then(Value::as_str)
-        .map(str::to_string)
-        .ok_or_else(|| ApiError::bad_request("the body needs an \"action\" string"))?;
+/// Parses an action body into an event body. The API's flat, tagged form
+/// `{"action": "decide", "approve": true, ...}` is rewritten into serde's external tagging
+/// `{"Decide": {"approve": true, ...}}` so that [`EventBody`] itself defines every field — there is
+/// no second copy of the actions to keep in step. A `forward` without `to` goes to
+/// `default_forward`, the ancestor at the item's deciding level.
+pub fn parse(value: Value, default_forward: Option<NodeCode>) -> Result<EventBody, ApiError> {
+    let Value::Object(mut fields) = value else {
+        return Err(ApiError::bad_request("the body must be a JSON object"));
+    };
+    let name = match fields.remove("action") {
+        Some(Value::String(name)) => name,
+        _ => return Err(ApiError::bad_request("the body needs an \"action\" string")),
+    };
     if !ACTIONS.contains(&name.as_str()) {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -107,67 +52,80 @@ pub fn parse(value: Value) -> Result<ActionRequest, ApiError> {
             ),
         ));
     }
-    serde_json::from_value(value).map_err(|e| ApiError::bad_request(format!("invalid {name}: {e}")))
+    if name == "forward" && !fields.contains_key("to") {
+        let to = default_forward.ok_or_else(|| {
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_action",
+                "this node is at or above the item's deciding level: give \"to\"",
+            )
+        })?;
+        fields.insert("to".into(), Value::String(to.to_string()));
+    }
+    let payload = if fields.is_empty() && UNIT_ACTIONS.contains(&name.as_str()) {
+        Value::Null
+    } else {
+        Value::Object(fields)
+    };
+    let mut tagged = Map::new();
+    tagged.insert(variant_name(&name), payload);
+    serde_json::from_value(Value::Object(tagged))
+        .map_err(|e| ApiError::bad_request(format!("invalid {name}: {e}")))
 }
 
-impl ActionRequest {
-    /// The event body; `default_forward` is the target a forward without `to` goes to.
-    pub fn into_body(self, default_forward: Option<NodeCode>) -> Result<EventBody, ApiError> {
-        Ok(match self {
-            ActionRequest::Supplement { materials } => EventBody::Supplement { materials },
-            ActionRequest::Refuse { reason } => EventBody::Refuse { reason },
-            ActionRequest::Review => EventBody::Review,
-            ActionRequest::Forward { to } => EventBody::Forward {
-                to: to.or(default_forward).ok_or_else(|| {
-                    ApiError::new(
-                        StatusCode::UNPROCESSABLE_ENTITY,
-                        "invalid_action",
-                        "this node is at or above the item's deciding level: give \"to\"",
-                    )
-                })?,
-            },
-            ActionRequest::TakeOver => EventBody::TakeOver,
-            ActionRequest::Return { reason } => EventBody::Return { reason },
-            ActionRequest::OpenJointReview {
-                participants,
-                feedback_days,
-            } => EventBody::OpenJointReview {
-                participants,
-                feedback_days,
-            },
-            ActionRequest::Opinion { agree, comment } => EventBody::Opinion { agree, comment },
-            ActionRequest::Suspend { procedure, reason } => {
-                EventBody::Suspend { procedure, reason }
-            }
-            ActionRequest::Resume => EventBody::Resume,
-            ActionRequest::Extend { days, reason } => EventBody::Extend { days, reason },
-            ActionRequest::Decide {
-                approve,
-                reason,
-                override_reason,
-            } => EventBody::Decide {
-                approve,
-                reason,
-                override_reason,
-            },
-            ActionRequest::Pay {
-                amount_fen,
-                receipt,
-            } => EventBody::Pay {
-                amount_fen,
-                receipt,
-            },
-            ActionRequest::Certify { certificate_no } => EventBody::Certify { certificate_no },
-            ActionRequest::Deliver => EventBody::Deliver,
-            ActionRequest::Withdraw => EventBody::Withdraw,
-            ActionRequest::Rate {
-                satisfaction,
-                comment,
-            } => EventBody::Rate {
-                satisfaction,
-                comment,
-            },
-            ActionRequest::Supervise { note } => EventBody::Supervise { note },
+/// Actions without fields.
+const UNIT_ACTIONS: [&str; 5] = ["review", "take_over", "resume", "deliver", "withdraw"];
+
+/// `open_joint_review` → `OpenJointReview`.
+fn variant_name(action: &str) -> String {
+    action
+        .split('_')
+        .map(|word| {
+            let mut chars = word.chars();
+            chars
+                .next()
+                .map(|first| first.to_ascii_uppercase().to_string() + chars.as_str())
+                .unwrap_or_default()
         })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn every_action_names_an_event_variant() {
+        for action in ACTIONS {
+            let err = parse(json!({"action": action, "bogus_only": 1}), None);
+            // The variant exists: serde complains about the fields, not the variant.
+            let message = err.map(|_| String::new()).unwrap_or_else(|e| e.message);
+            assert!(!message.contains("unknown variant"), "{action}: {message}");
+        }
+    }
+
+    #[test]
+    fn flat_bodies_become_event_bodies() {
+        let to: NodeCode = "350300".parse().unwrap();
+        assert_eq!(
+            parse(json!({"action": "forward"}), Some(to)).unwrap(),
+            EventBody::Forward { to }
+        );
+        assert_eq!(
+            parse(json!({"action": "review"}), None).unwrap(),
+            EventBody::Review
+        );
+        assert_eq!(
+            parse(json!({"action": "opinion", "agree": false}), None).unwrap(),
+            EventBody::Opinion {
+                agree: false,
+                comment: String::new()
+            }
+        );
+        assert!(parse(json!({"action": "submit"}), None).is_err());
+        assert!(parse(json!({"action": "review", "extra": 1}), None).is_err());
+        assert!(parse(json!({"action": "forward"}), None).is_err());
+        assert!(parse(json!(["review"]), None).is_err());
     }
 }

@@ -134,13 +134,11 @@ pub async fn act(
     JsonBody(body): JsonBody<Value>,
 ) -> Result<Json<Value>, ApiError> {
     let case_no = parse_case_no(case_no)?;
-    let request = action::parse(body)?;
     let case = node
         .store
         .case(&case_no)?
         .ok_or_else(|| ApiError::not_found(format!("case {case_no} does not exist")))?;
-    let default_forward = node.code.ancestor_at(case.deciding_level);
-    let body = request.into_body(default_forward)?;
+    let body = action::parse(body, node.code.ancestor_at(case.deciding_level))?;
     authorise(&caller.0, &case, &body)?;
     let case = node
         .engine
