@@ -229,3 +229,181 @@ fn next_case_no(meta: &mut NodeMeta, code: NodeCode, day: Date) -> Result<CaseNo
         seq,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+    use federation_proto::{Applicant, ApplicantKind, EventId, ItemKind, Level};
+
+    use super::*;
+    use crate::operator::Operator;
+    use crate::store::SledStore;
+
+    /// A sled store that counts flushes and can be told to fail them.
+    struct Probe {
+        inner: SledStore,
+        flushes: AtomicUsize,
+        fail: AtomicBool,
+    }
+
+    impl Store for Probe {
+        fn commit(&self, c: &Commit<'_>) -> Result<(), StoreError> {
+            self.inner.commit(c)
+        }
+        fn flush(&self) -> Result<(), StoreError> {
+            self.flushes.fetch_add(1, Ordering::SeqCst);
+            if self.fail.load(Ordering::SeqCst) {
+                return Err(StoreError::Corrupt("disk full (test)".into()));
+            }
+            self.inner.flush()
+        }
+        fn meta(&self) -> Result<NodeMeta, StoreError> {
+            self.inner.meta()
+        }
+        fn case(&self, no: &CaseNo) -> Result<Option<Case>, StoreError> {
+            self.inner.case(no)
+        }
+        fn cases(&self) -> Box<dyn Iterator<Item = Result<Case, StoreError>> + '_> {
+            self.inner.cases()
+        }
+        fn events_of(&self, no: &CaseNo) -> Result<Vec<Event>, StoreError> {
+            self.inner.events_of(no)
+        }
+        fn event(&self, id: &EventId) -> Result<Option<Event>, StoreError> {
+            self.inner.event(id)
+        }
+        fn event_count(&self) -> usize {
+            self.inner.event_count()
+        }
+        fn operator(&self, h: &[u8; 32]) -> Result<Option<Operator>, StoreError> {
+            self.inner.operator(h)
+        }
+        fn put_operator(&self, h: &[u8; 32], op: &Operator) -> Result<(), StoreError> {
+            self.inner.put_operator(h, op)
+        }
+        fn operators(&self) -> Result<Vec<Operator>, StoreError> {
+            self.inner.operators()
+        }
+    }
+
+    fn intake() -> Intake {
+        Intake {
+            item: "X".into(),
+            item_name: "x".into(),
+            kind: ItemKind::Promised,
+            department: "d".into(),
+            deciding_level: Level::County,
+            applicant: Applicant {
+                kind: ApplicantKind::Person,
+                name: "n".into(),
+                id: "11010519491231002X".into(),
+            },
+            materials: vec![],
+            missing: vec![],
+            owed: vec![],
+            promised_days: 3,
+            legal_days: 10,
+            fee_fen: 0,
+        }
+    }
+
+    fn actor() -> Actor {
+        Actor {
+            name: "t".into(),
+            department: None,
+        }
+    }
+
+    fn start(dir: &std::path::Path) -> (Arc<Probe>, Engine) {
+        let probe = Arc::new(Probe {
+            inner: SledStore::open(dir, 1 << 20).unwrap(),
+            flushes: AtomicUsize::new(0),
+            fail: AtomicBool::new(false),
+        });
+        let key = SigningKey::from_bytes(&[7; 32]);
+        let code = "350322".parse().unwrap();
+        let engine = Engine::start(
+            probe.clone(),
+            code,
+            key,
+            Clock::system(),
+            NodeMeta::default(),
+        );
+        (probe, engine)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_writes_share_flushes() {
+        let dir = tempfile::tempdir().unwrap();
+        let (probe, engine) = start(dir.path());
+        let writes: Vec<_> = (0..200)
+            .map(|_| {
+                let engine = engine.clone();
+                tokio::spawn(async move { engine.write(actor(), Write::Submit(intake())).await })
+            })
+            .collect();
+        let mut numbers = Vec::new();
+        for w in writes {
+            numbers.push(w.await.unwrap().unwrap().case_no.seq);
+        }
+        numbers.sort_unstable();
+        assert_eq!(numbers, (1..=200).collect::<Vec<u32>>());
+        let flushes = probe.flushes.load(Ordering::SeqCst);
+        assert!(
+            flushes < 200,
+            "{flushes} flushes for 200 writes: no group commit"
+        );
+        assert_eq!(probe.event_count(), 200);
+    }
+
+    #[tokio::test]
+    async fn a_failed_flush_answers_an_error_and_stops_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let (probe, engine) = start(dir.path());
+        let case = engine
+            .write(actor(), Write::Submit(intake()))
+            .await
+            .unwrap();
+        probe.fail.store(true, Ordering::SeqCst);
+        let act = || Write::Act {
+            case_no: case.case_no,
+            body: EventBody::Review,
+        };
+        let err = engine.write(actor(), act()).await.unwrap_err();
+        assert!(err.to_string().contains("flush failed"), "{err}");
+        probe.fail.store(false, Ordering::SeqCst);
+        let err = engine.write(actor(), act()).await.unwrap_err();
+        assert!(err.to_string().contains("restart"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_refused_action_burns_no_sequence_number() {
+        let dir = tempfile::tempdir().unwrap();
+        let (probe, engine) = start(dir.path());
+        let case = engine
+            .write(actor(), Write::Submit(intake()))
+            .await
+            .unwrap();
+        let certify = Write::Act {
+            case_no: case.case_no,
+            body: EventBody::Certify {
+                certificate_no: "C".into(),
+            },
+        };
+        assert!(matches!(
+            engine.write(actor(), certify).await,
+            Err(EngineError::Refused(_))
+        ));
+        let review = Write::Act {
+            case_no: case.case_no,
+            body: EventBody::Review,
+        };
+        let case = engine.write(actor(), review).await.unwrap();
+        assert_eq!(
+            case.log.iter().map(|l| l.id.seq).collect::<Vec<_>>(),
+            [1, 2]
+        );
+        assert_eq!(probe.meta().unwrap().last_seq, 2);
+    }
+}
