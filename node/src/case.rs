@@ -695,14 +695,6 @@ impl Case {
             State::Denied
         };
     }
-
-    /// The participants of the joint review that have not yet answered.
-    pub fn waiting_opinions(&self) -> Vec<&Participant> {
-        match &self.joint {
-            Some(j) if self.state == State::JointReview => j.waiting().collect(),
-            _ => Vec::new(),
-        }
-    }
 }
 
 /// The states in which the owner may take an action (not used for submit and supplement, whose

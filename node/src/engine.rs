@@ -234,7 +234,7 @@ fn next_case_no(meta: &mut NodeMeta, code: NodeCode, day: Date) -> Result<CaseNo
 mod tests {
     use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-    use federation_proto::{Applicant, ApplicantKind, EventId, ItemKind, Level};
+    use federation_proto::{Applicant, ApplicantKind, ItemKind, Level};
 
     use super::*;
     use crate::operator::Operator;
@@ -269,9 +269,6 @@ mod tests {
         }
         fn events_of(&self, no: &CaseNo) -> Result<Vec<Event>, StoreError> {
             self.inner.events_of(no)
-        }
-        fn event(&self, id: &EventId) -> Result<Option<Event>, StoreError> {
-            self.inner.event(id)
         }
         fn event_count(&self) -> usize {
             self.inner.event_count()

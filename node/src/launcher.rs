@@ -1,7 +1,7 @@
 //! Starting `liandong run` as a child process and waiting until it serves — used by `liandong
 //! demo` to run real nodes, exactly as an operator would.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -13,7 +13,6 @@ const READY_TIMEOUT: Duration = Duration::from_secs(30);
 /// A running node process; killed when dropped.
 pub struct NodeProcess {
     child: Child,
-    config: PathBuf,
 }
 
 impl NodeProcess {
@@ -41,10 +40,7 @@ impl NodeProcess {
             .stderr(log_file)
             .spawn()
             .context("starting liandong run")?;
-        let mut node = NodeProcess {
-            child,
-            config: config.to_path_buf(),
-        };
+        let mut node = NodeProcess { child };
         node.wait_ready(&ports, log)?;
         Ok(node)
     }
@@ -69,26 +65,9 @@ impl NodeProcess {
         Ok(())
     }
 
-    pub fn config(&self) -> &Path {
-        &self.config
-    }
-
     /// SIGKILL: the harshest crash there is.
     pub fn kill(&mut self) -> Result<()> {
         self.child.kill()?;
-        self.child.wait()?;
-        Ok(())
-    }
-
-    /// SIGTERM and wait for a clean shutdown.
-    pub fn stop(&mut self) -> Result<()> {
-        let status = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.child.id().to_string())
-            .status()?;
-        if !status.success() {
-            bail!("could not signal node {}", self.child.id());
-        }
         self.child.wait()?;
         Ok(())
     }

@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use federation_proto::codec::{self, CodecError};
-use federation_proto::{CaseNo, Date, Event, EventId, Hlc, NodeCode};
+use federation_proto::{CaseNo, Date, Event, Hlc, NodeCode};
 use serde::{Deserialize, Serialize};
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::Transactional;
@@ -71,7 +71,6 @@ pub trait Store: Send + Sync + 'static {
     fn cases(&self) -> Box<dyn Iterator<Item = Result<Case, StoreError>> + '_>;
     /// A case's events in fold order.
     fn events_of(&self, no: &CaseNo) -> Result<Vec<Event>, StoreError>;
-    fn event(&self, id: &EventId) -> Result<Option<Event>, StoreError>;
     fn event_count(&self) -> usize;
     fn operator(&self, token_hash: &[u8; 32]) -> Result<Option<Operator>, StoreError>;
     fn put_operator(&self, token_hash: &[u8; 32], operator: &Operator) -> Result<(), StoreError>;
@@ -301,13 +300,6 @@ impl Store for SledStore {
         Ok(out)
     }
 
-    fn event(&self, id: &EventId) -> Result<Option<Event>, StoreError> {
-        match self.events.get(id.key())? {
-            Some(v) => Ok(Some(codec::decode(&v, codec::MAX_EVENT_BYTES)?)),
-            None => Ok(None),
-        }
-    }
-
     fn event_count(&self) -> usize {
         self.events.len()
     }
@@ -337,7 +329,7 @@ impl Store for SledStore {
 #[cfg(test)]
 mod tests {
     use federation_proto::{
-        Actor, Applicant, ApplicantKind, EventBody, Intake, ItemKind, Level, Sig,
+        Actor, Applicant, ApplicantKind, EventBody, EventId, Intake, ItemKind, Level, Sig,
     };
 
     use super::*;
