@@ -10,6 +10,7 @@
 //! - [`applicant`]: check digits of resident IDs (GB 11643) and 统一社会信用代码 (GB 32100).
 //! - [`codec`]: versioned, size-limited binary encoding.
 //! - [`sign`]: ed25519 signatures over the canonical encoding.
+//! - [`route`]: longest-prefix next hops over the tree, and which items go where (DESIGN.md §4).
 
 pub mod applicant;
 #[cfg(test)]
@@ -20,6 +21,7 @@ pub mod codec;
 pub mod date;
 pub mod event;
 pub mod hlc;
+pub mod route;
 pub mod sign;
 pub mod summary;
 
