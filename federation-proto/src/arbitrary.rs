@@ -1,5 +1,5 @@
-//! proptest strategies for the protocol types: valid codes and dates, arbitrary unicode text, and
-//! every [`EventBody`] variant.
+//! proptest strategies for the protocol types: valid codes and dates, arbitrary unicode text,
+//! every [`EventBody`] variant, and every link [`Frame`] variant.
 
 use proptest::collection::vec;
 use proptest::option;
@@ -12,6 +12,9 @@ use crate::date::Date;
 use crate::event::{
     Actor, Applicant, ApplicantKind, Event, EventBody, EventId, Intake, ItemKind, Participant, Sig,
     SpecialProcedure,
+};
+use crate::frame::{
+    Batch, Frame, Hello, Holds, Item, PayloadKind, Record, Refusal, RefuseCode, PROTOCOL_VERSION,
 };
 use crate::hlc::Hlc;
 use crate::summary::{CaseSummary, State, Warning};
@@ -240,6 +243,95 @@ pub fn any_summary() -> impl Strategy<Value = CaseSummary> {
     )
 }
 
+pub fn any_holds() -> impl Strategy<Value = Holds> {
+    (any::<u64>(), any::<u64>()).prop_map(|(received_upto, queued_upto)| Holds {
+        received_upto,
+        queued_upto,
+    })
+}
+
+/// Mostly this build's version, sometimes any other.
+pub fn any_hello() -> impl Strategy<Value = Hello> {
+    (
+        prop_oneof![3 => Just(PROTOCOL_VERSION), 1 => any::<u16>()],
+        any_node_code(),
+        any::<u64>(),
+        any_holds(),
+    )
+        .prop_map(|(version, code, features, holds)| Hello {
+            version,
+            code,
+            features,
+            holds,
+        })
+}
+
+pub fn any_refusal() -> impl Strategy<Value = Refusal> {
+    (select(RefuseCode::ALL.to_vec()), text()).prop_map(|(code, message)| Refusal { code, message })
+}
+
+/// Every [`Record`] variant; catalog and calendar texts are arbitrary, not valid files.
+pub fn any_record() -> impl Strategy<Value = Record> {
+    prop_oneof![
+        text().prop_map(Record::Catalog),
+        text().prop_map(Record::Calendar),
+        (any_node_code(), vec(any::<u8>(), 0..64))
+            .prop_map(|(code, der)| Record::Certificate { code, der }),
+        (any_node_code(), vec(any::<u64>(), 0..4), any::<u64>()).prop_map(
+            |(code, serials, at_ms)| Record::Revocation {
+                code,
+                serials,
+                at_ms
+            }
+        ),
+    ]
+}
+
+/// An item whose bytes are arbitrary: the frame must carry it whether or not it decodes.
+pub fn any_raw_item() -> impl Strategy<Value = Item> {
+    (select(PayloadKind::ALL.to_vec()), vec(any::<u8>(), 0..48))
+        .prop_map(|(kind, bytes)| Item { kind, bytes })
+}
+
+/// An item carrying the genuine encoding of an event, a summary or a record.
+pub fn any_encoded_item() -> impl Strategy<Value = Item> {
+    prop_oneof![
+        any_event().prop_map(|ev| Item::event(&ev).unwrap()),
+        any_summary().prop_map(|s| Item::summary(&s).unwrap()),
+        any_record().prop_map(|r| Item::record(&r).unwrap()),
+    ]
+}
+
+/// A batch as a frame may carry it: any `first`, possibly empty (the codec must carry what
+/// [`Batch::check_sequence`] later refuses).
+pub fn any_batch() -> impl Strategy<Value = Batch> {
+    (
+        any::<u64>(),
+        vec(prop_oneof![any_raw_item(), any_encoded_item()], 0..5),
+    )
+        .prop_map(|(first, items)| Batch { first, items })
+}
+
+/// Every one of the 8 [`Frame`] variants, with equal weight.
+pub fn any_frame() -> impl Strategy<Value = Frame> {
+    prop_oneof![
+        any_hello().prop_map(Frame::Hello),
+        any_refusal().prop_map(Frame::Refuse),
+        any_batch().prop_map(Frame::Batch),
+        any::<u64>().prop_map(|upto| Frame::Ack { upto }),
+        any::<u64>().prop_map(|nonce| Frame::Ping { nonce }),
+        any::<u64>().prop_map(|nonce| Frame::Pong { nonce }),
+        (any::<u64>(), any::<u64>()).prop_map(|(request, deadline_ms)| Frame::Pull {
+            request,
+            deadline_ms
+        }),
+        (any::<u64>(), any::<u64>()).prop_map(|(request, fresh_as_of_ms)| Frame::PullDone {
+            request,
+            fresh_as_of_ms
+        }),
+    ]
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeSet;
@@ -259,5 +351,25 @@ mod tests {
             .map(|_| strategy.new_tree(&mut runner).unwrap().current().action())
             .collect();
         assert_eq!(actions.len(), 19, "{actions:?}");
+    }
+
+    /// The frame strategy reaches all 8 variants, and batches carry every payload kind.
+    #[test]
+    fn frames_cover_every_variant() {
+        let mut runner = TestRunner::deterministic();
+        let frames: Vec<Frame> = (0..500)
+            .map(|_| any_frame().new_tree(&mut runner).unwrap().current())
+            .collect();
+        let names: BTreeSet<&str> = frames.iter().map(Frame::name).collect();
+        assert_eq!(names.len(), 8, "{names:?}");
+        let kinds: BTreeSet<String> = frames
+            .iter()
+            .filter_map(|f| match f {
+                Frame::Batch(b) => Some(b.items.iter().map(|i| format!("{:?}", i.kind))),
+                _ => None,
+            })
+            .flatten()
+            .collect();
+        assert_eq!(kinds.len(), PayloadKind::ALL.len(), "{kinds:?}");
     }
 }

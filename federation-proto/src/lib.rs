@@ -10,6 +10,7 @@
 //! - [`applicant`]: check digits of resident IDs (GB 11643) and 统一社会信用代码 (GB 32100).
 //! - [`codec`]: versioned, size-limited binary encoding.
 //! - [`sign`]: ed25519 signatures over the canonical encoding.
+//! - [`frame`]: the link protocol — streams, frames, length-prefixed framing, handshake checks.
 //! - [`route`]: longest-prefix next hops over the tree, and which items go where (DESIGN.md §4).
 
 pub mod applicant;
@@ -20,6 +21,7 @@ pub mod code;
 pub mod codec;
 pub mod date;
 pub mod event;
+pub mod frame;
 pub mod hlc;
 pub mod route;
 pub mod sign;
@@ -32,5 +34,8 @@ pub use event::{
     Actor, Applicant, ApplicantKind, Event, EventBody, EventId, Intake, ItemKind, Participant, Sig,
     SpecialProcedure,
 };
+// Batch contents (`frame::Item`, `frame::Record`, …) stay under `frame::`: at the root, `Item`
+// would read as a catalog item (事项).
+pub use frame::{Frame, FrameError, FrameReader, Hello, Holds, Refusal, RefuseCode, StreamKind};
 pub use hlc::Hlc;
 pub use summary::{CaseSummary, State, Warning};
