@@ -289,8 +289,12 @@ pub fn any_record() -> impl Strategy<Value = Record> {
 
 /// An item whose bytes are arbitrary: the frame must carry it whether or not it decodes.
 pub fn any_raw_item() -> impl Strategy<Value = Item> {
-    (select(PayloadKind::ALL.to_vec()), vec(any::<u8>(), 0..48))
-        .prop_map(|(kind, bytes)| Item { kind, bytes })
+    (
+        select(PayloadKind::ALL.to_vec()),
+        vec(any_node_code(), 0..4),
+        vec(any::<u8>(), 0..48),
+    )
+        .prop_map(|(kind, to, bytes)| Item { kind, to, bytes })
 }
 
 /// An item carrying the genuine encoding of an event, a summary or a record.

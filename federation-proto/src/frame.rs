@@ -348,6 +348,10 @@ pub struct Batch {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Item {
     pub kind: PayloadKind,
+    /// For events: the nodes this item must still reach. The author decides (it knows who is
+    /// involved in the case); each hop forwards toward the targets not yet reached, so a relay
+    /// needs no view of the case. Empty for summaries (they go up) and records (broadcast).
+    pub to: Vec<NodeCode>,
     /// `codec::encode` of the value named by `kind`.
     #[serde(with = "byte_buf")]
     pub bytes: Vec<u8>,
@@ -436,7 +440,16 @@ impl Item {
                 limit: kind.limit(),
             });
         }
-        Ok(Item { kind, bytes })
+        Ok(Item {
+            kind,
+            to: Vec::new(),
+            bytes,
+        })
+    }
+
+    /// The same item addressed to `to`.
+    pub fn addressed(self, to: Vec<NodeCode>) -> Item {
+        Item { to, ..self }
     }
 
     /// Decodes the value, within the limit of its kind. An error concerns this item only.
@@ -450,11 +463,14 @@ impl Item {
         })
     }
 
-    /// Upper bound (exact today) on the bytes this item adds to a batch's frame body: its kind
-    /// tag, the length varint and the bytes. A sender fills a batch while
-    /// `BATCH_OVERHEAD_BOUND + Σ encoded_len_bound() <= MAX_FRAME_BYTES`.
+    /// Upper bound on the bytes this item adds to a batch's frame body: its kind tag, the
+    /// targets (a varint count and at most 9 bytes each), the length varint and the bytes. A
+    /// sender fills a batch while `BATCH_OVERHEAD_BOUND + Σ encoded_len_bound() <= MAX_FRAME_BYTES`.
     pub fn encoded_len_bound(&self) -> usize {
-        1 + varint_len(self.bytes.len()) + self.bytes.len()
+        1 + varint_len(self.to.len())
+            + 9 * self.to.len()
+            + varint_len(self.bytes.len())
+            + self.bytes.len()
     }
 }
 
@@ -849,6 +865,7 @@ mod tests {
     fn raw(kind: PayloadKind, len: usize) -> Item {
         Item {
             kind,
+            to: Vec::new(),
             bytes: vec![0xA5; len],
         }
     }
@@ -1445,8 +1462,9 @@ mod tests {
         fn batch_bound_holds(b in any_batch()) {
             let len = encode_frame(&Frame::Batch(b.clone())).unwrap().len() - LENGTH_PREFIX_BYTES;
             prop_assert!(len <= b.encoded_len_bound(), "{} > {}", len, b.encoded_len_bound());
-            // Items are counted exactly: only the fixed overhead is an estimate.
-            prop_assert!(b.encoded_len_bound() - len <= BATCH_OVERHEAD_BOUND - 4);
+            // Only the fixed overhead and the targets (up to 9 bytes each) are estimates.
+            let targets: usize = b.items.iter().map(|i| i.to.len()).sum();
+            prop_assert!(b.encoded_len_bound() - len <= BATCH_OVERHEAD_BOUND - 4 + 9 * targets);
         }
 
         /// One bad item in a batch: the frame reads fine, that item alone fails to decode.
