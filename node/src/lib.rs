@@ -9,6 +9,7 @@
 //! - [`store`]: durable storage of events and cases (sled), behind a small trait.
 //! - [`engine`]: the write path — sequence, clock, signing, group commit.
 //! - [`operator`]: operators, roles and tokens.
+//! - [`pki`]: the federation PKI — node certificates binding a node's key to its code.
 //! - [`api`]: the HTTP JSON API.
 //! - [`server`]: `liandong run` — wiring it all together.
 //! - [`config`], [`clock`], [`files`]: node config, the node's clock, safe file writes.
@@ -30,5 +31,6 @@ pub mod files;
 pub mod intake;
 pub mod launcher;
 pub mod operator;
+pub mod pki;
 pub mod server;
 pub mod store;

@@ -34,6 +34,9 @@ pub async fn run(config: Config, clock: Clock) -> Result<()> {
     let store: Arc<dyn Store> = Arc::new(store);
     ensure_admin(&config, store.as_ref())?;
     let key = load_or_create_key(&config.path(&config.file.files.key))?;
+    // A node certificate (federation) must name this node and certify the key above.
+    let cert = config.path(&config.file.files.cert);
+    crate::pki::check_own_certificate(&cert, code, &key.verifying_key())?;
     let context = Arc::new(NodeContext {
         code,
         name: config.file.node.name.clone(),

@@ -1,7 +1,8 @@
 //! The `liandong` command line: one subcommand per job. `run` is the node; `case`, `operator`
-//! and `status` are clients of a running node's API; `init`, `catalog` and `calendar` work on
-//! files.
+//! and `status` are clients of a running node's API; `init`, `ca`, `catalog` and `calendar` work
+//! on files.
 
+pub mod ca;
 pub(crate) mod case;
 pub mod init;
 mod reference;
@@ -42,6 +43,11 @@ enum Command {
     /// Create a node directory: DIR/node.toml and DIR/admin.token (mode 0600). Refuses to
     /// overwrite an existing node.
     Init(init::InitArgs),
+    /// The federation CA (run at the root): create it, issue node certificates, revoke them.
+    Ca {
+        #[command(subcommand)]
+        command: ca::CaCommand,
+    },
     /// Run the node in the foreground until SIGINT/SIGTERM. Prints `ready` on stderr once the
     /// API listens, and writes the bound ports to DIR/ports.json.
     Run {
@@ -139,6 +145,7 @@ pub fn main() -> ExitCode {
 fn dispatch(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Init(args) => init::run(args),
+        Command::Ca { command } => ca::run(command),
         Command::Run { config, clock } => run_node(&config, clock.as_deref()),
         Command::Case { conn, command } => case::run(&conn.client()?, command),
         Command::Operator { conn, command } => case::run_operator(&conn.client()?, command),
