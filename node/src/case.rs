@@ -159,6 +159,8 @@ pub struct Case {
     pub resume_to: Option<State>,
     pub forwarded_to: Option<NodeCode>,
     pub previous_owner: Option<NodeCode>,
+    /// Every node that has owned the case, in order (the accepting node first).
+    pub owners: Vec<NodeCode>,
     pub joint: Option<JointReview>,
     pub decision: Option<Decision>,
     pub payment: Option<Payment>,
@@ -225,6 +227,7 @@ impl Case {
             resume_to: None,
             forwarded_to: None,
             previous_owner: None,
+            owners: vec![event.id.origin],
             joint: None,
             decision: None,
             payment: None,
@@ -617,6 +620,9 @@ impl Case {
 
     fn take_over(&mut self, receiver: NodeCode) {
         self.previous_owner = Some(self.owner);
+        if !self.owners.contains(&receiver) {
+            self.owners.push(receiver);
+        }
         self.owner = receiver;
         self.forwarded_to = None;
         // An undecided case starts afresh at its new owner; a decided one keeps its result.
@@ -724,6 +730,26 @@ fn allowed_states(body: &EventBody) -> &'static [State] {
         | EventBody::Supervise { .. }
         | EventBody::Rate { .. }
         | EventBody::TakeOver => &[],
+    }
+}
+
+impl Case {
+    /// The nodes involved in the case (DESIGN.md §4): the accepting node, every owner, the node
+    /// a forward is addressed to, and the nodes of joint-review participants. They hold its full
+    /// events — and so the applicant's identity; nobody else does.
+    pub fn involved(&self) -> Vec<NodeCode> {
+        let mut nodes = self.owners.clone();
+        nodes.extend(self.forwarded_to);
+        if let Some(joint) = &self.joint {
+            nodes.extend(joint.seats.iter().map(|s| s.participant.node));
+        }
+        let mut seen = Vec::with_capacity(nodes.len());
+        for n in nodes {
+            if !seen.contains(&n) {
+                seen.push(n);
+            }
+        }
+        seen
     }
 }
 

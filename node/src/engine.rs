@@ -1,13 +1,15 @@
-//! The write path: one task that turns requests into signed events, applies them atomically and
-//! answers only after a shared flush (group commit).
+//! The write path: one task that turns requests into signed events, applies what peers send,
+//! and answers only after a shared flush (group commit).
 //!
-//! Why one task: it owns the node's sequence number, hybrid clock and daily case counter, so
-//! events get gapless sequence numbers and increasing clocks without locks, and a check against
-//! a case's current state cannot race with another write to the same case.
+//! Why one task: it owns the node's sequence number, hybrid clock, daily case counter and link
+//! counters, so events get gapless sequence numbers and increasing clocks without locks, and a
+//! check against a case's current state cannot race with another write to the same case.
 //!
 //! Group commit: the task takes every request waiting in its queue (up to [`MAX_BATCH`]), applies
 //! each in its own transaction (visible at once), then flushes once and answers them all. While a
 //! flush runs, new requests queue up and form the next batch, so the flush rate adapts to load.
+//! A batch received from a peer is acknowledged only after that flush, and outbox senders are
+//! woken only after it, so nothing not yet durable ever leaves the node.
 //!
 //! If a flush fails, nothing since the previous flush can be promised durable: every waiting
 //! client gets an error and the engine refuses further writes until the node is restarted (the
@@ -16,15 +18,20 @@
 use std::sync::Arc;
 
 use ed25519_dalek::SigningKey;
+use federation_proto::frame::{Batch, Item, Payload, Record, Refusal as LinkRefusal};
 use federation_proto::{
-    sign, Actor, CaseNo, Date, Event, EventBody, EventId, Hlc, Intake, NodeCode, Sig,
+    sign, Actor, CaseNo, CaseSummary, Date, Event, EventBody, EventId, Hlc, Intake, NodeCode, Sig,
+    Warning,
 };
-use tokio::sync::{mpsc, oneshot};
-use tracing::{error, info_span, warn};
+use tokio::sync::{mpsc, oneshot, watch};
+use tracing::{error, info, info_span, warn};
 
+use crate::calendar::Calendar;
 use crate::case::{Case, Refusal};
 use crate::clock::Clock;
-use crate::store::{Commit, NodeMeta, Store, StoreError};
+use crate::deadline::{self, WarningPolicy};
+use crate::relay::{authored_targets, event_bytes, Directory, DirectoryError, Router};
+use crate::store::{Commit, NodeMeta, Queued, Store, StoreError};
 
 /// Most requests applied before one flush.
 pub const MAX_BATCH: usize = 1024;
@@ -39,6 +46,21 @@ pub enum EngineError {
     Store(#[from] StoreError),
     #[error("the node cannot write: {0}")]
     Unavailable(String),
+    /// The peer's batch does not fit the link sequence: the link must be re-established.
+    #[error("link: {0}")]
+    Link(LinkRefusal),
+    /// An event whose signature does not verify: the link that brought it must be closed.
+    #[error("bad signature: {0}")]
+    BadSignature(String),
+    /// One item that cannot be applied; it is skipped, the rest of the batch is not.
+    #[error("rejected item: {0}")]
+    Invalid(String),
+}
+
+impl From<federation_proto::codec::CodecError> for EngineError {
+    fn from(e: federation_proto::codec::CodecError) -> EngineError {
+        EngineError::Store(StoreError::Codec(e))
+    }
 }
 
 /// What a client asks the engine to write.
@@ -48,79 +70,174 @@ pub enum Write {
     Act { case_no: CaseNo, body: EventBody },
 }
 
-struct Request {
-    actor: Actor,
-    write: Write,
-    reply: oneshot::Sender<Result<Case, EngineError>>,
+/// What a received batch came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Receipt {
+    /// The highest link sequence now held durably: the ack to send.
+    pub ack_upto: u64,
+    /// Items skipped, with the reason (already logged).
+    pub rejected: Vec<String>,
+}
+
+// Requests live only while queued; boxing them would add an allocation per request.
+#[allow(clippy::large_enum_variant)]
+enum Work {
+    Write {
+        actor: Actor,
+        write: Write,
+        reply: oneshot::Sender<Result<Case, EngineError>>,
+    },
+    Receive {
+        from: NodeCode,
+        batch: Batch,
+        reply: oneshot::Sender<Result<Receipt, EngineError>>,
+    },
+    Learn {
+        code: NodeCode,
+        der: Vec<u8>,
+        reply: oneshot::Sender<Result<(), EngineError>>,
+    },
+}
+
+/// A reply that waits for the flush.
+#[allow(clippy::large_enum_variant)]
+enum Done {
+    Case(oneshot::Sender<Result<Case, EngineError>>, Case),
+    Receipt(oneshot::Sender<Result<Receipt, EngineError>>, Receipt),
+    Unit(oneshot::Sender<Result<(), EngineError>>),
+}
+
+impl Done {
+    fn send(self, flushed: &Result<(), String>) {
+        let err = |e: &String| EngineError::Unavailable(format!("flush failed: {e}"));
+        match (self, flushed) {
+            (Done::Case(r, c), Ok(())) => drop(r.send(Ok(c))),
+            (Done::Case(r, _), Err(e)) => drop(r.send(Err(err(e)))),
+            (Done::Receipt(r, c), Ok(())) => drop(r.send(Ok(c))),
+            (Done::Receipt(r, _), Err(e)) => drop(r.send(Err(err(e)))),
+            (Done::Unit(r), Ok(())) => drop(r.send(Ok(()))),
+            (Done::Unit(r), Err(e)) => drop(r.send(Err(err(e)))),
+        }
+    }
+}
+
+/// Everything the write task starts from.
+pub struct Setup {
+    pub store: Arc<dyn Store>,
+    pub code: NodeCode,
+    pub parent: Option<NodeCode>,
+    pub key: SigningKey,
+    pub clock: Clock,
+    pub calendar: Calendar,
+    pub policy: WarningPolicy,
+    /// The federation CA certificate (DER), when the node federates.
+    pub ca_der: Option<Vec<u8>>,
 }
 
 /// A handle to the write task; cheap to clone.
 #[derive(Clone)]
 pub struct Engine {
-    tx: mpsc::Sender<Request>,
+    tx: mpsc::Sender<Work>,
+    outbox: watch::Receiver<u64>,
 }
 
 impl Engine {
-    /// Starts the write task. `meta` must be the store's checked counters.
-    pub fn start(
-        store: Arc<dyn Store>,
-        code: NodeCode,
-        key: SigningKey,
-        clock: Clock,
-        meta: NodeMeta,
-    ) -> Engine {
+    /// Starts the write task from the store's checked state.
+    pub fn start(setup: Setup) -> Result<Engine, StoreError> {
+        let meta = setup.store.meta()?;
+        let mut directory = Directory::new(setup.ca_der);
+        for (code, der) in setup.store.certificates()? {
+            directory.restore(code, der);
+        }
+        let counters = setup.store.link_counters()?;
         let (tx, rx) = mpsc::channel(MAX_BATCH * 4);
+        let (outbox_tx, outbox) = watch::channel(0);
         let writer = Writer {
-            store,
-            code,
-            key,
-            clock,
+            router: Router::new(setup.code, setup.parent, counters, directory),
+            store: setup.store,
+            code: setup.code,
+            key: setup.key,
+            clock: setup.clock,
+            calendar: setup.calendar,
+            policy: setup.policy,
             meta,
             failed: None,
+            queued: false,
+            outbox_tx,
         };
         tokio::spawn(writer.run(rx));
-        Engine { tx }
+        Ok(Engine { tx, outbox })
+    }
+
+    async fn ask<T>(
+        &self,
+        work: impl FnOnce(oneshot::Sender<Result<T, EngineError>>) -> Work,
+    ) -> Result<T, EngineError> {
+        let stopped = || EngineError::Unavailable("the write task has stopped".into());
+        let (reply, answer) = oneshot::channel();
+        self.tx.send(work(reply)).await.map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
     }
 
     /// Writes and returns the case once the event is durable.
     pub async fn write(&self, actor: Actor, write: Write) -> Result<Case, EngineError> {
-        let (reply, answer) = oneshot::channel();
-        self.tx
-            .send(Request {
-                actor,
-                write,
-                reply,
-            })
-            .await
-            .map_err(|_| EngineError::Unavailable("the write task has stopped".into()))?;
-        answer
-            .await
-            .map_err(|_| EngineError::Unavailable("the write task has stopped".into()))?
+        self.ask(|reply| Work::Write {
+            actor,
+            write,
+            reply,
+        })
+        .await
+    }
+
+    /// Applies a batch from a peer; the receipt comes once it is durable.
+    pub async fn receive(&self, from: NodeCode, batch: Batch) -> Result<Receipt, EngineError> {
+        self.ask(|reply| Work::Receive { from, batch, reply }).await
+    }
+
+    /// Takes a certificate seen in a link handshake into the directory and passes it on.
+    pub async fn learn(&self, code: NodeCode, der: Vec<u8>) -> Result<(), EngineError> {
+        self.ask(|reply| Work::Learn { code, der, reply }).await
+    }
+
+    /// Changes whenever new items became durable in some outbox.
+    pub fn outbox_changes(&self) -> watch::Receiver<u64> {
+        self.outbox.clone()
     }
 }
 
 struct Writer {
     store: Arc<dyn Store>,
+    router: Router,
     code: NodeCode,
     key: SigningKey,
     clock: Clock,
+    calendar: Calendar,
+    policy: WarningPolicy,
     meta: NodeMeta,
     failed: Option<String>,
+    /// Something was queued for a peer since the last flush.
+    queued: bool,
+    outbox_tx: watch::Sender<u64>,
 }
 
-type Pending = (oneshot::Sender<Result<Case, EngineError>>, Case);
+/// One atomic change, owned, before it is turned into a [`Commit`].
+#[derive(Default)]
+struct Change {
+    event: Option<(Event, Option<Case>)>,
+    queue: Vec<Queued>,
+    received: Option<(NodeCode, u64)>,
+    summary: Option<CaseSummary>,
+    certificate: Option<(NodeCode, Vec<u8>)>,
+}
 
 impl Writer {
-    async fn run(mut self, mut rx: mpsc::Receiver<Request>) {
+    async fn run(mut self, mut rx: mpsc::Receiver<Work>) {
         let mut batch = Vec::with_capacity(MAX_BATCH);
-        let mut pending: Vec<Pending> = Vec::with_capacity(MAX_BATCH);
+        let mut pending: Vec<Done> = Vec::with_capacity(MAX_BATCH);
         while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
-            for request in batch.drain(..) {
-                match self.apply(request.actor, request.write) {
-                    Ok(case) => pending.push((request.reply, case)),
-                    Err(e) => {
-                        let _ = request.reply.send(Err(e));
-                    }
+            for work in batch.drain(..) {
+                if let Some(done) = self.handle(work) {
+                    pending.push(done);
                 }
             }
             if !pending.is_empty() {
@@ -129,7 +246,51 @@ impl Writer {
         }
     }
 
-    async fn flush(&mut self, pending: &mut Vec<Pending>) {
+    /// Applies one request; a reply that must wait for the flush is returned.
+    fn handle(&mut self, work: Work) -> Option<Done> {
+        if let Some(reason) = &self.failed {
+            let e = || {
+                EngineError::Unavailable(format!(
+                    "storage failed earlier ({reason}); restart the node"
+                ))
+            };
+            match work {
+                Work::Write { reply, .. } => drop(reply.send(Err(e()))),
+                Work::Receive { reply, .. } => drop(reply.send(Err(e()))),
+                Work::Learn { reply, .. } => drop(reply.send(Err(e()))),
+            }
+            return None;
+        }
+        match work {
+            Work::Write {
+                actor,
+                write,
+                reply,
+            } => match self.apply(actor, write) {
+                Ok(case) => Some(Done::Case(reply, case)),
+                Err(e) => {
+                    let _ = reply.send(Err(e));
+                    None
+                }
+            },
+            Work::Receive { from, batch, reply } => match self.receive(from, batch) {
+                Ok(receipt) => Some(Done::Receipt(reply, receipt)),
+                Err(e) => {
+                    let _ = reply.send(Err(e));
+                    None
+                }
+            },
+            Work::Learn { code, der, reply } => match self.learn(code, der) {
+                Ok(()) => Some(Done::Unit(reply)),
+                Err(e) => {
+                    let _ = reply.send(Err(e));
+                    None
+                }
+            },
+        }
+    }
+
+    async fn flush(&mut self, pending: &mut Vec<Done>) {
         let store = self.store.clone();
         let flushed = tokio::task::spawn_blocking(move || store.flush())
             .await
@@ -138,22 +299,35 @@ impl Writer {
         if let Err(e) = &flushed {
             error!(error = %e, "flush failed: refusing further writes until restart");
             self.failed = Some(e.clone());
+        } else if std::mem::take(&mut self.queued) {
+            self.outbox_tx.send_modify(|v| *v += 1);
         }
-        for (reply, case) in pending.drain(..) {
-            let answer = match &flushed {
-                Ok(()) => Ok(case),
-                Err(e) => Err(EngineError::Unavailable(format!("flush failed: {e}"))),
-            };
-            let _ = reply.send(answer);
+        for done in pending.drain(..) {
+            done.send(&flushed);
         }
     }
 
+    /// Writes one change atomically and, once written, adopts its counters.
+    fn commit(&mut self, meta: NodeMeta, change: Change) -> Result<(), EngineError> {
+        let event = change.event.as_ref().map(|(e, c)| (e, c.as_ref()));
+        self.store.commit(&Commit {
+            event,
+            meta: &meta,
+            queue: &change.queue,
+            received: change.received,
+            summary: change.summary.as_ref(),
+            certificate: change
+                .certificate
+                .as_ref()
+                .map(|(c, der)| (*c, der.as_slice())),
+        })?;
+        self.router.committed(&change.queue, change.received);
+        self.queued |= !change.queue.is_empty();
+        self.meta = meta;
+        Ok(())
+    }
+
     fn apply(&mut self, actor: Actor, write: Write) -> Result<Case, EngineError> {
-        if let Some(reason) = &self.failed {
-            return Err(EngineError::Unavailable(format!(
-                "storage failed earlier ({reason}); restart the node"
-            )));
-        }
         let mut meta = self.meta;
         let hlc = Hlc::tick(meta.hlc, self.clock.now_ms());
         meta.hlc = hlc;
@@ -184,6 +358,7 @@ impl Writer {
             body,
             sig: Sig::EMPTY,
         };
+        let before = current.as_ref().map(Case::involved).unwrap_or_default();
         let case = match current {
             Some(mut case) => {
                 case.check(&event)?;
@@ -197,13 +372,239 @@ impl Writer {
                     .ok_or_else(|| Refusal::Invalid("the submission does not open a case".into()))?
             }
         };
-        self.store.commit(&Commit {
-            event: &event,
-            case: &case,
-            meta: &meta,
-        })?;
-        self.meta = meta;
+        let mut change = Change::default();
+        self.route_authored(&event, &case, &before, &mut change.queue)?;
+        self.summarise(&case, hlc, &mut change.queue)?;
+        change.event = Some((event, Some(case.clone())));
+        self.commit(meta, change)?;
         Ok(case)
+    }
+
+    /// Queues an event authored here: to everyone involved and the parent; and, to nodes the
+    /// event newly involves, the case's whole history first, so they can fold it.
+    fn route_authored(
+        &self,
+        event: &Event,
+        case: &Case,
+        before: &[NodeCode],
+        queue: &mut Vec<Queued>,
+    ) -> Result<(), EngineError> {
+        let involved = case.involved();
+        let newcomers: Vec<NodeCode> = involved
+            .iter()
+            .copied()
+            .filter(|n| *n != self.code && !before.contains(n))
+            .collect();
+        if !newcomers.is_empty() && !before.is_empty() {
+            for old in self.store.events_of(&case.case_no)? {
+                self.router
+                    .route_event(&event_bytes(&old)?, &newcomers, None, queue)?;
+            }
+        }
+        let targets = authored_targets(&involved, self.router.parent);
+        self.router
+            .route_event(&event_bytes(event)?, &targets, None, queue)?;
+        Ok(())
+    }
+
+    /// Queues the case's status summary for the ancestors when this node owns it.
+    fn summarise(
+        &self,
+        case: &Case,
+        as_of: Hlc,
+        queue: &mut Vec<Queued>,
+    ) -> Result<(), EngineError> {
+        if case.owner != self.code || self.router.parent.is_none() {
+            return Ok(());
+        }
+        let clocks =
+            deadline::evaluate(case, &self.calendar, self.clock.today(), &self.policy).ok();
+        let summary = CaseSummary {
+            case_no: case.case_no,
+            item: case.item.clone(),
+            department: case.department.clone(),
+            accepting_node: case.accepting_node,
+            owner: case.owner,
+            state: case.state,
+            accepted_on: case.accepted_on,
+            deadline: clocks.as_ref().and_then(|c| c.promised),
+            concluded_on: case.concluded_on,
+            warning: clocks.and_then(|c| c.warning).unwrap_or(Warning::Green),
+            as_of,
+        };
+        self.router.route_up(&Item::summary(&summary)?, queue)?;
+        Ok(())
+    }
+
+    /// Applies a batch from `from`, item by item; one bad item is skipped on its own.
+    fn receive(&mut self, from: NodeCode, batch: Batch) -> Result<Receipt, EngineError> {
+        // A link with nothing received yet takes the peer's numbering as it comes (a restored
+        // node starts empty while its parent's sequence goes on).
+        let expected = match self.router.received(from) {
+            0 => batch.first,
+            n => n + 1,
+        };
+        let plan = batch.check_sequence(expected).map_err(EngineError::Link)?;
+        let mut rejected = Vec::new();
+        for (seq, item) in batch.fresh(&plan) {
+            match self.receive_item(from, seq, item) {
+                Ok(()) => {}
+                Err(EngineError::Invalid(reason)) => {
+                    warn!(node = %self.code, peer = %from, seq, %reason, "item rejected");
+                    self.commit(
+                        self.meta,
+                        Change {
+                            received: Some((from, seq)),
+                            ..Change::default()
+                        },
+                    )?;
+                    rejected.push(reason);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(Receipt {
+            ack_upto: plan.ack_upto(),
+            rejected,
+        })
+    }
+
+    fn receive_item(&mut self, from: NodeCode, seq: u64, item: &Item) -> Result<(), EngineError> {
+        let payload = item
+            .decode()
+            .map_err(|e| EngineError::Invalid(format!("item {seq} from {from}: {e}")))?;
+        let mut change = Change {
+            received: Some((from, seq)),
+            ..Change::default()
+        };
+        let mut meta = self.meta;
+        match payload {
+            Payload::Event(event) => {
+                self.receive_event(from, item, event, &mut meta, &mut change)?
+            }
+            Payload::Summary(summary) => self.receive_summary(item, summary, &mut change)?,
+            Payload::Record(Record::Certificate { code, der }) => {
+                self.take_certificate(code, der, Some(from), &mut change)?
+            }
+            Payload::Record(_) => {
+                info!(node = %self.code, peer = %from, "record kind not applied by this version");
+            }
+        }
+        self.commit(meta, change)
+    }
+
+    fn receive_event(
+        &mut self,
+        from: NodeCode,
+        item: &Item,
+        event: Event,
+        meta: &mut NodeMeta,
+        change: &mut Change,
+    ) -> Result<(), EngineError> {
+        let origin = event.id.origin;
+        let key = self.router.directory.key(origin).ok_or_else(|| {
+            EngineError::Invalid(format!(
+                "event {origin}:{} has no certificate for its origin in the directory",
+                event.id.seq
+            ))
+        })?;
+        sign::verify(&event, key)
+            .map_err(|e| EngineError::BadSignature(format!("{e} (relayed by {from})")))?;
+        self.router
+            .route_event(&item.bytes, &item.to, Some(from), &mut change.queue)?;
+        if self.store.has_event(&event.id)? {
+            return Ok(());
+        }
+        meta.hlc = Hlc::observe(meta.hlc, event.hlc);
+        if origin == self.code {
+            // Our own event coming back: a restore from the parent's copy.
+            meta.last_seq = meta.last_seq.max(event.id.seq);
+        }
+        let case = self.fold_in(&event)?;
+        if let Some(case) = &case {
+            self.summarise(case, meta.hlc, &mut change.queue)?;
+        }
+        change.event = Some((event, case));
+        Ok(())
+    }
+
+    /// The case with `event` folded in: incrementally when it comes last in fold order, else
+    /// from all the case's events (a late arrival).
+    fn fold_in(&self, event: &Event) -> Result<Option<Case>, EngineError> {
+        if let Some(mut case) = self.store.case(&event.case_no)? {
+            let last = case.log.last().map(|l| (l.hlc, l.id.origin, l.id.seq));
+            if last.is_none_or(|l| l < event.fold_key()) {
+                case.apply(event);
+                return Ok(Some(case));
+            }
+        }
+        let mut events = self.store.events_of(&event.case_no)?;
+        events.push(event.clone());
+        Ok(Case::fold(&events))
+    }
+
+    fn receive_summary(
+        &mut self,
+        item: &Item,
+        summary: CaseSummary,
+        change: &mut Change,
+    ) -> Result<(), EngineError> {
+        let newer = self
+            .store
+            .summary(&summary.case_no)?
+            .is_none_or(|held| held.as_of < summary.as_of);
+        if newer {
+            self.router.route_up(item, &mut change.queue)?;
+            change.summary = Some(summary);
+        }
+        Ok(())
+    }
+
+    fn learn(&mut self, code: NodeCode, der: Vec<u8>) -> Result<(), EngineError> {
+        let mut change = Change::default();
+        self.take_certificate(code, der, Some(code), &mut change)?;
+        if federation_proto::route::direct_child_of(self.code, code) {
+            self.welcome(code, &mut change.queue)?;
+        }
+        self.commit(self.meta, change)
+    }
+
+    /// Queues the whole directory for a child that has just connected.
+    fn welcome(&self, child: NodeCode, queue: &mut Vec<Queued>) -> Result<(), EngineError> {
+        for (code, der) in self.router.directory.certificates() {
+            if code != child {
+                let record = Record::Certificate {
+                    code,
+                    der: der.to_vec(),
+                };
+                self.router.enqueue(child, &Item::record(&record)?, queue)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn take_certificate(
+        &mut self,
+        code: NodeCode,
+        der: Vec<u8>,
+        from: Option<NodeCode>,
+        change: &mut Change,
+    ) -> Result<(), EngineError> {
+        let new = self
+            .router
+            .directory
+            .learn(code, &der)
+            .map_err(|e: DirectoryError| EngineError::Invalid(e.to_string()))?;
+        if new {
+            info!(node = %self.code, %code, "certificate added to the directory");
+            let record = Record::Certificate {
+                code,
+                der: der.clone(),
+            };
+            self.router.flood(&record, from, &mut change.queue)?;
+            change.certificate = Some((code, der));
+        }
+        Ok(())
     }
 }
 
@@ -232,57 +633,12 @@ fn next_case_no(meta: &mut NodeMeta, code: NodeCode, day: Date) -> Result<CaseNo
 
 #[cfg(test)]
 mod tests {
-    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::atomic::Ordering;
 
     use federation_proto::{Applicant, ApplicantKind, ItemKind, Level};
 
     use super::*;
-    use crate::operator::Operator;
     use crate::store::SledStore;
-
-    /// A sled store that counts flushes and can be told to fail them.
-    struct Probe {
-        inner: SledStore,
-        flushes: AtomicUsize,
-        fail: AtomicBool,
-    }
-
-    impl Store for Probe {
-        fn commit(&self, c: &Commit<'_>) -> Result<(), StoreError> {
-            self.inner.commit(c)
-        }
-        fn flush(&self) -> Result<(), StoreError> {
-            self.flushes.fetch_add(1, Ordering::SeqCst);
-            if self.fail.load(Ordering::SeqCst) {
-                return Err(StoreError::Corrupt("disk full (test)".into()));
-            }
-            self.inner.flush()
-        }
-        fn meta(&self) -> Result<NodeMeta, StoreError> {
-            self.inner.meta()
-        }
-        fn case(&self, no: &CaseNo) -> Result<Option<Case>, StoreError> {
-            self.inner.case(no)
-        }
-        fn cases(&self) -> Box<dyn Iterator<Item = Result<Case, StoreError>> + '_> {
-            self.inner.cases()
-        }
-        fn events_of(&self, no: &CaseNo) -> Result<Vec<Event>, StoreError> {
-            self.inner.events_of(no)
-        }
-        fn event_count(&self) -> usize {
-            self.inner.event_count()
-        }
-        fn operator(&self, h: &[u8; 32]) -> Result<Option<Operator>, StoreError> {
-            self.inner.operator(h)
-        }
-        fn put_operator(&self, h: &[u8; 32], op: &Operator) -> Result<(), StoreError> {
-            self.inner.put_operator(h, op)
-        }
-        fn operators(&self) -> Result<Vec<Operator>, StoreError> {
-            self.inner.operators()
-        }
-    }
 
     fn intake() -> Intake {
         Intake {
@@ -312,22 +668,20 @@ mod tests {
         }
     }
 
-    fn start(dir: &std::path::Path) -> (Arc<Probe>, Engine) {
-        let probe = Arc::new(Probe {
-            inner: SledStore::open(dir, 1 << 20).unwrap(),
-            flushes: AtomicUsize::new(0),
-            fail: AtomicBool::new(false),
-        });
-        let key = SigningKey::from_bytes(&[7; 32]);
-        let code = "350322".parse().unwrap();
-        let engine = Engine::start(
-            probe.clone(),
-            code,
-            key,
-            Clock::system(),
-            NodeMeta::default(),
-        );
-        (probe, engine)
+    fn start(dir: &std::path::Path) -> (Arc<SledStore>, Engine) {
+        let store = Arc::new(SledStore::open(dir, 1 << 20).unwrap());
+        let engine = Engine::start(Setup {
+            store: store.clone(),
+            code: "350322".parse().unwrap(),
+            parent: None,
+            key: SigningKey::from_bytes(&[7; 32]),
+            clock: Clock::system(),
+            calendar: Calendar::builtin().unwrap(),
+            policy: WarningPolicy::default(),
+            ca_der: None,
+        })
+        .unwrap();
+        (store, engine)
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -346,7 +700,7 @@ mod tests {
         }
         numbers.sort_unstable();
         assert_eq!(numbers, (1..=200).collect::<Vec<u32>>());
-        let flushes = probe.flushes.load(Ordering::SeqCst);
+        let flushes = probe.flush_count();
         assert!(
             flushes < 200,
             "{flushes} flushes for 200 writes: no group commit"
@@ -362,14 +716,14 @@ mod tests {
             .write(actor(), Write::Submit(intake()))
             .await
             .unwrap();
-        probe.fail.store(true, Ordering::SeqCst);
+        probe.fail_flushes.store(true, Ordering::SeqCst);
         let act = || Write::Act {
             case_no: case.case_no,
             body: EventBody::Review,
         };
         let err = engine.write(actor(), act()).await.unwrap_err();
         assert!(err.to_string().contains("flush failed"), "{err}");
-        probe.fail.store(false, Ordering::SeqCst);
+        probe.fail_flushes.store(false, Ordering::SeqCst);
         let err = engine.write(actor(), act()).await.unwrap_err();
         assert!(err.to_string().contains("restart"), "{err}");
     }

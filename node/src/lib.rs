@@ -7,7 +7,9 @@
 //! - [`case`]: the case (办件) and its fold over events, with the authority rules.
 //! - [`deadline`]: promised and legal deadlines and warnings (时限与预警).
 //! - [`store`]: durable storage of events and cases (sled), behind a small trait.
-//! - [`engine`]: the write path — sequence, clock, signing, group commit.
+//! - [`engine`]: the write path — sequence, clock, signing, group commit, applying peers' batches.
+//! - [`relay`]: what goes where — outbox queueing and the certificate directory.
+//! - [`link`]: QUIC links to the parent and children — TLS, hello, batches, acks.
 //! - [`operator`]: operators, roles and tokens.
 //! - [`pki`]: the federation PKI — node certificates binding a node's key to its code.
 //! - [`api`]: the HTTP JSON API.
@@ -30,7 +32,9 @@ pub mod engine;
 pub mod files;
 pub mod intake;
 pub mod launcher;
+pub mod link;
 pub mod operator;
 pub mod pki;
+pub mod relay;
 pub mod server;
 pub mod store;

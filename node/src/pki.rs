@@ -45,6 +45,8 @@ pub enum PkiError {
     },
     #[error("{path} holds no PEM certificate: {message}")]
     NotPem { path: PathBuf, message: String },
+    #[error("the certificate does not certify an ed25519 key: {0}")]
+    NotEd25519(String),
     #[error("not a valid X.509 certificate: {0}")]
     Parse(String),
     #[error(
@@ -332,12 +334,18 @@ fn check_validity(cert: &X509Certificate<'_>) -> Result<(), PkiError> {
 /// Whether the certificate certifies this ed25519 key: a node must not present a certificate
 /// for a key other than the one that signs its events.
 pub fn signing_key_matches(cert_der: &[u8], key: &VerifyingKey) -> bool {
-    let Ok(cert) = parse(cert_der) else {
-        return false;
-    };
+    verifying_key_of(cert_der).is_ok_and(|k| k == *key)
+}
+
+/// The ed25519 key a node certificate certifies: the key its events are verified against.
+pub fn verifying_key_of(cert_der: &[u8]) -> Result<VerifyingKey, PkiError> {
+    let cert = parse(cert_der)?;
     let spki = cert.public_key();
-    spki.algorithm.algorithm == OID_SIG_ED25519
-        && *spki.subject_public_key.data == key.as_bytes()[..]
+    let bytes = <[u8; 32]>::try_from(&spki.subject_public_key.data[..]).ok();
+    match bytes.filter(|_| spki.algorithm.algorithm == OID_SIG_ED25519) {
+        Some(b) => VerifyingKey::from_bytes(&b).map_err(|e| PkiError::NotEd25519(e.to_string())),
+        None => Err(PkiError::NotEd25519(cert.subject().to_string())),
+    }
 }
 
 /// The start-up check of `liandong run`: if the node has a certificate, it must name this

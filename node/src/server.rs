@@ -14,12 +14,79 @@ use crate::calendar::Calendar;
 use crate::catalog::Catalog;
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::engine::Engine;
+use crate::engine::{Engine, Setup};
+use crate::link::{Identity, LinkSetup, Links};
 use crate::operator::{token_hash, Operator, Role};
 use crate::store::{SledStore, Store};
 
 /// Runs the node until a shutdown signal.
 pub async fn run(config: Config, clock: Clock) -> Result<()> {
+    let code = config.code();
+    let store = open_store(&config)?;
+    ensure_admin(&config, store.as_ref())?;
+    let key = load_or_create_key(&config.path(&config.file.files.key))?;
+    let federation = load_federation(&config, &key)?;
+    let calendar = load_calendar(&config)?;
+    let engine = Engine::start(Setup {
+        store: store.clone(),
+        code,
+        parent: config.parent.as_ref().map(|p| p.code),
+        key: key.clone(),
+        clock,
+        calendar: calendar.clone(),
+        policy: config.file.warnings,
+        ca_der: federation.as_ref().map(|f| f.ca_der.clone()),
+    })?;
+    let links = match federation {
+        Some(identity) => {
+            // Our own certificate is the first entry of the directory we pass on.
+            engine.learn(code, identity.cert_der.clone()).await?;
+            Some(Links::start(LinkSetup {
+                code,
+                parent: config.parent.clone(),
+                listen: config.file.node.listen,
+                identity,
+                revocations: config.path(Path::new("revoked.toml")),
+                engine: engine.clone(),
+                store: store.clone(),
+            })?)
+        }
+        None => None,
+    };
+    let quic = links.as_ref().map(|l| l.local_addr().port());
+    let context = Arc::new(NodeContext {
+        code,
+        name: config.file.node.name.clone(),
+        parent: config.parent.as_ref().map(|p| p.code),
+        engine,
+        store: store.clone(),
+        catalog: load_catalog(&config)?,
+        calendar,
+        clock,
+        policy: config.file.warnings,
+        links,
+    });
+    let listener = tokio::net::TcpListener::bind(config.file.node.api)
+        .await
+        .with_context(|| format!("binding the API to {}", config.file.node.api))?;
+    let api_addr = listener.local_addr()?;
+    // Listen for signals before announcing readiness: a SIGTERM right after `ready` must be a
+    // clean stop, not the default action of the signal.
+    let shutdown = shutdown_signal()?;
+    write_ports(&config, api_addr.port(), quic)?;
+    info!(node = %code, api = %api_addr, quic = ?quic, "ready");
+    eprintln!("ready");
+    axum::serve(listener, api::router(context))
+        .with_graceful_shutdown(shutdown)
+        .await
+        .context("serving the API")?;
+    store.flush()?;
+    info!(node = %code, "stopped");
+    Ok(())
+}
+
+/// Opens the store and checks it (rebuilding derived data if needed).
+fn open_store(config: &Config) -> Result<Arc<dyn Store>> {
     let code = config.code();
     let data = config.path(&config.file.files.data);
     let cache = config.file.storage.cache_mb * 1024 * 1024;
@@ -30,41 +97,19 @@ pub async fn run(config: Config, clock: Clock) -> Result<()> {
         warn!(problems = ?report.problems, "store repaired: derived data rebuilt from the event log");
     }
     info!(node = %code, events = report.events, cases = report.cases, "store checked");
-    let meta = store.meta()?;
-    let store: Arc<dyn Store> = Arc::new(store);
-    ensure_admin(&config, store.as_ref())?;
-    let key = load_or_create_key(&config.path(&config.file.files.key))?;
-    // A node certificate (federation) must name this node and certify the key above.
+    Ok(Arc::new(store))
+}
+
+/// The node's federation identity, when it has a certificate: it must name this node and
+/// certify the key that signs its events. Without one the node runs alone.
+fn load_federation(config: &Config, key: &SigningKey) -> Result<Option<Identity>> {
     let cert = config.path(&config.file.files.cert);
-    crate::pki::check_own_certificate(&cert, code, &key.verifying_key())?;
-    let context = Arc::new(NodeContext {
-        code,
-        name: config.file.node.name.clone(),
-        parent: config.parent.as_ref().map(|p| p.code),
-        engine: Engine::start(store.clone(), code, key, clock, meta),
-        store: store.clone(),
-        catalog: load_catalog(&config)?,
-        calendar: load_calendar(&config)?,
-        clock,
-        policy: config.file.warnings,
-    });
-    let listener = tokio::net::TcpListener::bind(config.file.node.api)
-        .await
-        .with_context(|| format!("binding the API to {}", config.file.node.api))?;
-    let api_addr = listener.local_addr()?;
-    // Listen for signals before announcing readiness: a SIGTERM right after `ready` must be a
-    // clean stop, not the default action of the signal.
-    let shutdown = shutdown_signal()?;
-    write_ports(&config, api_addr.port())?;
-    info!(node = %code, api = %api_addr, "ready");
-    eprintln!("ready");
-    axum::serve(listener, api::router(context))
-        .with_graceful_shutdown(shutdown)
-        .await
-        .context("serving the API")?;
-    store.flush()?;
-    info!(node = %code, "stopped");
-    Ok(())
+    if !crate::pki::check_own_certificate(&cert, config.code(), &key.verifying_key())? {
+        return Ok(None);
+    }
+    let cert_der = crate::pki::read_cert_pem(&cert)?;
+    let ca_der = crate::pki::read_cert_pem(&config.path(&config.file.files.ca))?;
+    Ok(Some(Identity::new(cert_der, ca_der, key)?))
 }
 
 fn load_catalog(config: &Config) -> Result<Catalog> {
@@ -116,9 +161,9 @@ fn load_or_create_key(path: &Path) -> Result<SigningKey> {
 }
 
 /// Writes `ports.json` atomically (write, then rename) so a reader never sees half a file.
-fn write_ports(config: &Config, api: u16) -> Result<()> {
-    // QUIC links arrive with the federation; until then there is no QUIC port to report.
-    let body = serde_json::json!({ "quic": null, "api": api }).to_string();
+fn write_ports(config: &Config, api: u16, quic: Option<u16>) -> Result<()> {
+    // A node without a certificate runs alone and has no QUIC port.
+    let body = serde_json::json!({ "quic": quic, "api": api }).to_string();
     crate::files::write_atomic(&config.ports_file(), body.as_bytes())
 }
 

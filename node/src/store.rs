@@ -7,6 +7,10 @@
 //! - `cases`: `CaseNo::key()` → materialised [`Case`] (derived: rebuilt from `events`).
 //! - `meta`: `node` → [`NodeMeta`] (sequence, clock, daily case counter).
 //! - `operators`: SHA-256 of a bearer token → [`Operator`].
+//! - `outbox`: `peer ++ link sequence` → encoded `frame::Item` waiting for the peer's ack.
+//! - `links`: `o|i ++ peer` → last link sequence queued for / held from the peer.
+//! - `summaries`: `CaseNo::key()` → the latest [`CaseSummary`] (cases owned here or below).
+//! - `certs`: division code → DER certificate (the federation directory).
 //!
 //! Invariants, checked at start-up by [`SledStore::check_and_repair`]:
 //! - every event is in `case_events`, and every case's log has exactly its events;
@@ -17,9 +21,10 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use federation_proto::codec::{self, CodecError};
-use federation_proto::{CaseNo, Date, Event, Hlc, NodeCode};
+use federation_proto::{CaseNo, CaseSummary, Date, Event, EventId, Hlc, NodeCode};
 use serde::{Deserialize, Serialize};
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::Transactional;
@@ -52,12 +57,55 @@ pub struct NodeMeta {
     pub case_seq: u32,
 }
 
-/// What the engine writes in one atomic step: an event, the case after it, and the node's
-/// counters.
+/// What the engine writes in one atomic step. Everything a received or authored item changes —
+/// the log, the case, the counters, the items it queues for peers and the link sequence it came
+/// with — lands together or not at all, so a crash can neither lose a queued copy nor hold an
+/// event whose receipt was not recorded.
 pub struct Commit<'a> {
-    pub event: &'a Event,
-    pub case: &'a Case,
+    /// A new event for the log, with its case after it (`None` while the case's submission has
+    /// not arrived yet).
+    pub event: Option<(&'a Event, Option<&'a Case>)>,
     pub meta: &'a NodeMeta,
+    /// Items queued for peers.
+    pub queue: &'a [Queued],
+    /// The link sequence now held from a peer.
+    pub received: Option<(NodeCode, u64)>,
+    /// A status summary to keep.
+    pub summary: Option<&'a CaseSummary>,
+    /// A certificate for the federation directory.
+    pub certificate: Option<(NodeCode, &'a [u8])>,
+}
+
+impl<'a> Commit<'a> {
+    /// A commit that writes only the counters; fill in the rest field by field.
+    pub fn new(meta: &'a NodeMeta) -> Commit<'a> {
+        Commit {
+            event: None,
+            meta,
+            queue: &[],
+            received: None,
+            summary: None,
+            certificate: None,
+        }
+    }
+}
+
+/// One item waiting in a peer's outbox under its link sequence.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Queued {
+    pub peer: NodeCode,
+    pub seq: u64,
+    /// `codec::encode` of a `frame::Item`.
+    pub item: Vec<u8>,
+}
+
+/// Per-peer link counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LinkCounters {
+    /// Link sequence of the last item queued for the peer.
+    pub queued: u64,
+    /// Highest link sequence held durably from the peer.
+    pub received: u64,
 }
 
 /// The storage a node needs. Implementations make each [`Store::commit`] atomic and visible at
@@ -65,6 +113,8 @@ pub struct Commit<'a> {
 pub trait Store: Send + Sync + 'static {
     fn commit(&self, commit: &Commit<'_>) -> Result<(), StoreError>;
     fn flush(&self) -> Result<(), StoreError>;
+    /// Flushes since start (one per group commit).
+    fn flush_count(&self) -> u64;
     fn meta(&self) -> Result<NodeMeta, StoreError>;
     fn case(&self, no: &CaseNo) -> Result<Option<Case>, StoreError>;
     /// Every case, in case-number order.
@@ -72,6 +122,23 @@ pub trait Store: Send + Sync + 'static {
     /// A case's events in fold order.
     fn events_of(&self, no: &CaseNo) -> Result<Vec<Event>, StoreError>;
     fn event_count(&self) -> usize;
+    fn has_event(&self, id: &EventId) -> Result<bool, StoreError>;
+    /// Events authored by `origin`, in sequence order.
+    fn events_by_origin(&self, origin: NodeCode) -> Result<Vec<Event>, StoreError>;
+    /// Up to `max` queued items for `peer` with link sequence above `after`.
+    fn outbox(
+        &self,
+        peer: NodeCode,
+        after: u64,
+        max: usize,
+    ) -> Result<Vec<(u64, Vec<u8>)>, StoreError>;
+    /// Drops the items the peer acknowledged.
+    fn outbox_ack(&self, peer: NodeCode, upto: u64) -> Result<(), StoreError>;
+    fn outbox_depth(&self, peer: NodeCode) -> usize;
+    fn link_counters(&self) -> Result<BTreeMap<NodeCode, LinkCounters>, StoreError>;
+    fn certificates(&self) -> Result<Vec<(NodeCode, Vec<u8>)>, StoreError>;
+    fn summary(&self, no: &CaseNo) -> Result<Option<CaseSummary>, StoreError>;
+    fn summaries(&self) -> Box<dyn Iterator<Item = Result<CaseSummary, StoreError>> + '_>;
     fn operator(&self, token_hash: &[u8; 32]) -> Result<Option<Operator>, StoreError>;
     fn put_operator(&self, token_hash: &[u8; 32], operator: &Operator) -> Result<(), StoreError>;
     fn operators(&self) -> Result<Vec<Operator>, StoreError>;
@@ -85,6 +152,14 @@ pub struct SledStore {
     cases: sled::Tree,
     meta: sled::Tree,
     operators: sled::Tree,
+    outbox: sled::Tree,
+    links: sled::Tree,
+    summaries: sled::Tree,
+    certs: sled::Tree,
+    flushes: AtomicU64,
+    /// Test hook: make flushes fail, as a full or failing disk would.
+    #[cfg(test)]
+    pub(crate) fail_flushes: std::sync::atomic::AtomicBool,
 }
 
 /// What the start-up check found.
@@ -113,6 +188,13 @@ impl SledStore {
             cases: db.open_tree("cases")?,
             meta: db.open_tree("meta")?,
             operators: db.open_tree("operators")?,
+            outbox: db.open_tree("outbox")?,
+            links: db.open_tree("links")?,
+            summaries: db.open_tree("summaries")?,
+            certs: db.open_tree("certs")?,
+            flushes: AtomicU64::new(0),
+            #[cfg(test)]
+            fail_flushes: Default::default(),
             db,
         })
     }
@@ -219,6 +301,28 @@ impl SledStore {
     }
 }
 
+fn outbox_key(peer: NodeCode, seq: u64) -> [u8; 16] {
+    let mut k = [0u8; 16];
+    k[..8].copy_from_slice(&peer.as_u64().to_be_bytes());
+    k[8..].copy_from_slice(&seq.to_be_bytes());
+    k
+}
+
+fn seq_of(outbox_key: &[u8]) -> u64 {
+    outbox_key
+        .get(8..16)
+        .and_then(|b| <[u8; 8]>::try_from(b).ok())
+        .map_or(0, u64::from_be_bytes)
+}
+
+/// `links` key: `o` (last queued) or `i` (received) and the peer.
+fn link_key(kind: u8, peer: NodeCode) -> [u8; 9] {
+    let mut k = [0u8; 9];
+    k[0] = kind;
+    k[1..].copy_from_slice(&peer.as_u64().to_be_bytes());
+    k
+}
+
 /// `case_events` key: the case, then fold order.
 fn index_key(event: &Event) -> [u8; 44] {
     let mut k = [0u8; 44];
@@ -235,24 +339,58 @@ fn abort(e: CodecError) -> ConflictableTransactionError<CodecError> {
 
 impl Store for SledStore {
     fn commit(&self, c: &Commit<'_>) -> Result<(), StoreError> {
-        let event = codec::encode(c.event)?;
-        let case = codec::encode(c.case)?;
+        let event = match c.event {
+            Some((e, case)) => Some((e, codec::encode(e)?, case.map(codec::encode).transpose()?)),
+            None => None,
+        };
         let meta = codec::encode(c.meta)?;
-        let trees = (&self.events, &self.case_events, &self.cases, &self.meta);
+        let summary = c
+            .summary
+            .map(|s| Ok::<_, CodecError>((s.case_no.key(), codec::encode(s)?)));
+        let summary = summary.transpose()?;
+        let trees = (
+            &self.events,
+            &self.case_events,
+            &self.cases,
+            &self.meta,
+            &self.outbox,
+            &self.links,
+            &self.summaries,
+            &self.certs,
+        );
         trees
-            .transaction(|(events, index, cases, meta_tree)| {
-                if events.get(c.event.id.key())?.is_some() {
-                    return Err(abort(CodecError::Encode(format!(
-                        "event {}:{} already stored",
-                        c.event.id.origin, c.event.id.seq
-                    ))));
-                }
-                events.insert(&c.event.id.key(), event.as_slice())?;
-                index.insert(&index_key(c.event)[..], &[])?;
-                cases.insert(&c.case.case_no.key(), case.as_slice())?;
-                meta_tree.insert(META_KEY, meta.as_slice())?;
-                Ok(())
-            })
+            .transaction(
+                |(events, index, cases, meta_tree, outbox, links, summaries, certs)| {
+                    if let Some((e, bytes, case)) = &event {
+                        if events.get(e.id.key())?.is_some() {
+                            return Err(abort(CodecError::Encode(format!(
+                                "event {}:{} already stored",
+                                e.id.origin, e.id.seq
+                            ))));
+                        }
+                        events.insert(&e.id.key(), bytes.as_slice())?;
+                        index.insert(&index_key(e)[..], &[])?;
+                        if let Some(case) = case {
+                            cases.insert(&e.case_no.key(), case.as_slice())?;
+                        }
+                    }
+                    meta_tree.insert(META_KEY, meta.as_slice())?;
+                    for q in c.queue {
+                        outbox.insert(&outbox_key(q.peer, q.seq)[..], q.item.as_slice())?;
+                        links.insert(&link_key(b'o', q.peer)[..], &q.seq.to_be_bytes())?;
+                    }
+                    if let Some((peer, upto)) = c.received {
+                        links.insert(&link_key(b'i', peer)[..], &upto.to_be_bytes())?;
+                    }
+                    if let Some((key, bytes)) = &summary {
+                        summaries.insert(&key[..], bytes.as_slice())?;
+                    }
+                    if let Some((code, der)) = c.certificate {
+                        certs.insert(&code.as_u64().to_be_bytes(), der)?;
+                    }
+                    Ok(())
+                },
+            )
             .map_err(|e| match e {
                 TransactionError::Abort(e) => StoreError::Corrupt(e.to_string()),
                 TransactionError::Storage(e) => StoreError::Engine(e),
@@ -260,8 +398,17 @@ impl Store for SledStore {
     }
 
     fn flush(&self) -> Result<(), StoreError> {
+        self.flushes.fetch_add(1, Ordering::Relaxed);
+        #[cfg(test)]
+        if self.fail_flushes.load(Ordering::Relaxed) {
+            return Err(StoreError::Corrupt("disk failure (test)".into()));
+        }
         self.db.flush()?;
         Ok(())
+    }
+
+    fn flush_count(&self) -> u64 {
+        self.flushes.load(Ordering::Relaxed)
     }
 
     fn meta(&self) -> Result<NodeMeta, StoreError> {
@@ -302,6 +449,101 @@ impl Store for SledStore {
 
     fn event_count(&self) -> usize {
         self.events.len()
+    }
+
+    fn has_event(&self, id: &EventId) -> Result<bool, StoreError> {
+        Ok(self.events.contains_key(id.key())?)
+    }
+
+    fn events_by_origin(&self, origin: NodeCode) -> Result<Vec<Event>, StoreError> {
+        self.events
+            .scan_prefix(origin.as_u64().to_be_bytes())
+            .values()
+            .map(|v| Ok(codec::decode(&v?, codec::MAX_EVENT_BYTES)?))
+            .collect()
+    }
+
+    fn outbox(
+        &self,
+        peer: NodeCode,
+        after: u64,
+        max: usize,
+    ) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
+        let start = outbox_key(peer, after.saturating_add(1));
+        let end = outbox_key(peer, u64::MAX);
+        self.outbox
+            .range(start..=end)
+            .take(max)
+            .map(|kv| {
+                let (k, v) = kv?;
+                Ok((seq_of(&k), v.to_vec()))
+            })
+            .collect()
+    }
+
+    fn outbox_ack(&self, peer: NodeCode, upto: u64) -> Result<(), StoreError> {
+        let range = outbox_key(peer, 0)..=outbox_key(peer, upto);
+        let mut batch = sled::Batch::default();
+        for key in self.outbox.range(range).keys() {
+            batch.remove(key?);
+        }
+        Ok(self.outbox.apply_batch(batch)?)
+    }
+
+    fn outbox_depth(&self, peer: NodeCode) -> usize {
+        self.outbox.scan_prefix(peer.as_u64().to_be_bytes()).count()
+    }
+
+    fn link_counters(&self) -> Result<BTreeMap<NodeCode, LinkCounters>, StoreError> {
+        let mut out: BTreeMap<NodeCode, LinkCounters> = BTreeMap::new();
+        for kv in self.links.iter() {
+            let (k, v) = kv?;
+            let (Some(&kind), Some(code), Ok(value)) = (
+                k.first(),
+                k.get(1..9).and_then(|c| <[u8; 8]>::try_from(c).ok()),
+                <[u8; 8]>::try_from(v.as_ref()),
+            ) else {
+                return Err(StoreError::Corrupt("malformed link counter".into()));
+            };
+            let code = NodeCode::from_u64(u64::from_be_bytes(code))
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            let entry = out.entry(code).or_default();
+            match kind {
+                b'o' => entry.queued = u64::from_be_bytes(value),
+                _ => entry.received = u64::from_be_bytes(value),
+            }
+        }
+        Ok(out)
+    }
+
+    fn certificates(&self) -> Result<Vec<(NodeCode, Vec<u8>)>, StoreError> {
+        self.certs
+            .iter()
+            .map(|kv| {
+                let (k, v) = kv?;
+                let code = <[u8; 8]>::try_from(k.as_ref())
+                    .map_err(|_| StoreError::Corrupt("malformed directory key".into()))?;
+                let code = NodeCode::from_u64(u64::from_be_bytes(code))
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                Ok((code, v.to_vec()))
+            })
+            .collect()
+    }
+
+    fn summary(&self, no: &CaseNo) -> Result<Option<CaseSummary>, StoreError> {
+        match self.summaries.get(no.key())? {
+            Some(v) => Ok(Some(codec::decode(&v, codec::MAX_EVENT_BYTES)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn summaries(&self) -> Box<dyn Iterator<Item = Result<CaseSummary, StoreError>> + '_> {
+        Box::new(
+            self.summaries
+                .iter()
+                .values()
+                .map(|v| Ok(codec::decode(&v?, codec::MAX_EVENT_BYTES)?)),
+        )
     }
 
     fn operator(&self, token_hash: &[u8; 32]) -> Result<Option<Operator>, StoreError> {
@@ -403,9 +645,8 @@ mod tests {
             };
             store
                 .commit(&Commit {
-                    event: e,
-                    case: &case,
-                    meta: &meta,
+                    event: Some((e, Some(&case))),
+                    ..Commit::new(&meta)
                 })
                 .unwrap();
             cases.insert(e.case_no, case);
@@ -459,9 +700,8 @@ mod tests {
         changed.apply(&again);
         let meta = NodeMeta::default();
         let err = store.commit(&Commit {
-            event: &again,
-            case: &changed,
-            meta: &meta,
+            event: Some((&again, Some(&changed))),
+            ..Commit::new(&meta)
         });
         assert!(err.is_err());
         assert_eq!(

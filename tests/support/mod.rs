@@ -4,6 +4,8 @@
 //! Each test file uses a different subset of these helpers.
 #![allow(dead_code)]
 
+pub mod federation;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -34,7 +36,10 @@ pub const LINYE: &str = "林业局";
 pub struct Node {
     /// The node's division code.
     pub code: String,
-    tmp: tempfile::TempDir,
+    /// The temporary directory the node owns, if it owns one (else its directory belongs to
+    /// someone else, e.g. a [`federation::Federation`]).
+    _tmp: Option<tempfile::TempDir>,
+    dir: PathBuf,
     child: Option<Child>,
     logs: Arc<Mutex<String>>,
     port: u16,
@@ -46,9 +51,18 @@ impl Node {
     /// then starts it, with its clock at `clock` (China Standard Time, `YYYY-MM-DDTHH:MM`) if given.
     pub fn start(code: &str, clock: Option<&str>) -> Node {
         let tmp = tempfile::tempdir().expect("creating a temporary directory");
-        let dir = tmp.path().join("node");
+        let mut node = Node::init(tmp.path().join("node"), code, &[]);
+        node._tmp = Some(tmp);
+        node.start_again(clock);
+        node
+    }
+
+    /// `liandong init` a node `code` in `dir` (API and QUIC on port 0, plus `extra` arguments,
+    /// e.g. `["--parent", "350322@127.0.0.1:7300"]`) without starting it. The caller keeps
+    /// `dir` alive.
+    pub fn init(dir: PathBuf, code: &str, extra: &[&str]) -> Node {
         let name = format!("{code} 测试行政服务中心");
-        let out = liandong(&[
+        let mut args = vec![
             "init",
             "--code",
             code,
@@ -60,27 +74,54 @@ impl Node {
             "127.0.0.1:0",
             "--api",
             "127.0.0.1:0",
-        ]);
+        ];
+        args.extend_from_slice(extra);
+        let out = liandong(&args);
         assert!(out.status.success(), "liandong init failed: {out:?}");
-        let mut node = Node {
+        Node {
             code: code.to_string(),
-            tmp,
+            _tmp: None,
+            dir,
             child: None,
             logs: Arc::default(),
             port: 0,
             agent: agent(),
-        };
-        node.start_again(clock);
-        node
+        }
     }
 
     /// The node directory (holds node.toml, admin.token, data/, ports.json).
     pub fn dir(&self) -> PathBuf {
-        self.tmp.path().join("node")
+        self.dir.clone()
+    }
+
+    /// Whether the node's process was started and not stopped or killed since.
+    pub fn is_running(&self) -> bool {
+        self.child.is_some()
+    }
+
+    /// The node's `ports.json` (`{"quic": N|null, "api": N}`), as written at its latest start.
+    pub fn ports(&self) -> Value {
+        let text = std::fs::read_to_string(self.dir().join("ports.json")).expect("ports.json");
+        serde_json::from_str(&text).expect("ports.json is JSON")
+    }
+
+    /// The QUIC port the node bound at its latest start, if it has one (a node with a
+    /// certificate has).
+    pub fn quic_port(&self) -> Option<u16> {
+        self.ports()["quic"].as_u64().map(|p| p as u16)
     }
 
     /// Starts the node's process on its existing directory and waits for `ready`.
     pub fn start_again(&mut self, clock: Option<&str>) {
+        if let Err(why) = self.try_start(clock) {
+            panic!("{why}");
+        }
+    }
+
+    /// Starts the node's process on its existing directory and waits for `ready`; `Err` with
+    /// the node's logs if it exits first (e.g. refuses its configuration) or is not ready in
+    /// 30 s (then it is killed).
+    pub fn try_start(&mut self, clock: Option<&str>) -> Result<(), String> {
         assert!(
             self.child.is_none(),
             "node {} is already running",
@@ -118,15 +159,21 @@ impl Node {
             }
             let _ = ready_tx.send(false);
         });
-        self.child = Some(child);
-        match ready_rx.recv_timeout(READY_TIMEOUT) {
-            Ok(true) => {}
-            Ok(false) => panic!("node {} exited before ready:\n{}", self.code, self.logs()),
-            Err(_) => panic!("node {} not ready after 30 s:\n{}", self.code, self.logs()),
+        let outcome = ready_rx.recv_timeout(READY_TIMEOUT);
+        if outcome != Ok(true) {
+            let _ = child.kill();
+            let status = child.wait().expect("reaping the node");
+            return Err(match outcome {
+                Ok(_) => format!(
+                    "node {} exited ({status}) before ready:\n{}",
+                    self.code,
+                    self.logs()
+                ),
+                Err(_) => format!("node {} not ready after 30 s:\n{}", self.code, self.logs()),
+            });
         }
-        let ports = std::fs::read_to_string(self.dir().join("ports.json")).expect("ports.json");
-        let ports: Value = serde_json::from_str(&ports).expect("ports.json is JSON");
-        self.port = ports["api"]
+        self.child = Some(child);
+        self.port = self.ports()["api"]
             .as_u64()
             .expect("ports.json names the api port") as u16;
         self.agent = agent();
@@ -134,6 +181,7 @@ impl Node {
         // installed; see `sigterm_right_after_ready_is_a_clean_stop` in durability.rs.
         let (status, body) = self.get("/metrics", "");
         assert_eq!(status, 200, "GET /metrics after ready: {body}");
+        Ok(())
     }
 
     /// Stops the node gracefully (SIGTERM) and waits for a clean exit.

@@ -74,6 +74,10 @@ impl From<EngineError> for ApiError {
             EngineError::Unavailable(m) => {
                 ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", m)
             }
+            // Only peers' batches end like this; a request never should.
+            e @ (EngineError::Link(_) | EngineError::BadSignature(_) | EngineError::Invalid(_)) => {
+                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
+            }
         }
     }
 }

@@ -28,6 +28,7 @@ use crate::catalog::Catalog;
 use crate::clock::Clock;
 use crate::deadline::{self, Clocks, WarningPolicy};
 use crate::engine::Engine;
+use crate::link::Links;
 use crate::store::Store;
 
 pub use action::ACTIONS;
@@ -43,6 +44,8 @@ pub struct NodeContext {
     pub calendar: Calendar,
     pub clock: Clock,
     pub policy: WarningPolicy,
+    /// Federation links, when the node has a certificate.
+    pub links: Option<Links>,
 }
 
 impl NodeContext {
@@ -67,6 +70,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/cases/{case_no}/actions", post(cases::act))
         .route("/api/v1/catalog", get(node::catalog))
         .route("/api/v1/status", get(node::status))
+        .route("/api/v1/links", get(node::links))
+        .route("/api/v1/summaries", get(node::summaries))
         .route(
             "/api/v1/operators",
             post(node::add_operator).get(node::operators),

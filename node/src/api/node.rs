@@ -147,6 +147,38 @@ pub async fn metrics(State(node): State<AppState>) -> Result<String, ApiError> {
     Ok(out)
 }
 
+/// The node's links: peer, role, whether connected, outbox depth, last ack.
+pub async fn links(State(node): State<AppState>, _caller: Caller) -> Json<Value> {
+    let links: Vec<Value> = node
+        .links
+        .as_ref()
+        .map(|l| l.snapshot())
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(s, outbox)| {
+            json!({
+                "peer": s.peer,
+                "role": s.role,
+                "connected": s.connected,
+                "outbox": outbox,
+                "last_ack": s.last_ack,
+                "connections": s.connections,
+                "last_error": s.last_error,
+            })
+        })
+        .collect();
+    Json(json!({ "links": links }))
+}
+
+/// The latest status summaries held from the subtree (电子监察): never applicant identity.
+pub async fn summaries(
+    State(node): State<AppState>,
+    _caller: Caller,
+) -> Result<Json<Value>, ApiError> {
+    let summaries = node.store.summaries().collect::<Result<Vec<_>, _>>()?;
+    Ok(Json(json!({ "summaries": summaries })))
+}
+
 pub async fn wrong_method(method: Method, uri: Uri) -> ApiError {
     ApiError::new(
         StatusCode::METHOD_NOT_ALLOWED,

@@ -1,0 +1,197 @@
+//! Federation links (联动链路): one QUIC connection per parent–child pair, dialled by the child.
+//!
+//! - [`tls`]: mutual TLS against the federation CA; the peer's code from its certificate.
+//! - [`session`]: one connection — authorisation, hello, the bulk sender and receiver, acks.
+//!
+//! This module owns the endpoint, the accept loop, the dial loop (reconnect with jittered
+//! backoff) and the registry behind `GET /api/v1/links`.
+
+mod session;
+pub mod tls;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use federation_proto::NodeCode;
+use serde::Serialize;
+use tracing::{info, warn, Instrument};
+
+use crate::config::ParentAddr;
+use crate::engine::Engine;
+use crate::store::Store;
+use session::Session;
+pub use tls::Identity;
+
+/// Which side of a link the peer is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Parent,
+    Child,
+}
+
+/// What `GET /api/v1/links` shows of one link.
+#[derive(Debug, Clone, Serialize)]
+pub struct LinkState {
+    pub peer: NodeCode,
+    pub role: Role,
+    pub connected: bool,
+    /// Highest link sequence the peer acknowledged in this run.
+    pub last_ack: u64,
+    /// Connections established since start.
+    pub connections: u64,
+    pub last_error: Option<String>,
+}
+
+type Registry = Arc<Mutex<BTreeMap<NodeCode, LinkState>>>;
+
+/// Everything the links need.
+pub struct LinkSetup {
+    pub code: NodeCode,
+    pub parent: Option<ParentAddr>,
+    pub listen: SocketAddr,
+    pub identity: Identity,
+    /// `revoked.toml`, re-read at every incoming connection so a revocation needs no restart.
+    pub revocations: PathBuf,
+    pub engine: Engine,
+    pub store: Arc<dyn Store>,
+}
+
+/// The running links of a node.
+pub struct Links {
+    registry: Registry,
+    local_addr: SocketAddr,
+    store: Arc<dyn Store>,
+}
+
+impl Links {
+    /// Binds the QUIC endpoint, then accepts children and dials the parent in the background.
+    pub fn start(setup: LinkSetup) -> Result<Links> {
+        let mut endpoint =
+            quinn::Endpoint::server(tls::server_config(&setup.identity)?, setup.listen)
+                .with_context(|| format!("binding QUIC to {}", setup.listen))?;
+        endpoint.set_default_client_config(tls::client_config(&setup.identity)?);
+        let local_addr = endpoint.local_addr()?;
+        let registry: Registry = Arc::default();
+        let shared = Arc::new(Shared {
+            code: setup.code,
+            parent: setup.parent.as_ref().map(|p| p.code),
+            revocations: setup.revocations,
+            engine: setup.engine,
+            store: setup.store.clone(),
+            registry: registry.clone(),
+        });
+        let span = tracing::info_span!("links", node = %setup.code);
+        tokio::spawn(accept_loop(endpoint.clone(), shared.clone()).instrument(span.clone()));
+        if let Some(parent) = setup.parent {
+            tokio::spawn(dial_loop(endpoint, parent, shared).instrument(span));
+        }
+        Ok(Links {
+            registry,
+            local_addr,
+            store: setup.store,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Every link seen since start, with its outbox depth.
+    pub fn snapshot(&self) -> Vec<(LinkState, usize)> {
+        let states: Vec<LinkState> = match self.registry.lock() {
+            Ok(r) => r.values().cloned().collect(),
+            Err(_) => Vec::new(),
+        };
+        states
+            .into_iter()
+            .map(|s| {
+                let depth = self.store.outbox_depth(s.peer);
+                (s, depth)
+            })
+            .collect()
+    }
+}
+
+/// What every session of this node shares.
+pub(crate) struct Shared {
+    pub code: NodeCode,
+    pub parent: Option<NodeCode>,
+    pub revocations: PathBuf,
+    pub engine: Engine,
+    pub store: Arc<dyn Store>,
+    registry: Registry,
+}
+
+impl Shared {
+    pub fn update(&self, peer: NodeCode, role: Role, f: impl FnOnce(&mut LinkState)) {
+        if let Ok(mut r) = self.registry.lock() {
+            let state = r.entry(peer).or_insert_with(|| LinkState {
+                peer,
+                role,
+                connected: false,
+                last_ack: 0,
+                connections: 0,
+                last_error: None,
+            });
+            f(state);
+        }
+    }
+}
+
+async fn accept_loop(endpoint: quinn::Endpoint, shared: Arc<Shared>) {
+    while let Some(incoming) = endpoint.accept().await {
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            match incoming.await {
+                Ok(conn) => Session::run(conn, Role::Child, shared).await,
+                Err(e) => warn!(error = %e, "incoming link failed its handshake"),
+            }
+        });
+    }
+}
+
+/// Dials the parent for as long as the node runs; backs off with jitter between attempts.
+async fn dial_loop(endpoint: quinn::Endpoint, parent: ParentAddr, shared: Arc<Shared>) {
+    const FIRST: Duration = Duration::from_millis(100);
+    const MAX: Duration = Duration::from_secs(5);
+    let mut backoff = FIRST;
+    loop {
+        match dial(&endpoint, &parent).await {
+            Ok(conn) => {
+                info!(parent = %parent.code, addr = %parent.addr, "connected to parent");
+                backoff = FIRST;
+                Session::run(conn, Role::Parent, shared.clone()).await;
+            }
+            Err(e) => {
+                shared.update(parent.code, Role::Parent, |s| {
+                    s.last_error = Some(format!("{e:#}"))
+                });
+                warn!(parent = %parent.code, error = %format!("{e:#}"), "cannot reach parent");
+            }
+        }
+        tokio::time::sleep(jitter(backoff)).await;
+        backoff = (backoff * 2).min(MAX);
+    }
+}
+
+async fn dial(endpoint: &quinn::Endpoint, parent: &ParentAddr) -> Result<quinn::Connection> {
+    let addr = tokio::net::lookup_host(&parent.addr)
+        .await
+        .with_context(|| format!("resolving {}", parent.addr))?
+        .next()
+        .with_context(|| format!("{} resolves to no address", parent.addr))?;
+    let name = crate::pki::server_name(parent.code);
+    Ok(endpoint.connect(addr, &name)?.await?)
+}
+
+/// `base` ± 50 %, so that children cut off together do not all come back at once.
+fn jitter(base: Duration) -> Duration {
+    let mut b = [0u8; 2];
+    let r = getrandom::getrandom(&mut b).map_or(0, |_| u16::from_le_bytes(b));
+    base / 2 + base.mul_f64(f64::from(r) / f64::from(u16::MAX))
+}

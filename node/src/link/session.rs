@@ -1,0 +1,358 @@
+//! One link connection, from authorisation to close.
+//!
+//! 1. **Who is it?** The peer's code comes from its certificate. A dialled peer must be the
+//!    configured parent; an accepted one a direct child that is not revoked.
+//! 2. **Hello** on the control stream (opened by the child): each side states, per direction,
+//!    what it holds — nothing is assumed from an earlier connection. Each side drops from its
+//!    outbox what the other already holds and resumes after it.
+//! 3. **Bulk**: each side streams its outbox to the other on its own unidirectional stream, in
+//!    batches, with a bounded window of unacknowledged items.
+//! 4. **Acks** go back on the control stream, and only after the engine has made the batch
+//!    durable. Control traffic never waits behind bulk data.
+//!
+//! A bad signature, a sequence gap or a malformed frame closes the connection; the child dials
+//! again and the fresh hello settles where to resume.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context, Result};
+use federation_proto::frame::{
+    encode_frame_into, Batch, Frame, FrameReader, Hello, Holds, Item, Refusal, RefuseCode,
+    StreamKind, MAX_FRAME_BYTES,
+};
+use federation_proto::route::direct_child_of;
+use federation_proto::{codec, NodeCode};
+use quinn::{Connection, RecvStream, SendStream};
+use tokio::sync::{mpsc, watch};
+use tracing::{error, info, warn, Instrument};
+
+use super::{tls, Role, Shared};
+use crate::engine::EngineError;
+use crate::pki::Revocations;
+
+/// Unacknowledged items a sender may have in flight.
+const WINDOW: u64 = 16_384;
+/// Items per batch at most (a batch is also bounded in bytes).
+const BATCH_ITEMS: usize = 1024;
+/// Bytes per batch frame we aim to stay under.
+const BATCH_BYTES: usize = MAX_FRAME_BYTES / 2;
+const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub(crate) struct Session {
+    conn: Connection,
+    peer: NodeCode,
+    role: Role,
+    shared: Arc<Shared>,
+}
+
+impl Session {
+    /// Runs the link until it closes; every failure is logged with its reason.
+    pub async fn run(conn: Connection, role: Role, shared: Arc<Shared>) {
+        let (peer, der) = match tls::peer_code(&conn) {
+            Ok(p) => p,
+            Err(e) => {
+                warn!(remote = %conn.remote_address(), error = %format!("{e:#}"), "link refused: no usable certificate");
+                conn.close(1u32.into(), b"no usable certificate");
+                return;
+            }
+        };
+        let span = tracing::info_span!("link", node = %shared.code, %peer, role = ?role);
+        let session = Session {
+            conn,
+            peer,
+            role,
+            shared,
+        };
+        async move {
+            if let Err(reason) = session.authorise() {
+                warn!(%reason, "link refused");
+                session.conn.close(2u32.into(), reason.message.as_bytes());
+                return;
+            }
+            let result = session.serve(der).await;
+            session.shared.update(peer, role, |s| {
+                s.connected = false;
+                s.last_error = result.as_ref().err().map(|e| format!("{e:#}"));
+            });
+            match result {
+                Ok(()) => info!("link closed"),
+                Err(e) => warn!(error = %format!("{e:#}"), "link closed"),
+            }
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// The link policy: the configured parent, or a direct child that is not revoked.
+    fn authorise(&self) -> Result<(), Refusal> {
+        let me = self.shared.code;
+        match self.role {
+            Role::Parent if Some(self.peer) != self.shared.parent => Err(Refusal::new(
+                RefuseCode::NotParent,
+                format!(
+                    "{} is not the configured parent {:?}",
+                    self.peer, self.shared.parent
+                ),
+            )),
+            Role::Parent => Ok(()),
+            Role::Child if !direct_child_of(me, self.peer) => Err(Refusal::new(
+                RefuseCode::NotChild,
+                format!("{} is not a direct child of {me}", self.peer),
+            )),
+            Role::Child => self.check_revoked(),
+        }
+    }
+
+    fn check_revoked(&self) -> Result<(), Refusal> {
+        let path = &self.shared.revocations;
+        if !path.exists() {
+            return Ok(());
+        }
+        match Revocations::load(path) {
+            Ok(r) if r.is_revoked(self.peer) => Err(Refusal::new(
+                RefuseCode::Revoked,
+                format!("the certificate of {} is revoked", self.peer),
+            )),
+            Ok(_) => Ok(()),
+            Err(e) => Err(Refusal::new(
+                RefuseCode::Revoked,
+                format!("cannot read the revocation list, refusing links: {e}"),
+            )),
+        }
+    }
+
+    async fn serve(&self, der: Vec<u8>) -> Result<()> {
+        self.shared
+            .engine
+            .learn(self.peer, der)
+            .await
+            .context("taking the peer's certificate")?;
+        let (mut control_tx, mut control_rx) = match self.role {
+            Role::Parent => self.conn.open_bi().await?,
+            Role::Child => self.conn.accept_bi().await?,
+        };
+        let theirs = self.hello(&mut control_tx, &mut control_rx).await?;
+        self.shared
+            .store
+            .outbox_ack(self.peer, theirs.received_upto)?;
+        self.shared.update(self.peer, self.role, |s| {
+            s.connected = true;
+            s.connections += 1;
+            s.last_ack = theirs.received_upto;
+            s.last_error = None;
+        });
+        info!(
+            they_hold = theirs.received_upto,
+            they_queued = theirs.queued_upto,
+            "link up"
+        );
+        let (acks_tx, acks_rx) = watch::channel(theirs.received_upto);
+        let (frames_tx, frames_rx) = mpsc::channel::<Frame>(64);
+        // A QUIC stream reaches the peer only with its first bytes: accept the peer's bulk
+        // stream inside the receiver, so neither side waits for the other to send first.
+        let bulk_out = self.conn.open_uni().await?;
+        tokio::select! {
+            r = self.send_outbox(bulk_out, theirs.received_upto, acks_rx) => r.context("sending"),
+            r = self.receive_bulk(frames_tx.clone()) => r.context("receiving"),
+            r = write_control(control_tx, frames_rx) => r.context("control out"),
+            r = self.read_control(control_rx, acks_tx, frames_tx) => r.context("control in"),
+        }
+    }
+
+    /// Exchanges hellos; returns what the peer holds.
+    async fn hello(&self, tx: &mut SendStream, rx: &mut RecvStream) -> Result<Holds> {
+        let store = self.shared.store.clone();
+        // What we announce as held must be durable: the peer drops it from its outbox.
+        tokio::task::spawn_blocking(move || store.flush()).await??;
+        let counters = self.shared.store.link_counters()?;
+        let ours = counters.get(&self.peer).copied().unwrap_or_default();
+        let hello = Hello::new(
+            self.shared.code,
+            Holds {
+                received_upto: ours.received,
+                queued_upto: ours.queued,
+            },
+        );
+        write_frame(tx, &Frame::Hello(hello)).await?;
+        let mut reader = FrameReader::for_stream(StreamKind::Control);
+        let frame = tokio::time::timeout(HELLO_TIMEOUT, next_frame(rx, &mut reader))
+            .await
+            .map_err(|_| anyhow!("no hello within {HELLO_TIMEOUT:?}"))??;
+        let theirs = match frame {
+            Some(Frame::Hello(h)) => h,
+            Some(Frame::Refuse(r)) => bail!("peer refused the link: {r}"),
+            other => bail!("expected a hello, got {:?}", other.map(|f| f.name())),
+        };
+        if let Err(refusal) = theirs.check(self.peer) {
+            let _ = write_frame(tx, &Frame::Refuse(refusal.clone())).await;
+            bail!("hello refused: {refusal}");
+        }
+        if theirs.holds.received_upto > ours.queued {
+            warn!(
+                they_hold = theirs.holds.received_upto,
+                we_queued = ours.queued,
+                "peer holds more than we ever queued: our outbox was reset (restored store?)"
+            );
+        }
+        Ok(theirs.holds)
+    }
+
+    /// Streams the outbox after `start`, keeping at most [`WINDOW`] items unacknowledged.
+    async fn send_outbox(
+        &self,
+        mut stream: SendStream,
+        start: u64,
+        mut acks: watch::Receiver<u64>,
+    ) -> Result<()> {
+        let mut changes = self.shared.engine.outbox_changes();
+        let mut sent = start;
+        let mut buf = Vec::with_capacity(1 << 20);
+        loop {
+            if sent >= *acks.borrow() + WINDOW {
+                acks.changed().await?;
+                continue;
+            }
+            changes.borrow_and_update();
+            let batch = self.next_batch(sent)?;
+            let Some(batch) = batch else {
+                tokio::select! {
+                    r = changes.changed() => r?,
+                    r = acks.changed() => r?,
+                }
+                continue;
+            };
+            sent = batch.first + batch.items.len() as u64 - 1;
+            buf.clear();
+            encode_frame_into(&Frame::Batch(batch), &mut buf)?;
+            stream.write_all(&buf).await?;
+        }
+    }
+
+    /// The next batch of consecutive outbox items after `sent`, bounded in items and bytes.
+    fn next_batch(&self, sent: u64) -> Result<Option<Batch>> {
+        let queued = self.shared.store.outbox(self.peer, sent, BATCH_ITEMS)?;
+        let Some(first) = queued.first().map(|(seq, _)| *seq) else {
+            return Ok(None);
+        };
+        if first != sent + 1 {
+            bail!("outbox for {} jumps from {sent} to {first}", self.peer);
+        }
+        let mut items = Vec::with_capacity(queued.len());
+        let mut bytes = 0;
+        for (i, (seq, raw)) in queued.into_iter().enumerate() {
+            if seq != first + i as u64 || (bytes + raw.len() > BATCH_BYTES && !items.is_empty()) {
+                break;
+            }
+            bytes += raw.len();
+            items.push(codec::decode::<Item>(&raw, MAX_FRAME_BYTES)?);
+        }
+        Ok(Some(Batch { first, items }))
+    }
+
+    /// Applies the peer's batches and acknowledges each once it is durable.
+    async fn receive_bulk(&self, control: mpsc::Sender<Frame>) -> Result<()> {
+        let mut stream = self.conn.accept_uni().await?;
+        let mut reader = FrameReader::for_stream(StreamKind::Bulk);
+        while let Some(frame) = next_frame(&mut stream, &mut reader).await? {
+            let Frame::Batch(batch) = frame else {
+                return self
+                    .refuse(
+                        &control,
+                        RefuseCode::Malformed,
+                        format!("{} on the bulk stream", frame.name()),
+                    )
+                    .await;
+            };
+            match self.shared.engine.receive(self.peer, batch).await {
+                Ok(receipt) => {
+                    control
+                        .send(Frame::Ack {
+                            upto: receipt.ack_upto,
+                        })
+                        .await?
+                }
+                Err(EngineError::BadSignature(m)) => {
+                    error!(alert = "bad_signature", reason = %m, "ALERT: event with a bad signature; closing the link");
+                    return self.refuse(&control, RefuseCode::BadSignature, m).await;
+                }
+                Err(EngineError::Link(r)) => return self.refuse(&control, r.code, r.message).await,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(())
+    }
+
+    async fn refuse(
+        &self,
+        control: &mpsc::Sender<Frame>,
+        code: RefuseCode,
+        message: String,
+    ) -> Result<()> {
+        let refusal = Refusal::new(code, message);
+        let _ = control.send(Frame::Refuse(refusal.clone())).await;
+        // Give the refusal a moment to leave before the connection goes.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        self.conn
+            .close(3u32.into(), refusal.code.as_str().as_bytes());
+        bail!("refused the peer: {refusal}")
+    }
+
+    /// Acks (the peer holds our items: drop them), pings and refusals.
+    async fn read_control(
+        &self,
+        mut stream: RecvStream,
+        acks: watch::Sender<u64>,
+        control: mpsc::Sender<Frame>,
+    ) -> Result<()> {
+        let mut reader = FrameReader::for_stream(StreamKind::Control);
+        while let Some(frame) = next_frame(&mut stream, &mut reader).await? {
+            match frame {
+                Frame::Ack { upto } => {
+                    self.shared.store.outbox_ack(self.peer, upto)?;
+                    self.shared
+                        .update(self.peer, self.role, |s| s.last_ack = upto);
+                    acks.send_replace(upto);
+                }
+                Frame::Ping { nonce } => control.send(Frame::Pong { nonce }).await?,
+                Frame::Pong { .. } => {}
+                Frame::Refuse(r) => bail!("peer refused: {r}"),
+                other => info!(
+                    frame = other.name(),
+                    "control frame not handled by this version"
+                ),
+            }
+        }
+        Ok(())
+    }
+}
+
+async fn write_control(mut stream: SendStream, mut frames: mpsc::Receiver<Frame>) -> Result<()> {
+    while let Some(frame) = frames.recv().await {
+        write_frame(&mut stream, &frame).await?;
+    }
+    Ok(())
+}
+
+async fn write_frame(stream: &mut SendStream, frame: &Frame) -> Result<()> {
+    let mut buf = Vec::new();
+    encode_frame_into(frame, &mut buf)?;
+    stream.write_all(&buf).await?;
+    Ok(())
+}
+
+/// The next whole frame from `stream`; `None` at a clean end of stream.
+async fn next_frame(stream: &mut RecvStream, reader: &mut FrameReader) -> Result<Option<Frame>> {
+    loop {
+        if let Some(frame) = reader.next_frame()? {
+            return Ok(Some(frame));
+        }
+        match stream.read_chunk(64 * 1024, true).await? {
+            Some(chunk) => reader.push(&chunk.bytes),
+            None => {
+                reader.end_of_stream()?;
+                return Ok(None);
+            }
+        }
+    }
+}

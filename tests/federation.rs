@@ -1,0 +1,682 @@
+//! The federation through real `liandong` processes on loopback (DESIGN.md §2, §4, §8): a
+//! federation CA, nodes of 莆田市 linked child → parent over QUIC with mutual TLS, and case
+//! events replicated hop by hop to exactly the nodes involved in the case. Nodes are killed,
+//! restarted, lose their disk and are impersonated; the tests read only the HTTP API, the
+//! nodes' logs and the bytes of stopped nodes' stores.
+//!
+//! Townships and districts are real ones, from `../shared/data/divisions_putian.csv`.
+
+mod support;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use support::federation::{wait_until, Federation, SETTLE};
+use support::*;
+
+/// 莆田市.
+const CITY: &str = "350300";
+/// 城厢区.
+const CHENGXIANG: &str = "350302";
+/// 城厢区 龙桥街道, 凤凰山街道.
+const LONGQIAO: &str = "350302001";
+const FENGHUANGSHAN: &str = "350302002";
+/// 仙游县.
+const XIANYOU: &str = "350322";
+/// 仙游县 枫亭镇, 榜头镇.
+const FENGTING: &str = "350322100";
+const BANGTOU: &str = "350322101";
+
+/// 建筑工程施工许可证核发 (住房和城乡建设局): a 承诺 item decided by the county.
+const SHIGONG: &str = "000172005000";
+/// 生育登记 (卫生健康办公室): a 即办 item decided at the township's window.
+const SHENGYU: &str = "000152043000";
+
+/// The city, both districts and two townships of each.
+const TWO_DISTRICTS: &[(&str, Option<&str>)] = &[
+    (CITY, None),
+    (CHENGXIANG, Some(CITY)),
+    (XIANYOU, Some(CITY)),
+    (LONGQIAO, Some(CHENGXIANG)),
+    (FENGHUANGSHAN, Some(CHENGXIANG)),
+    (FENGTING, Some(XIANYOU)),
+    (BANGTOU, Some(XIANYOU)),
+];
+
+/// City, 仙游县 and 枫亭镇.
+const ONE_LINE: &[(&str, Option<&str>)] = &[
+    (CITY, None),
+    (XIANYOU, Some(CITY)),
+    (FENGTING, Some(XIANYOU)),
+];
+
+fn forward() -> Value {
+    json!({"action": "forward"})
+}
+
+/// The `events` of a case view (origin, seq, action, actor, time, rejection).
+fn event_list(case: &Value) -> Value {
+    case["events"].clone()
+}
+
+/// `GET /api/v1/cases` on a node, without the default limit: case number → view.
+fn all_cases(node: &Node) -> BTreeMap<String, Value> {
+    node.cases("limit=1000000")
+        .into_iter()
+        .map(|c| (s(&c, "case_no").to_string(), c))
+        .collect()
+}
+
+/// Log lines of `name` that contain every one of `words` (case-insensitive).
+fn log_lines_with(fed: &Federation, name: &str, words: &[&str]) -> Vec<String> {
+    fed.log_lines(name, |l| {
+        let l = l.to_lowercase();
+        words.iter().all(|w| l.contains(&w.to_lowercase()))
+    })
+}
+
+/// Sets its flag when dropped by a panicking thread.
+struct RaiseOnPanic<'a>(&'a AtomicBool);
+
+impl Drop for RaiseOnPanic<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/// A township of 仙游县 accepts a county item and forwards it; the county takes it over,
+/// reviews and decides. The case's events reach the township and the county, and nowhere else:
+/// not the city (the township → county forward is one hop), not the sibling township, not the
+/// other district or its townships — neither through the API nor as a byte of the applicant's
+/// ID in their stores (DESIGN.md §8: identity never leaves the nodes involved).
+#[test]
+#[ignore = "waiting for QUIC links and event replication"]
+fn events_reach_exactly_the_involved_nodes() {
+    let mut fed = Federation::start(TWO_DISTRICTS);
+    fed.wait_settled();
+    let town = fed.node(FENGTING);
+    let clerk = town.clerk(ZHUJIAN);
+    let applicant = person();
+    let id = s(&applicant, "id").to_string();
+    let body = json!({"item": SHIGONG, "applicant": applicant, "materials": town.materials(SHIGONG, false)});
+    let (status, case) = town.post("/api/v1/cases", &clerk, &body);
+    assert_eq!(status, 201, "{case}");
+    let no = s(&case, "case_no").to_string();
+    assert_eq!(s(&case, "state"), "accepted");
+    assert_eq!(s(&case, "owner"), FENGTING);
+    let case = town.act_ok(&clerk, &no, &forward());
+    assert_eq!(s(&case, "state"), "in_transit");
+    assert_eq!(
+        s(&case, "forwarded_to"),
+        XIANYOU,
+        "forward defaults to the deciding level"
+    );
+
+    // The county receives it and takes it over; then it is the county's to decide.
+    assert!(
+        wait_until(SETTLE, || fed.case_on(XIANYOU, &no).is_some()),
+        "the forwarded case never reached the county:\n{}",
+        fed.links_report()
+    );
+    let county = fed.node(XIANYOU);
+    let admin = county.admin_token();
+    let case = county.act_ok(&admin, &no, &json!({"action": "take_over"}));
+    assert_eq!(s(&case, "owner"), XIANYOU);
+    county.act_ok(&admin, &no, &json!({"action": "review"}));
+    let decided = county.act_ok(
+        &admin,
+        &no,
+        &json!({"action": "decide", "approve": true, "reason": "符合法定条件"}),
+    );
+    assert_eq!(s(&decided, "state"), "approved");
+    assert_eq!(
+        actions(&decided),
+        ["submit", "forward", "take_over", "review", "decide"],
+        "the county's view shows the full history"
+    );
+    let origins: Vec<String> = events(&decided).into_iter().map(|(o, _, _)| o).collect();
+    assert_eq!(
+        origins,
+        [FENGTING, FENGTING, XIANYOU, XIANYOU, XIANYOU],
+        "{decided}"
+    );
+    assert!(
+        decided["applicant"].to_string().contains(&id),
+        "the county is involved and sees the applicant: {decided}"
+    );
+
+    // The township's view converges to the county's.
+    assert!(
+        wait_until(SETTLE, || fed
+            .case_on(FENGTING, &no)
+            .is_some_and(|c| event_list(&c) == event_list(&decided))),
+        "the township's view never caught up:\ntownship {:?}\ncounty   {decided}",
+        fed.case_on(FENGTING, &no)
+    );
+    let at_town = fed.case_on(FENGTING, &no).unwrap();
+    assert_eq!(s(&at_town, "state"), "approved");
+    assert_eq!(s(&at_town, "owner"), XIANYOU);
+
+    // Once nothing is in flight anywhere, the uninvolved nodes have nothing of the case.
+    fed.wait_settled();
+    let uninvolved = [CITY, CHENGXIANG, LONGQIAO, FENGHUANGSHAN, BANGTOU];
+    for code in uninvolved {
+        assert_eq!(
+            fed.case_on(code, &no),
+            None,
+            "{code} is not involved in {no} but shows it"
+        );
+    }
+    fed.assert_no_panic();
+    fed.stop_all();
+    for code in uninvolved {
+        assert!(
+            !fed.store_contains_bytes(code, id.as_bytes()),
+            "the applicant's ID {id} is in the store of {code}, which is not involved"
+        );
+    }
+    for code in [FENGTING, XIANYOU] {
+        assert!(
+            fed.store_contains_bytes(code, id.as_bytes()),
+            "{code} is involved but its store lacks the applicant's ID (is the scan blind?)"
+        );
+    }
+}
+
+/// `GET /api/v1/links`: a county shows its parent and both its children connected; the
+/// outboxes drain to 0 after the township writes; a stopped county shows as disconnected on
+/// its child and reconnects when it is back (on its pinned port).
+#[test]
+#[ignore = "waiting for QUIC links and GET /api/v1/links"]
+fn links_show_connected_peers() {
+    let mut fed = Federation::start(&[
+        (CITY, None),
+        (XIANYOU, Some(CITY)),
+        (FENGTING, Some(XIANYOU)),
+        (BANGTOU, Some(XIANYOU)),
+    ]);
+    let expected = [
+        (XIANYOU, CITY, "parent"),
+        (XIANYOU, FENGTING, "child"),
+        (XIANYOU, BANGTOU, "child"),
+        (CITY, XIANYOU, "child"),
+        (FENGTING, XIANYOU, "parent"),
+        (BANGTOU, XIANYOU, "parent"),
+    ];
+    assert!(
+        wait_until(SETTLE, || expected
+            .iter()
+            .all(|(node, peer, _)| fed.connected(node, peer))),
+        "not every link came up:\n{}",
+        fed.links_report()
+    );
+    for (node, peer, role) in expected {
+        let link = fed.link(node, peer).unwrap();
+        assert_eq!(link["role"], role, "{node} → {peer}: {link}");
+        assert!(link["outbox"].is_u64(), "{link}");
+        assert!(link["last_ack"].is_u64(), "{link}");
+    }
+    assert_eq!(
+        fed.links(FENGTING).len(),
+        1,
+        "a township without children has one link"
+    );
+
+    // Activity: three cases forwarded to the county; every outbox drains.
+    let town = fed.node(FENGTING);
+    let admin = town.admin_token();
+    let mut nos = Vec::new();
+    for _ in 0..3 {
+        let case = town.submit_all(&admin, SHIGONG);
+        let no = s(&case, "case_no").to_string();
+        town.act_ok(&admin, &no, &forward());
+        nos.push(no);
+    }
+    fed.wait_settled();
+    let up = fed.link(FENGTING, XIANYOU).unwrap();
+    assert_eq!(up["outbox"], 0, "{up}");
+    assert!(
+        up["last_ack"].as_u64().unwrap() >= 1,
+        "the county acknowledged what the township sent: {up}"
+    );
+    for no in &nos {
+        assert!(fed.case_on(XIANYOU, no).is_some(), "{no} not at the county");
+    }
+
+    // The county goes away and comes back.
+    fed.stop(XIANYOU);
+    assert!(
+        wait_until(SETTLE, || !fed.connected(FENGTING, XIANYOU)),
+        "the township still shows its stopped parent connected: {:?}",
+        fed.link(FENGTING, XIANYOU)
+    );
+    fed.start_again(XIANYOU);
+    assert!(
+        wait_until(SETTLE, || fed.connected(FENGTING, XIANYOU)
+            && fed.connected(XIANYOU, FENGTING)
+            && fed.connected(XIANYOU, CITY)),
+        "links did not come back after the county restarted:\n{}",
+        fed.links_report()
+    );
+    fed.wait_settled();
+    fed.assert_no_panic();
+}
+
+/// A township authors a stream of events — 4 clients submitting cases and forwarding each to
+/// the county; N events in all (`LIANDONG_FED_EVENTS`, default 2000) — while
+/// (a) the county is SIGKILLed and restarted once a quarter of them are acknowledged, and
+/// (b) the township itself is SIGKILLed and restarted at five eighths (its clients retry until
+/// it is back on the same port).
+/// Cases whose forward was lost in the township's crash are forwarded afterwards. Then every
+/// event is at the county exactly once: `liandong_events_stored` is equal on both nodes, every
+/// township case has identical `events` on the county, and no (origin, seq) appears twice.
+#[test]
+#[ignore = "waiting for event replication"]
+fn restart_and_link_cut_deliver_every_event_exactly_once() {
+    const CLIENTS: usize = 4;
+    let n: usize = std::env::var("LIANDONG_FED_EVENTS")
+        .ok()
+        .map(|v| v.parse().expect("LIANDONG_FED_EVENTS is a number"))
+        .unwrap_or(2000);
+    let began = Instant::now();
+    let mut fed = Federation::start(ONE_LINE);
+    fed.wait_settled();
+    let town = fed.node(FENGTING);
+    let api = town.endpoint(&town.admin_token());
+    let materials = town.materials(SHIGONG, false);
+    let acked = AtomicUsize::new(0);
+    let client_failed = AtomicBool::new(false);
+    let main_failed = AtomicBool::new(false);
+    // Generous for 10 000 events on 2 cores; the default run takes a few seconds.
+    let patience = Duration::from_secs(120);
+
+    std::thread::scope(|scope| {
+        for _ in 0..CLIENTS {
+            let (api, materials, acked) = (api.clone(), &materials, &acked);
+            let (failed, stop) = (&client_failed, &main_failed);
+            scope.spawn(move || {
+                // A panicking client ends the test's waits at once; the scope re-raises it.
+                let _flag = RaiseOnPanic(failed);
+                while acked.load(Ordering::SeqCst) < n && !stop.load(Ordering::SeqCst) {
+                    let body =
+                        json!({"item": SHIGONG, "applicant": person(), "materials": materials});
+                    let no = match api.post("/api/v1/cases", &body) {
+                        Ok((201, case)) => s(&case, "case_no").to_string(),
+                        Ok((status, answer)) => panic!("submit: {status} {answer}"),
+                        Err(_) => {
+                            // The township is down: retry once it is back.
+                            std::thread::sleep(Duration::from_millis(20));
+                            continue;
+                        }
+                    };
+                    acked.fetch_add(1, Ordering::SeqCst);
+                    match api.post(&format!("/api/v1/cases/{no}/actions"), &forward()) {
+                        Ok((200, _)) => {
+                            acked.fetch_add(1, Ordering::SeqCst);
+                        }
+                        Ok((status, answer)) => panic!("forward {no}: {status} {answer}"),
+                        // Lost in the crash (stored or not): forwarded at the end if needed.
+                        Err(_) => {}
+                    }
+                }
+            });
+        }
+        // If this thread panics (a stall, a node that does not restart), the clients stop.
+        let _stop = RaiseOnPanic(&main_failed);
+        // Waits for `k` acknowledged events; false if a client failed.
+        let reached = |k: usize| {
+            let (acked, failed) = (&acked, &client_failed);
+            let done = || acked.load(Ordering::SeqCst) >= k || failed.load(Ordering::SeqCst);
+            assert!(
+                wait_until(patience, done),
+                "the clients stalled at {} of {k} events",
+                acked.load(Ordering::SeqCst)
+            );
+            !failed.load(Ordering::SeqCst)
+        };
+        // (a) The receiving county crashes mid-stream.
+        if !reached(n / 4) {
+            return;
+        }
+        fed.kill9(XIANYOU);
+        fed.start_again(XIANYOU);
+        // (b) The authoring township crashes mid-stream, with requests in flight.
+        if !reached(n * 5 / 8) {
+            return;
+        }
+        fed.node(FENGTING).sigkill();
+        fed.kill9(FENGTING);
+        fed.start_again(FENGTING);
+    });
+    let authored_in = began.elapsed();
+
+    // Forward what the crash left behind; then every case is the county's to receive.
+    let town = fed.node(FENGTING);
+    let admin = town.admin_token();
+    for case in town.cases("state=accepted&limit=1000000") {
+        town.act_ok(&admin, s(&case, "case_no"), &forward());
+    }
+    let town_cases = all_cases(town);
+    let stored = town.events_stored();
+    assert!(stored as usize >= n, "{stored} events for {n} acknowledged");
+
+    // The township's own numbering has no gap and no repeat.
+    let mut seqs: Vec<u64> = town_cases
+        .values()
+        .flat_map(|c| events(c).into_iter().map(|(_, seq, _)| seq))
+        .collect();
+    seqs.sort_unstable();
+    assert_eq!(seqs, (1..=stored).collect::<Vec<_>>());
+
+    let county = fed.node(XIANYOU);
+    assert!(
+        wait_until(patience, || county.events_stored() == stored),
+        "the county holds {} events, the township {stored}:\n{}",
+        county.events_stored(),
+        fed.links_report()
+    );
+    fed.wait_settled();
+    assert_eq!(county.events_stored(), stored);
+    let county_cases = all_cases(county);
+    let mut seen = BTreeSet::new();
+    for (no, case) in &town_cases {
+        let there = county_cases
+            .get(no)
+            .unwrap_or_else(|| panic!("{no} is not at the county"));
+        assert_eq!(
+            event_list(there),
+            event_list(case),
+            "{no} differs at the county"
+        );
+        for (origin, seq, _) in events(there) {
+            assert!(
+                seen.insert((origin.clone(), seq)),
+                "event ({origin}, {seq}) is at the county twice"
+            );
+        }
+    }
+    assert_eq!(seen.len() as u64, stored);
+    assert_eq!(county_cases.len(), town_cases.len());
+    fed.assert_no_panic();
+    eprintln!(
+        "{stored} events authored in {authored_in:?}, all at the county after {:?}",
+        began.elapsed()
+    );
+}
+
+/// Four impostors, none of which gets a link, while the honest links keep working:
+/// - a township certified by another CA (a second `ca init`), dialling its real county;
+/// - a node whose certificate names another code than its config (350322102's certificate in
+///   350322001's folder): it refuses to start;
+/// - a township whose code was revoked (`ca revoke`, revoked.toml handed to the nodes): its
+///   county refuses it and logs that it is revoked;
+/// - 350302001 (a township of 城厢区) configured with the city as its parent: the city refuses a
+///   code that is not directly below it, and says so. (`liandong init` refuses outright to
+///   configure 仙游县 as 350302001's parent: a configured parent must be an ancestor.) The
+///   same township pointed at 仙游县's address as if it were 城厢区 gets no link either.
+#[test]
+#[ignore = "waiting for QUIC links with mutual TLS and revocations"]
+fn impostors_are_refused() {
+    let mut fed = Federation::start(ONE_LINE);
+    fed.wait_settled();
+    let to_county = fed.parent_arg(XIANYOU);
+
+    // Another CA.
+    let other = fed.other_ca("pki-other");
+    fed.init("other-ca", BANGTOU, Some(&to_county));
+    fed.issue("other-ca", &other, BANGTOU);
+    fed.start_again("other-ca");
+
+    // A certificate for another code: the node does not start.
+    fed.init("wrong-cert", "350322001", Some(&to_county));
+    let pki = fed.pki().to_path_buf();
+    fed.issue("wrong-cert", &pki, "350322102");
+    let refused = fed
+        .try_start("wrong-cert")
+        .expect_err("a node started with a certificate for another code");
+    assert!(
+        refused.contains("350322102") && refused.contains("350322001"),
+        "the refusal names both codes: {refused}"
+    );
+
+    // Revoked.
+    fed.init("revoked", "350322103", Some(&to_county));
+    fed.issue("revoked", &pki, "350322103");
+    fed.revoke("350322103");
+    fed.start_again("revoked");
+
+    // Not a direct child: a township of 城厢区 dialling the city.
+    let out = liandong(&[
+        "init",
+        "--code",
+        LONGQIAO,
+        "--name",
+        "龙桥街道",
+        "--dir",
+        fed.root().join("never").to_str().unwrap(),
+        "--parent",
+        &to_county,
+    ]);
+    assert!(
+        !out.status.success(),
+        "init accepted a parent that is not an ancestor"
+    );
+    let to_city = fed.parent_arg(CITY);
+    fed.init("skips-county", LONGQIAO, Some(&to_city));
+    fed.issue("skips-county", &pki, LONGQIAO);
+    fed.start_again("skips-county");
+
+    // Misdirected: 凤凰山街道 dials 仙游县's address believing it is 城厢区.
+    let county_port = fed.node(XIANYOU).quic_port().unwrap();
+    fed.init(
+        "misdirected",
+        FENGHUANGSHAN,
+        Some(&format!("{CHENGXIANG}@127.0.0.1:{county_port}")),
+    );
+    fed.issue("misdirected", &pki, FENGHUANGSHAN);
+    fed.start_again("misdirected");
+
+    // Each refusal is logged by the side that refused, with its reason.
+    let revoked_logged = || !log_lines_with(&fed, XIANYOU, &["350322103", "revoked"]).is_empty();
+    assert!(
+        wait_until(SETTLE, revoked_logged),
+        "the county never logged refusing revoked 350322103:\n{}",
+        fed.node(XIANYOU).logs()
+    );
+    let not_child_logged = || !log_lines_with(&fed, CITY, &[LONGQIAO, "child"]).is_empty();
+    assert!(
+        wait_until(SETTLE, not_child_logged),
+        "the city never logged refusing {LONGQIAO} as not a (direct) child:\n{}",
+        fed.node(CITY).logs()
+    );
+    // A chain to another CA, or a server that is not the configured parent, fails the TLS
+    // handshake on one side or the other: wait until the impostor has tried and failed.
+    for (name, parent) in [("other-ca", XIANYOU), ("misdirected", CHENGXIANG)] {
+        let failed = || {
+            fed.link(name, parent)
+                .is_some_and(|l| l["connected"] == false)
+                && fed
+                    .log_lines(name, |l| l.contains("WARN") || l.contains("ERROR"))
+                    .iter()
+                    .any(|l| l.contains(parent))
+        };
+        assert!(
+            wait_until(SETTLE, failed),
+            "{name} never logged a failed link to {parent}:\n{}",
+            fed.node(name).logs()
+        );
+    }
+
+    // Nobody is linked with an impostor.
+    for (node, impostor) in [
+        (XIANYOU, BANGTOU),
+        (XIANYOU, "350322103"),
+        (CITY, LONGQIAO),
+        (XIANYOU, FENGHUANGSHAN),
+    ] {
+        assert!(
+            !fed.connected(node, impostor),
+            "{node} is linked with the impostor {impostor}:\n{}",
+            fed.links_report()
+        );
+    }
+    for name in ["other-ca", "revoked", "skips-county", "misdirected"] {
+        let links = fed.links(name);
+        assert!(
+            links.iter().all(|l| l["connected"] == false),
+            "{name} has a link: {links:?}"
+        );
+    }
+
+    // The honest links still work.
+    assert!(fed.connected(FENGTING, XIANYOU) && fed.connected(XIANYOU, CITY));
+    let town = fed.node(FENGTING);
+    let admin = town.admin_token();
+    let case = town.submit_all(&admin, SHIGONG);
+    let no = s(&case, "case_no").to_string();
+    let case = town.act_ok(&admin, &no, &forward());
+    assert!(
+        wait_until(SETTLE, || fed
+            .case_on(XIANYOU, &no)
+            .is_some_and(|c| event_list(&c) == event_list(&case))),
+        "an honest event no longer replicates:\n{}",
+        fed.links_report()
+    );
+    fed.assert_no_panic();
+}
+
+/// A certificate that names another code than the node's own config keeps the node from
+/// starting (checked at start, before any link; no parent needed).
+#[test]
+fn a_certificate_for_another_code_keeps_the_node_from_starting() {
+    let mut fed = Federation::with_ca();
+    let pki = fed.pki().to_path_buf();
+    fed.init("wrong-cert", "350322001", None);
+    fed.issue("wrong-cert", &pki, "350322102");
+    let refused = fed
+        .try_start("wrong-cert")
+        .expect_err("a node started with a certificate for another code");
+    assert!(
+        refused.contains("350322102") && refused.contains("350322001"),
+        "the refusal names both codes: {refused}"
+    );
+    // Its own certificate fixes it (the key is kept, so it is certified anew).
+    fed.issue("wrong-cert", &pki, "350322001");
+    fed.start_again("wrong-cert");
+    fed.assert_no_panic();
+}
+
+/// A township's disk is lost: after its cases reached its county, it is stopped, its data
+/// folder deleted (node.toml, keys and certificates kept) and `liandong restore` rebuilds the
+/// store from the county. Every case comes back as it was, and the next event continues the
+/// township's sequence (no number reused), as does the next case number.
+#[test]
+#[ignore = "waiting for liandong restore"]
+fn a_township_is_restored_from_its_county() {
+    let mut fed = Federation::start(ONE_LINE);
+    fed.wait_settled();
+    let town = fed.node(FENGTING);
+    let admin = town.admin_token();
+
+    // Cases of every shape: decided at the window; waiting for materials then supplemented;
+    // withdrawn; forwarded and then worked on by the county (events of another origin).
+    town.submit_all(&admin, SHENGYU);
+    let core = town.materials(SHIGONG, true);
+    let (status, partial) = town.submit(&admin, SHIGONG, &core[..2]);
+    assert_eq!(status, 201, "{partial}");
+    let partial_no = s(&partial, "case_no").to_string();
+    town.act_ok(
+        &admin,
+        &partial_no,
+        &json!({"action": "supplement", "materials": core[2..]}),
+    );
+    let withdrawn = town.submit_all(&admin, SHIGONG);
+    town.act_ok(
+        &admin,
+        s(&withdrawn, "case_no"),
+        &json!({"action": "withdraw"}),
+    );
+    let forwarded = town.submit_all(&admin, SHIGONG);
+    let forwarded_no = s(&forwarded, "case_no").to_string();
+    town.act_ok(&admin, &forwarded_no, &forward());
+    assert!(wait_until(SETTLE, || fed
+        .case_on(XIANYOU, &forwarded_no)
+        .is_some()));
+    let county = fed.node(XIANYOU);
+    let county_admin = county.admin_token();
+    county.act_ok(
+        &county_admin,
+        &forwarded_no,
+        &json!({"action": "take_over"}),
+    );
+    let reviewed = county.act_ok(&county_admin, &forwarded_no, &json!({"action": "review"}));
+    assert!(wait_until(SETTLE, || fed
+        .case_on(FENGTING, &forwarded_no)
+        .is_some_and(|c| event_list(&c) == event_list(&reviewed))));
+    fed.wait_settled();
+
+    let town = fed.node(FENGTING);
+    let before = all_cases(town);
+    let stored = town.events_stored();
+    let own_max = before
+        .values()
+        .flat_map(events)
+        .filter(|(origin, _, _)| origin == FENGTING)
+        .map(|(_, seq, _)| seq)
+        .max()
+        .unwrap();
+    assert_eq!(before.len(), 4);
+
+    // The disk is lost.
+    fed.stop(FENGTING);
+    let dir = fed.node(FENGTING).dir();
+    std::fs::remove_dir_all(dir.join("data")).expect("deleting the data folder");
+    for kept in ["node.toml", "node.key", "node.crt", "ca.crt", "admin.token"] {
+        assert!(dir.join(kept).exists(), "{kept} was kept");
+    }
+    let began = Instant::now();
+    let out = fed.restore(FENGTING);
+    assert!(out.status.success(), "liandong restore failed: {out:?}");
+    let restored_in = began.elapsed();
+    fed.start_again(FENGTING);
+
+    let town = fed.node(FENGTING);
+    let after = all_cases(town);
+    assert_eq!(
+        after.keys().collect::<Vec<_>>(),
+        before.keys().collect::<Vec<_>>()
+    );
+    for (no, case) in &before {
+        assert_eq!(&after[no], case, "{no} is not restored as it was");
+    }
+    assert_eq!(town.events_stored(), stored);
+
+    // Writing carries on after the highest number it had used.
+    let next = town.submit_all(&admin, SHIGONG);
+    assert_eq!(
+        events(&next)[0],
+        (FENGTING.to_string(), own_max + 1, "submit".to_string()),
+        "the first event after a restore continues the sequence"
+    );
+    let next_no = s(&next, "case_no").to_string();
+    assert!(
+        !before.contains_key(&next_no),
+        "case number {next_no} reused"
+    );
+    assert_eq!(
+        next_no,
+        format!("{FENGTING}-20250930-{:06}", before.len() + 1)
+    );
+    // And it replicates as before.
+    assert!(wait_until(SETTLE, || fed
+        .link(FENGTING, XIANYOU)
+        .is_some_and(|l| l["connected"] == true && l["outbox"] == 0)));
+    fed.assert_no_panic();
+    eprintln!("restored in {restored_in:?}");
+}

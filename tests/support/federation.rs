@@ -1,0 +1,503 @@
+//! Federations of real `liandong` nodes on loopback: one federation CA, and nodes linked
+//! child → parent over QUIC, each in its own folder under one temporary directory:
+//!
+//! ```text
+//! TMP/pki/         the federation CA (`liandong ca init`)
+//! TMP/<name>/      one node: node.toml, admin.token, node.key, node.crt, ca.crt, data/, ports.json
+//! ```
+//!
+//! A member is known by a name, which is its division code for every honest node (tests of
+//! impostors give theirs other names). Parents start before their children: a child is
+//! initialised with `--parent CODE@127.0.0.1:<the parent's QUIC port>`. Because a node on port 0
+//! binds a new port at every start, each node's `node.toml` is rewritten after its first start
+//! to the ports it got (QUIC and API), so that its children reconnect, and clients find it,
+//! after it restarts.
+//!
+//! Every node runs with `--clock`: first at [`CLOCK`], and at each restart a little later than
+//! its clock had reached (never backwards).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use super::{agent, liandong, path_str, Node};
+
+/// Where the clock of every federation node starts (China Standard Time): a Tuesday, the day
+/// before the National Day holidays.
+pub const CLOCK: &str = "2025-09-30T09:00";
+
+/// How long replication may take to settle in a test on loopback before a wait fails.
+pub const SETTLE: Duration = Duration::from_secs(20);
+
+/// How long `liandong restore` may run.
+const RESTORE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Polls `cond` every 20 ms until it holds (→ `true`) or `timeout` has passed (→ `false`).
+/// Waiting is how tests observe asynchronous replication; a fixed sleep never is.
+pub fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if cond() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A federation of running (or stopped) nodes sharing one CA.
+pub struct Federation {
+    /// Declared before `tmp`: the nodes are killed before their folders are removed.
+    members: BTreeMap<String, Member>,
+    /// Names in the order they were added (parents first).
+    order: Vec<String>,
+    pki: PathBuf,
+    tmp: tempfile::TempDir,
+}
+
+struct Member {
+    node: Node,
+    /// The clock of the latest start, in minutes after [`CLOCK`], and when that start was.
+    clock: Option<(u64, Instant)>,
+}
+
+impl Federation {
+    /// Creates the CA, then adds each `(code, parent code)` in order — parents first — with
+    /// [`Federation::add`]: every node initialised, certified, started and ready.
+    pub fn start(tree: &[(&str, Option<&str>)]) -> Federation {
+        let mut fed = Federation::with_ca();
+        for (code, parent) in tree {
+            fed.add(code, *parent);
+        }
+        fed
+    }
+
+    /// An empty federation: a temporary directory with the federation CA in `pki/`.
+    pub fn with_ca() -> Federation {
+        let tmp = tempfile::tempdir().expect("creating a temporary directory");
+        let pki = tmp.path().join("pki");
+        let out = liandong(&["ca", "init", "--dir", path_str(&pki), "--name", "莆田市"]);
+        assert!(out.status.success(), "liandong ca init failed: {out:?}");
+        Federation {
+            members: BTreeMap::new(),
+            order: Vec::new(),
+            pki,
+            tmp,
+        }
+    }
+
+    /// The folder holding the CA and every node folder.
+    pub fn root(&self) -> &Path {
+        self.tmp.path()
+    }
+
+    /// The federation CA's folder.
+    pub fn pki(&self) -> &Path {
+        &self.pki
+    }
+
+    /// A node in the federation: `liandong init` (with `--parent CODE@127.0.0.1:PORT` of the
+    /// running `parent`), `liandong ca issue` into the same folder, start, wait for `ready`,
+    /// pin its ports in node.toml.
+    pub fn add(&mut self, code: &str, parent: Option<&str>) -> &Node {
+        let parent_arg = parent.map(|p| self.parent_arg(p));
+        self.init(code, code, parent_arg.as_deref());
+        let pki = self.pki.clone();
+        self.issue(code, &pki, code);
+        self.start_again(code);
+        self.node(code)
+    }
+
+    /// The `--parent` argument naming the running member `parent`: `CODE@127.0.0.1:<quic>`.
+    pub fn parent_arg(&self, parent: &str) -> String {
+        let node = self.node(parent);
+        let port = node.quic_port().unwrap_or_else(|| {
+            panic!(
+                "node {parent} reports no QUIC port (ports.json: {}); a node with a certificate \
+                 must listen for its children",
+                node.ports()
+            )
+        });
+        format!("{}@127.0.0.1:{port}", node.code)
+    }
+
+    /// `liandong init` a node `code` in the folder `name` with `--parent parent_arg` if given;
+    /// neither certified nor started.
+    pub fn init(&mut self, name: &str, code: &str, parent_arg: Option<&str>) -> &Node {
+        assert!(
+            !self.members.contains_key(name),
+            "{name} is in the federation already"
+        );
+        let extra: Vec<&str> = parent_arg.map(|p| vec!["--parent", p]).unwrap_or_default();
+        let node = Node::init(self.root().join(name), code, &extra);
+        self.members
+            .insert(name.to_string(), Member { node, clock: None });
+        self.order.push(name.to_string());
+        self.node(name)
+    }
+
+    /// `liandong ca issue --dir pki --code cert_code --out <name's folder>`; the output, for the
+    /// caller to judge.
+    pub fn try_issue(&self, name: &str, pki: &Path, cert_code: &str) -> Output {
+        let out = self.node(name).dir();
+        liandong(&[
+            "ca",
+            "issue",
+            "--dir",
+            path_str(pki),
+            "--code",
+            cert_code,
+            "--out",
+            path_str(&out),
+        ])
+    }
+
+    /// Like [`Federation::try_issue`], failing the test if `ca issue` fails.
+    pub fn issue(&self, name: &str, pki: &Path, cert_code: &str) {
+        let out = self.try_issue(name, pki, cert_code);
+        assert!(out.status.success(), "liandong ca issue failed: {out:?}");
+    }
+
+    /// Another CA (`liandong ca init`) in the folder `dir_name`, unknown to the federation.
+    pub fn other_ca(&self, dir_name: &str) -> PathBuf {
+        let dir = self.root().join(dir_name);
+        let out = liandong(&["ca", "init", "--dir", path_str(&dir), "--name", "别的市"]);
+        assert!(out.status.success(), "liandong ca init failed: {out:?}");
+        dir
+    }
+
+    /// `liandong ca revoke` the code, then hands the CA's `revoked.toml` to every member's
+    /// folder, as `ca revoke` tells the operator to.
+    pub fn revoke(&self, code: &str) {
+        let out = liandong(&["ca", "revoke", "--dir", path_str(&self.pki), "--code", code]);
+        assert!(out.status.success(), "liandong ca revoke failed: {out:?}");
+        for member in self.members.values() {
+            std::fs::copy(
+                self.pki.join("revoked.toml"),
+                member.node.dir().join("revoked.toml"),
+            )
+            .expect("copying revoked.toml");
+        }
+    }
+
+    // ------------------------------------------------------------------ members
+
+    /// The member `name` (its code, for honest nodes).
+    pub fn node(&self, name: &str) -> &Node {
+        &self
+            .members
+            .get(name)
+            .unwrap_or_else(|| panic!("{name} is not in the federation"))
+            .node
+    }
+
+    /// The member `name`, mutably.
+    pub fn node_mut(&mut self, name: &str) -> &mut Node {
+        &mut self.member(name).node
+    }
+
+    fn member(&mut self, name: &str) -> &mut Member {
+        self.members
+            .get_mut(name)
+            .unwrap_or_else(|| panic!("{name} is not in the federation"))
+    }
+
+    /// Every member's name, parents first.
+    pub fn names(&self) -> Vec<String> {
+        self.order.clone()
+    }
+
+    /// The members whose process is running.
+    pub fn running(&self) -> Vec<String> {
+        self.order
+            .iter()
+            .filter(|n| self.node(n).is_running())
+            .cloned()
+            .collect()
+    }
+
+    // ------------------------------------------------------------------ processes
+
+    /// Starts the member's process (its clock later than it ever was), waits for `ready` and
+    /// pins its ports in node.toml; `Err` with its logs if it exits first.
+    pub fn try_start(&mut self, name: &str) -> Result<(), String> {
+        let member = self.member(name);
+        let minutes = match member.clock {
+            None => 0,
+            // The clock had reached `last + elapsed`: start a whole minute past it.
+            Some((last, since)) => last + since.elapsed().as_secs().div_ceil(60) + 1,
+        };
+        member.node.try_start(Some(&clock_plus(minutes)))?;
+        member.clock = Some((minutes, Instant::now()));
+        self.pin_ports(name);
+        Ok(())
+    }
+
+    /// Like [`Federation::try_start`], failing the test if the node does not come up.
+    pub fn start_again(&mut self, name: &str) {
+        if let Err(why) = self.try_start(name) {
+            panic!("{why}");
+        }
+    }
+
+    /// Graceful stop (SIGTERM), waiting for a clean exit.
+    pub fn stop(&mut self, name: &str) {
+        self.node_mut(name).stop();
+    }
+
+    /// SIGKILL and reap.
+    pub fn kill9(&mut self, name: &str) {
+        self.node_mut(name).kill9();
+    }
+
+    /// Stops every running member, children first.
+    pub fn stop_all(&mut self) {
+        for name in self.order.clone().iter().rev() {
+            self.stop(name);
+        }
+    }
+
+    /// Rewrites `listen` and `api` in the member's node.toml from port 0 to the ports it bound
+    /// (ports.json), once: its address stays the same across restarts.
+    fn pin_ports(&self, name: &str) {
+        let node = self.node(name);
+        let ports = node.ports();
+        let path = node.dir().join("node.toml");
+        let text = std::fs::read_to_string(&path).expect("reading node.toml");
+        let mut pinned = text.clone();
+        for (key, port) in [("listen", &ports["quic"]), ("api", &ports["api"])] {
+            if let Some(port) = port.as_u64() {
+                pinned = pinned.replace(
+                    &format!("{key} = \"127.0.0.1:0\""),
+                    &format!("{key} = \"127.0.0.1:{port}\""),
+                );
+            }
+        }
+        if pinned != text {
+            let tmp = path.with_extension("toml.tmp");
+            std::fs::write(&tmp, pinned).expect("writing node.toml");
+            std::fs::rename(&tmp, &path).expect("replacing node.toml");
+        }
+    }
+
+    /// `liandong restore --config <name>/node.toml` (the member stopped): its exit status and
+    /// output. Fails the test if it runs longer than 30 s.
+    pub fn restore(&self, name: &str) -> Output {
+        let node = self.node(name);
+        assert!(!node.is_running(), "restore {name}: stop it first");
+        let mut child = Command::new(super::BIN)
+            .arg("restore")
+            .arg("--config")
+            .arg(node.dir().join("node.toml"))
+            .env("NO_COLOR", "1")
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawning liandong restore");
+        let deadline = Instant::now() + RESTORE_TIMEOUT;
+        while child.try_wait().expect("waiting for restore").is_none() {
+            if Instant::now() >= deadline {
+                let _ = child.kill();
+                let out = child.wait_with_output().expect("reaping restore");
+                panic!("liandong restore still running after 30 s: {out:?}");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        child
+            .wait_with_output()
+            .expect("collecting restore's output")
+    }
+
+    // ------------------------------------------------------------------ observations
+
+    /// `GET /api/v1/links` on the member, as admin: its links.
+    pub fn links(&self, name: &str) -> Vec<Value> {
+        let node = self.node(name);
+        let (status, body) = node.get("/api/v1/links", &node.admin_token());
+        assert_eq!(status, 200, "GET /api/v1/links on {name}: {body}");
+        body["links"]
+            .as_array()
+            .unwrap_or_else(|| panic!("GET /api/v1/links on {name}: no links array: {body}"))
+            .clone()
+    }
+
+    /// The member's link with `peer` (a code), if it lists one.
+    pub fn link(&self, name: &str, peer: &str) -> Option<Value> {
+        self.links(name).into_iter().find(|l| l["peer"] == peer)
+    }
+
+    /// Whether the member lists `peer` as connected.
+    pub fn connected(&self, name: &str, peer: &str) -> bool {
+        self.link(name, peer)
+            .is_some_and(|l| l["connected"] == Value::Bool(true))
+    }
+
+    /// Every link of every running member, for failure messages.
+    pub fn links_report(&self) -> String {
+        self.running()
+            .iter()
+            .map(|n| format!("{n}: {}\n", Value::Array(self.links(n))))
+            .collect()
+    }
+
+    /// Whether, among the running members named in `names`, every link between two of them is
+    /// connected with an empty outbox: nothing is on its way between them.
+    pub fn settled(&self, names: &[String]) -> bool {
+        let running: Vec<&String> = names.iter().filter(|n| self.node(n).is_running()).collect();
+        let codes: Vec<&str> = running.iter().map(|n| self.node(n).code.as_str()).collect();
+        running.iter().all(|n| {
+            self.links(n).iter().all(|l| {
+                let peer = l["peer"].as_str().unwrap_or_default();
+                !codes.contains(&peer) || (l["connected"] == true && l["outbox"] == 0)
+            })
+        })
+    }
+
+    /// Waits until every running member is [`settled`](Federation::settled) on two polls in a
+    /// row; fails the test with every link after [`SETTLE`].
+    #[track_caller]
+    pub fn wait_settled(&self) {
+        let names = self.running();
+        let mut in_a_row = 0;
+        let settled = wait_until(SETTLE, || {
+            in_a_row = if self.settled(&names) {
+                in_a_row + 1
+            } else {
+                0
+            };
+            in_a_row >= 2
+        });
+        assert!(
+            settled,
+            "links did not settle in {SETTLE:?}:\n{}",
+            self.links_report()
+        );
+    }
+
+    /// The case view on the member (as its admin), or `None` if it answers 404.
+    pub fn case_on(&self, name: &str, case_no: &str) -> Option<Value> {
+        let node = self.node(name);
+        let (status, body) = node.get(&format!("/api/v1/cases/{case_no}"), &node.admin_token());
+        match status {
+            200 => Some(body),
+            404 => None,
+            _ => panic!("GET case {case_no} on {name}: {status} {body}"),
+        }
+    }
+
+    /// Whether any file under the member's data folder contains `needle`. The member must be
+    /// stopped (a running store changes under the scan).
+    pub fn store_contains_bytes(&self, name: &str, needle: &[u8]) -> bool {
+        let node = self.node(name);
+        assert!(
+            !node.is_running(),
+            "store_contains_bytes({name}): stop the node first"
+        );
+        let data = node.dir().join("data");
+        assert!(data.is_dir(), "{} is not a folder", data.display());
+        files_under(&data).iter().any(|f| {
+            let bytes = std::fs::read(f).unwrap_or_else(|e| panic!("reading {}: {e}", f.display()));
+            contains(&bytes, needle)
+        })
+    }
+
+    /// The member's log lines for which `pred` holds.
+    pub fn log_lines(&self, name: &str, pred: impl Fn(&str) -> bool) -> Vec<String> {
+        self.node(name)
+            .logs()
+            .lines()
+            .filter(|l| pred(l))
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// Fails the test if any member ever panicked.
+    pub fn assert_no_panic(&self) {
+        for name in &self.order {
+            self.node(name).assert_no_panic();
+        }
+    }
+}
+
+/// [`CLOCK`] plus `minutes`, as `YYYY-MM-DDTHH:MM`.
+fn clock_plus(minutes: u64) -> String {
+    let (day, time) = CLOCK.split_once('T').expect("CLOCK has a time");
+    let (h, m) = time.split_once(':').expect("CLOCK is HH:MM");
+    let total = h.parse::<u64>().unwrap() * 60 + m.parse::<u64>().unwrap() + minutes;
+    assert!(total < 24 * 60, "the test ran past midnight of {day}");
+    format!("{day}T{:02}:{:02}", total / 60, total % 60)
+}
+
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for entry in std::fs::read_dir(&d).unwrap_or_else(|e| panic!("{}: {e}", d.display())) {
+            let path = entry.expect("a directory entry").path();
+            if path.is_dir() {
+                todo.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    files
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+// ---------------------------------------------------------------------- clients
+
+/// An owned client of one node's API (its pinned port, one token), for threads that keep
+/// writing while the test kills and restarts nodes: a transport failure is an `Err`, so a
+/// client can retry once the node is back on the same port.
+#[derive(Clone)]
+pub struct Endpoint {
+    base: String,
+    token: String,
+    agent: ureq::Agent,
+}
+
+impl Node {
+    /// A client of this node's API acting with `token`.
+    pub fn endpoint(&self, token: &str) -> Endpoint {
+        Endpoint {
+            base: format!("http://127.0.0.1:{}", self.port),
+            token: token.to_string(),
+            agent: agent(),
+        }
+    }
+}
+
+impl Endpoint {
+    /// `POST path` with a JSON body: the status and JSON answer, `Err` on a transport failure.
+    pub fn post(&self, path: &str, body: &Value) -> Result<(u16, Value), String> {
+        let answer = self
+            .agent
+            .post(&format!("{}{path}", self.base))
+            .set("Authorization", &format!("Bearer {}", self.token))
+            .send_json(body.clone());
+        let response = match answer {
+            Ok(r) => r,
+            Err(ureq::Error::Status(_, r)) => r,
+            Err(e) => return Err(format!("POST {path}: {e}")),
+        };
+        let status = response.status();
+        let text = response
+            .into_string()
+            .map_err(|e| format!("POST {path}: reading the answer: {e}"))?;
+        Ok((
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        ))
+    }
+}
