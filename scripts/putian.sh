@@ -107,28 +107,22 @@ center_name() {
     esac
 }
 
-# The given codes (checked), or every code; "reverse" lists them children first.
+# SELECTED: the given codes (checked), or every code, in the tree's order (parents first)
+# whatever the order of the arguments.
+declare -a SELECTED=()
 select_codes() {
-    local order=$1
-    shift
-    local c selected=()
-    if [ $# -eq 0 ]; then
-        selected=("${CODES[@]}")
-    else
-        for c in "$@"; do
-            [ -n "${NAME[$c]+x}" ] || die "$c is not a node of $csv"
-        done
-        # Keep the tree's order whatever the order of the arguments.
-        for c in "${CODES[@]}"; do
-            case " $* " in *" $c "*) selected+=("$c") ;; esac
-        done
-    fi
-    if [ "$order" = reverse ]; then
-        local i
-        for ((i = ${#selected[@]} - 1; i >= 0; i--)); do echo "${selected[$i]}"; done
-    else
-        printf '%s\n' "${selected[@]}"
-    fi
+    local c
+    SELECTED=()
+    for c in "$@"; do
+        [ -n "${NAME[$c]+x}" ] || die "$c is not a node of $csv"
+    done
+    for c in "${CODES[@]}"; do
+        if [ $# -eq 0 ]; then
+            SELECTED+=("$c")
+        else
+            case " $* " in *" $c "*) SELECTED+=("$c") ;; esac
+        fi
+    done
 }
 
 need_bin() {
@@ -192,18 +186,19 @@ cmd_start() {
     need_dir
     mkdir -p "$dir/logs"
     local code pid started=()
-    while read -r code; do
+    select_codes "$@"
+    for code in "${SELECTED[@]}"; do
         [ -f "$dir/$code/node.toml" ] || die "$dir/$code is not a node: run init first"
         if pid=$(pid_of "$code"); then
             echo "$code: running already (pid $pid)"
             continue
         fi
         rm -f "$dir/$code/ports.json"
-        nohup "$bin" run --config "$dir/$code/node.toml" ${LIANDONG_CLOCK:+--clock "$LIANDONG_CLOCK"} \
+        NO_COLOR=1 nohup "$bin" run --config "$dir/$code/node.toml" ${LIANDONG_CLOCK:+--clock "$LIANDONG_CLOCK"} \
             >>"$dir/logs/$code.log" 2>&1 </dev/null &
         echo $! >"$dir/$code/liandong.pid"
         started+=("$code")
-    done < <(select_codes forward "$@")
+    done
     local failed=0
     for code in ${started[@]+"${started[@]}"}; do
         local tries=0
@@ -225,13 +220,16 @@ cmd_start() {
 
 cmd_stop() {
     need_dir
-    local code pid stopping=()
-    while read -r code; do
+    local code pid i stopping=()
+    select_codes "$@"
+    # Children first.
+    for ((i = ${#SELECTED[@]} - 1; i >= 0; i--)); do
+        code=${SELECTED[$i]}
         if pid=$(pid_of "$code"); then
             kill -TERM "$pid"
             stopping+=("$code:$pid")
         fi
-    done < <(select_codes reverse "$@")
+    done
     local entry tries
     for entry in ${stopping[@]+"${stopping[@]}"}; do
         code=${entry%%:*} pid=${entry#*:}
@@ -250,26 +248,27 @@ cmd_stop() {
 cmd_status() {
     need_dir
     local code api token answer
-    while read -r code; do
+    select_codes "$@"
+    for code in "${SELECTED[@]}"; do
         if ! pid_of "$code" >/dev/null; then
-            printf '%-10s %-16s stopped\n' "$code" "${NAME[$code]}"
+            printf '%-10s %s: stopped\n' "$code" "${NAME[$code]}"
             continue
         fi
         api=$(api_port "$code")
         token=$(cat "$dir/$code/admin.token")
         if ! answer=$(curl -sf -H "Authorization: Bearer $token" "http://127.0.0.1:$api/api/v1/links"); then
-            printf '%-10s %-16s running, API http://127.0.0.1:%s not answering\n' "$code" "${NAME[$code]}" "$api"
+            printf '%-10s %s: running, API http://127.0.0.1:%s not answering\n' "$code" "${NAME[$code]}" "$api"
             continue
         fi
         if command -v jq >/dev/null; then
-            printf '%-10s %-16s %s\n' "$code" "${NAME[$code]}" "$(jq -r '
+            printf '%-10s %s: %s\n' "$code" "${NAME[$code]}" "$(jq -r '
                 if (.links | length) == 0 then "no links"
-                else [.links[] | "\(.peer) \(.role) \(if .connected then "up" else "DOWN" end) outbox=\(.outbox) last_ack=\(.last_ack)"]
+                else [.links[] | "\(.peer) \(.role) \(if .connected then "up" else "DOWN" + (if .last_error then " (\(.last_error))" else "" end) end) outbox=\(.outbox) last_ack=\(.last_ack)"]
                      | join("; ") end' <<<"$answer")"
         else
-            printf '%-10s %-16s %s\n' "$code" "${NAME[$code]}" "$answer"
+            printf '%-10s %s: %s\n' "$code" "${NAME[$code]}" "$answer"
         fi
-    done < <(select_codes forward "$@")
+    done
 }
 
 cmd_revoke() {
@@ -287,7 +286,7 @@ cmd_revoke() {
 
 cmd_configs() {
     need_bin
-    local out=${1:-$root/config-examples/putian} tmp code written=0 kept=0
+    local out=${1:-$root/config-examples/putian} code written=0 kept=0
     tmp=$(mktemp -d)
     trap 'rm -rf "$tmp"' EXIT
     mkdir -p "$out"
@@ -337,9 +336,8 @@ the city's):
 ```sh
 cp -r config-examples/putian/350322 /srv/liandong/350322
 liandong ca issue --dir /srv/liandong/pki --code 350322 --out /srv/liandong/350322
-# admin.token: liandong init writes one; for a copied folder write 32+ random characters, mode 0600
-head -c 32 /dev/urandom | base64 | tr -d '/+=' > /srv/liandong/350322/admin.token
-chmod 600 /srv/liandong/350322/admin.token
+# the admin token (liandong init writes one; a copied folder needs 32+ random characters, mode 0600)
+(umask 077; head -c 48 /dev/urandom | base64 | tr -dc A-Za-z0-9 > /srv/liandong/350322/admin.token)
 liandong run --config /srv/liandong/350322/node.toml
 ```
 

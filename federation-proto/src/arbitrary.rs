@@ -333,6 +333,8 @@ pub fn any_frame() -> impl Strategy<Value = Frame> {
             request,
             fresh_as_of_ms
         }),
+        Just(Frame::Restore),
+        any::<u64>().prop_map(|upto| Frame::RestoreQueued { upto }),
     ]
 }
 
@@ -357,7 +359,7 @@ mod tests {
         assert_eq!(actions.len(), 19, "{actions:?}");
     }
 
-    /// The frame strategy reaches all 8 variants, and batches carry every payload kind.
+    /// The frame strategy reaches all 10 variants, and batches carry every payload kind.
     #[test]
     fn frames_cover_every_variant() {
         let mut runner = TestRunner::deterministic();
@@ -365,7 +367,7 @@ mod tests {
             .map(|_| any_frame().new_tree(&mut runner).unwrap().current())
             .collect();
         let names: BTreeSet<&str> = frames.iter().map(Frame::name).collect();
-        assert_eq!(names.len(), 8, "{names:?}");
+        assert_eq!(names.len(), 10, "{names:?}");
         let kinds: BTreeSet<String> = frames
             .iter()
             .filter_map(|f| match f {

@@ -143,6 +143,14 @@ pub enum Frame {
         request: u64,
         fresh_as_of_ms: u64,
     },
+    /// From a child whose store was lost: queue for me every event I authored and every event
+    /// of the cases I am involved in (the parent's copy is my off-site backup).
+    Restore,
+    /// The parent has queued the restore: once the child holds link sequence `upto` from the
+    /// parent, it has everything back.
+    RestoreQueued {
+        upto: u64,
+    },
 }
 
 /// Which stream a frame travels on; each has its own size limit.
@@ -185,6 +193,8 @@ impl Frame {
             Frame::Pong { .. } => "pong",
             Frame::Pull { .. } => "pull",
             Frame::PullDone { .. } => "pull_done",
+            Frame::Restore => "restore",
+            Frame::RestoreQueued { .. } => "restore_queued",
         }
     }
 }
@@ -859,6 +869,8 @@ mod tests {
                 request: 3,
                 fresh_as_of_ms: 1_700_000_000_000,
             },
+            Frame::Restore,
+            Frame::RestoreQueued { upto: 42 },
         ]
     }
 

@@ -95,7 +95,19 @@ enum Work {
     Learn {
         code: NodeCode,
         der: Vec<u8>,
+        welcome: bool,
         reply: oneshot::Sender<Result<(), EngineError>>,
+    },
+    /// The peer holds more from us than our outbox ever queued: renumber it.
+    Rebase {
+        peer: NodeCode,
+        floor: u64,
+        reply: oneshot::Sender<Result<u64, EngineError>>,
+    },
+    /// Queue for a child everything its restore needs.
+    RestoreDump {
+        child: NodeCode,
+        reply: oneshot::Sender<Result<u64, EngineError>>,
     },
 }
 
@@ -105,6 +117,7 @@ enum Done {
     Case(oneshot::Sender<Result<Case, EngineError>>, Case),
     Receipt(oneshot::Sender<Result<Receipt, EngineError>>, Receipt),
     Unit(oneshot::Sender<Result<(), EngineError>>),
+    Seq(oneshot::Sender<Result<u64, EngineError>>, u64),
 }
 
 impl Done {
@@ -117,6 +130,8 @@ impl Done {
             (Done::Receipt(r, _), Err(e)) => drop(r.send(Err(err(e)))),
             (Done::Unit(r), Ok(())) => drop(r.send(Ok(()))),
             (Done::Unit(r), Err(e)) => drop(r.send(Err(err(e)))),
+            (Done::Seq(r, n), Ok(())) => drop(r.send(Ok(n))),
+            (Done::Seq(r, _), Err(e)) => drop(r.send(Err(err(e)))),
         }
     }
 }
@@ -194,9 +209,31 @@ impl Engine {
         self.ask(|reply| Work::Receive { from, batch, reply }).await
     }
 
-    /// Takes a certificate seen in a link handshake into the directory and passes it on.
-    pub async fn learn(&self, code: NodeCode, der: Vec<u8>) -> Result<(), EngineError> {
-        self.ask(|reply| Work::Learn { code, der, reply }).await
+    /// Takes a certificate seen in a link handshake into the directory and passes it on;
+    /// with `welcome`, also queues the whole directory for that (child) peer.
+    pub async fn learn(
+        &self,
+        code: NodeCode,
+        der: Vec<u8>,
+        welcome: bool,
+    ) -> Result<(), EngineError> {
+        self.ask(|reply| Work::Learn {
+            code,
+            der,
+            welcome,
+            reply,
+        })
+        .await
+    }
+
+    /// Renumbers the outbox for `peer` to follow `floor`; returns its new last sequence.
+    pub async fn rebase(&self, peer: NodeCode, floor: u64) -> Result<u64, EngineError> {
+        self.ask(|reply| Work::Rebase { peer, floor, reply }).await
+    }
+
+    /// Queues a restore for `child`; returns the link sequence that completes it.
+    pub async fn restore_dump(&self, child: NodeCode) -> Result<u64, EngineError> {
+        self.ask(|reply| Work::RestoreDump { child, reply }).await
     }
 
     /// Changes whenever new items became durable in some outbox.
@@ -258,6 +295,9 @@ impl Writer {
                 Work::Write { reply, .. } => drop(reply.send(Err(e()))),
                 Work::Receive { reply, .. } => drop(reply.send(Err(e()))),
                 Work::Learn { reply, .. } => drop(reply.send(Err(e()))),
+                Work::Rebase { reply, .. } | Work::RestoreDump { reply, .. } => {
+                    drop(reply.send(Err(e())))
+                }
             }
             return None;
         }
@@ -280,8 +320,27 @@ impl Writer {
                     None
                 }
             },
-            Work::Learn { code, der, reply } => match self.learn(code, der) {
+            Work::Learn {
+                code,
+                der,
+                welcome,
+                reply,
+            } => match self.learn(code, der, welcome) {
                 Ok(()) => Some(Done::Unit(reply)),
+                Err(e) => {
+                    let _ = reply.send(Err(e));
+                    None
+                }
+            },
+            Work::Rebase { peer, floor, reply } => match self.rebase(peer, floor) {
+                Ok(last) => Some(Done::Seq(reply, last)),
+                Err(e) => {
+                    let _ = reply.send(Err(e));
+                    None
+                }
+            },
+            Work::RestoreDump { child, reply } => match self.restore_dump(child) {
+                Ok(upto) => Some(Done::Seq(reply, upto)),
                 Err(e) => {
                     let _ = reply.send(Err(e));
                     None
@@ -517,8 +576,17 @@ impl Writer {
         }
         meta.hlc = Hlc::observe(meta.hlc, event.hlc);
         if origin == self.code {
-            // Our own event coming back: a restore from the parent's copy.
+            // Our own event coming back: a restore from the parent's copy. Never reuse its
+            // sequence number, nor the case number of a submission.
             meta.last_seq = meta.last_seq.max(event.id.seq);
+            if let EventBody::Submit(_) = event.body {
+                let no = event.case_no;
+                if meta.case_day.is_none_or(|d| d < no.date) {
+                    (meta.case_day, meta.case_seq) = (Some(no.date), no.seq);
+                } else if meta.case_day == Some(no.date) {
+                    meta.case_seq = meta.case_seq.max(no.seq);
+                }
+            }
         }
         let case = self.fold_in(&event)?;
         if let Some(case) = &case {
@@ -560,13 +628,52 @@ impl Writer {
         Ok(())
     }
 
-    fn learn(&mut self, code: NodeCode, der: Vec<u8>) -> Result<(), EngineError> {
+    fn learn(&mut self, code: NodeCode, der: Vec<u8>, welcome: bool) -> Result<(), EngineError> {
         let mut change = Change::default();
         self.take_certificate(code, der, Some(code), &mut change)?;
-        if federation_proto::route::direct_child_of(self.code, code) {
+        if welcome {
             self.welcome(code, &mut change.queue)?;
         }
         self.commit(self.meta, change)
+    }
+
+    fn rebase(&mut self, peer: NodeCode, floor: u64) -> Result<u64, EngineError> {
+        let last = self.store.outbox_rebase(peer, floor)?;
+        warn!(node = %self.code, %peer, floor, last, "outbox renumbered: the peer held more than we had queued");
+        self.router.rebased(peer, last);
+        self.queued = true;
+        Ok(last)
+    }
+
+    /// Queues, addressed to `child`, every event it authored and every event of the cases it
+    /// is involved in: what a child whose store was lost needs back.
+    fn restore_dump(&mut self, child: NodeCode) -> Result<u64, EngineError> {
+        let mut change = Change::default();
+        let own = self.store.events_by_origin(child)?;
+        let mut seen: std::collections::HashSet<EventId> = own.iter().map(|e| e.id).collect();
+        for event in &own {
+            self.router
+                .route_event(&event_bytes(event)?, &[child], None, &mut change.queue)?;
+        }
+        for case in self.store.cases() {
+            let case = case?;
+            if !case.involved().contains(&child) {
+                continue;
+            }
+            for event in self.store.events_of(&case.case_no)? {
+                if seen.insert(event.id) {
+                    self.router.route_event(
+                        &event_bytes(&event)?,
+                        &[child],
+                        None,
+                        &mut change.queue,
+                    )?;
+                }
+            }
+        }
+        info!(node = %self.code, %child, items = change.queue.len(), "restore queued for child");
+        self.commit(self.meta, change)?;
+        Ok(self.router.queued(child))
     }
 
     /// Queues the whole directory for a child that has just connected.
@@ -818,7 +925,7 @@ mod tests {
         })
         .unwrap();
         let from: NodeCode = "350322101".parse().unwrap();
-        engine.learn(from, cert).await.unwrap();
+        engine.learn(from, cert, false).await.unwrap();
 
         let submit = township_event(&township, 1, EventBody::Submit(intake()));
         let review = township_event(&township, 2, EventBody::Review);
@@ -848,7 +955,11 @@ mod tests {
         let case = store.case(&submit.case_no).unwrap().unwrap();
         assert_eq!(case.state, federation_proto::State::InReview);
         // The submission was addressed beyond us too: relayed to the parent, once.
-        assert_eq!(store.outbox_depth("350300".parse().unwrap()), 2, "certificate + event");
+        assert_eq!(
+            store.outbox_depth("350300".parse().unwrap()),
+            2,
+            "certificate + event"
+        );
 
         // A replay of the same batch changes nothing.
         let events = store.event_count();

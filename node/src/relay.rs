@@ -137,6 +137,11 @@ impl Router {
         }
     }
 
+    /// Adopts a renumbered outbox.
+    pub fn rebased(&mut self, peer: NodeCode, last: u64) {
+        self.counters.entry(peer).or_default().queued = last;
+    }
+
     /// Children known from the directory: the subtree a broadcast goes down to.
     pub fn children(&self) -> Vec<NodeCode> {
         let mut children: Vec<NodeCode> = self

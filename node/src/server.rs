@@ -3,10 +3,12 @@
 
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey};
 use ed25519_dalek::SigningKey;
+use tokio::sync::watch;
 use tracing::{info, warn};
 
 use crate::api::{self, NodeContext};
@@ -40,7 +42,7 @@ pub async fn run(config: Config, clock: Clock) -> Result<()> {
     let links = match federation {
         Some(identity) => {
             // Our own certificate is the first entry of the directory we pass on.
-            engine.learn(code, identity.cert_der.clone()).await?;
+            engine.learn(code, identity.cert_der.clone(), false).await?;
             Some(Links::start(LinkSetup {
                 code,
                 parent: config.parent.clone(),
@@ -49,6 +51,7 @@ pub async fn run(config: Config, clock: Clock) -> Result<()> {
                 revocations: config.path(Path::new("revoked.toml")),
                 engine: engine.clone(),
                 store: store.clone(),
+                restore: None,
             })?)
         }
         None => None,
@@ -83,6 +86,74 @@ pub async fn run(config: Config, clock: Clock) -> Result<()> {
     store.flush()?;
     info!(node = %code, "stopped");
     Ok(())
+}
+
+/// `liandong restore`: rebuilds a node whose store was lost from its parent's copy — every
+/// event the node authored and every event of the cases it is involved in — then returns the
+/// number of events held and the node's last own sequence number.
+pub async fn restore(config: Config, clock: Clock, timeout: Duration) -> Result<(usize, u64)> {
+    let code = config.code();
+    let parent = config
+        .parent
+        .clone()
+        .context("restore needs a parent in node.toml: it is where the copy is")?;
+    let store = open_store(&config)?;
+    if store.event_count() > 0 {
+        anyhow::bail!(
+            "the store of {code} is not empty ({} events): restore only into an empty data directory",
+            store.event_count()
+        );
+    }
+    let key = load_or_create_key(&config.path(&config.file.files.key))?;
+    let identity = load_federation(&config, &key)?
+        .context("restore needs the node's certificate (node.crt) and the CA (ca.crt)")?;
+    let engine = Engine::start(Setup {
+        store: store.clone(),
+        code,
+        parent: Some(parent.code),
+        key,
+        clock,
+        calendar: load_calendar(&config)?,
+        policy: config.file.warnings,
+        ca_der: Some(identity.ca_der.clone()),
+    })?;
+    engine.learn(code, identity.cert_der.clone(), false).await?;
+    let (target_tx, mut target) = watch::channel(None);
+    let mut listen = config.file.node.listen;
+    listen.set_port(0);
+    let _links = Links::start(LinkSetup {
+        code,
+        parent: Some(parent.clone()),
+        listen,
+        identity,
+        revocations: config.path(Path::new("revoked.toml")),
+        engine,
+        store: store.clone(),
+        restore: Some(target_tx),
+    })?;
+    let wait = async {
+        let upto = loop {
+            target.changed().await?;
+            if let Some(upto) = *target.borrow() {
+                break upto;
+            }
+        };
+        info!(%code, parent = %parent.code, upto, "parent queued the restore");
+        while store
+            .link_counters()?
+            .get(&parent.code)
+            .map_or(0, |c| c.received)
+            < upto
+        {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        anyhow::Ok(())
+    };
+    tokio::time::timeout(timeout, wait)
+        .await
+        .map_err(|_| anyhow::anyhow!("the restore did not complete within {timeout:?}"))??;
+    store.flush()?;
+    Ok((store.event_count(), store.meta()?.last_seq))
 }
 
 /// Opens the store and checks it (rebuilding derived data if needed).

@@ -135,6 +135,9 @@ pub trait Store: Send + Sync + 'static {
     /// Drops the items the peer acknowledged.
     fn outbox_ack(&self, peer: NodeCode, upto: u64) -> Result<(), StoreError>;
     fn outbox_depth(&self, peer: NodeCode) -> usize;
+    /// Renumbers the peer's outbox to follow `floor` (the peer already holds that many items
+    /// from an earlier life of this store); returns the new last link sequence.
+    fn outbox_rebase(&self, peer: NodeCode, floor: u64) -> Result<u64, StoreError>;
     fn link_counters(&self) -> Result<BTreeMap<NodeCode, LinkCounters>, StoreError>;
     fn certificates(&self) -> Result<Vec<(NodeCode, Vec<u8>)>, StoreError>;
     fn summary(&self, no: &CaseNo) -> Result<Option<CaseSummary>, StoreError>;
@@ -492,6 +495,30 @@ impl Store for SledStore {
 
     fn outbox_depth(&self, peer: NodeCode) -> usize {
         self.outbox.scan_prefix(peer.as_u64().to_be_bytes()).count()
+    }
+
+    fn outbox_rebase(&self, peer: NodeCode, floor: u64) -> Result<u64, StoreError> {
+        let items: Vec<(sled::IVec, sled::IVec)> = self
+            .outbox
+            .scan_prefix(peer.as_u64().to_be_bytes())
+            .collect::<Result<_, _>>()?;
+        let last = floor + items.len() as u64;
+        (&self.outbox, &self.links)
+            .transaction(|(outbox, links)| {
+                for (key, _) in &items {
+                    outbox.remove(key)?;
+                }
+                for (i, (_, item)) in items.iter().enumerate() {
+                    outbox.insert(&outbox_key(peer, floor + 1 + i as u64)[..], item.clone())?;
+                }
+                links.insert(&link_key(b'o', peer)[..], &last.to_be_bytes())?;
+                Ok::<(), ConflictableTransactionError<CodecError>>(())
+            })
+            .map_err(|e| match e {
+                TransactionError::Abort(e) => StoreError::Corrupt(e.to_string()),
+                TransactionError::Storage(e) => StoreError::Engine(e),
+            })?;
+        Ok(last)
     }
 
     fn link_counters(&self) -> Result<BTreeMap<NodeCode, LinkCounters>, StoreError> {

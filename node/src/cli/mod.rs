@@ -59,6 +59,17 @@ enum Command {
         #[arg(long)]
         clock: Option<String>,
     },
+    /// Rebuild this node's store from its parent's copy after the data directory was lost:
+    /// every event the node authored and every event of its cases. Run it on an empty data
+    /// directory, with node.toml, node.key, node.crt and ca.crt in place, before `run`.
+    Restore {
+        /// The node's config file.
+        #[arg(long, default_value = "node.toml", env = "LIANDONG_CONFIG")]
+        config: PathBuf,
+        /// Give up after this many seconds.
+        #[arg(long, default_value_t = 300)]
+        timeout_secs: u64,
+    },
     /// Accept, act on, show and list cases (办件) through the running node's API.
     Case {
         #[command(flatten)]
@@ -147,6 +158,10 @@ fn dispatch(command: Command) -> anyhow::Result<()> {
         Command::Init(args) => init::run(args),
         Command::Ca { command } => ca::run(command),
         Command::Run { config, clock } => run_node(&config, clock.as_deref()),
+        Command::Restore {
+            config,
+            timeout_secs,
+        } => restore(&config, std::time::Duration::from_secs(timeout_secs)),
         Command::Case { conn, command } => case::run(&conn.client()?, command),
         Command::Operator { conn, command } => case::run_operator(&conn.client()?, command),
         Command::Status { conn, json } => case::status(&conn.client()?, json),
@@ -162,6 +177,17 @@ fn demo(keep: Option<&std::path::Path>) -> anyhow::Result<()> {
     } else {
         anyhow::bail!("the demo's expectations did not all hold")
     }
+}
+
+fn restore(config: &std::path::Path, timeout: std::time::Duration) -> anyhow::Result<()> {
+    let config = Config::load(config)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let (events, last_seq) =
+        runtime.block_on(crate::server::restore(config, Clock::system(), timeout))?;
+    println!("restored {events} events; this node's last own sequence is {last_seq}");
+    Ok(())
 }
 
 fn run_node(config: &std::path::Path, start: Option<&str>) -> anyhow::Result<()> {

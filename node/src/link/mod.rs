@@ -18,6 +18,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use federation_proto::NodeCode;
 use serde::Serialize;
+use tokio::sync::watch;
 use tracing::{info, warn, Instrument};
 
 use crate::config::ParentAddr;
@@ -59,6 +60,9 @@ pub struct LinkSetup {
     pub revocations: PathBuf,
     pub engine: Engine,
     pub store: Arc<dyn Store>,
+    /// Restore mode (`liandong restore`): ask the parent for our events back and report, here,
+    /// the link sequence that completes them.
+    pub restore: Option<watch::Sender<Option<u64>>>,
 }
 
 /// The running links of a node.
@@ -84,6 +88,7 @@ impl Links {
             engine: setup.engine,
             store: setup.store.clone(),
             registry: registry.clone(),
+            restore: setup.restore,
         });
         let span = tracing::info_span!("links", node = %setup.code);
         tokio::spawn(accept_loop(endpoint.clone(), shared.clone()).instrument(span.clone()));
@@ -125,6 +130,7 @@ pub(crate) struct Shared {
     pub engine: Engine,
     pub store: Arc<dyn Store>,
     registry: Registry,
+    pub restore: Option<watch::Sender<Option<u64>>>,
 }
 
 impl Shared {

@@ -123,16 +123,19 @@ impl Session {
     }
 
     async fn serve(&self, der: Vec<u8>) -> Result<()> {
-        self.shared
-            .engine
-            .learn(self.peer, der)
-            .await
-            .context("taking the peer's certificate")?;
         let (mut control_tx, mut control_rx) = match self.role {
             Role::Parent => self.conn.open_bi().await?,
             Role::Child => self.conn.accept_bi().await?,
         };
         let theirs = self.hello(&mut control_tx, &mut control_rx).await?;
+        // A child that holds nothing from us (new, or restored) gets the whole directory;
+        // others have it already through the flood.
+        let welcome = self.role == Role::Child && theirs.received_upto == 0;
+        self.shared
+            .engine
+            .learn(self.peer, der, welcome)
+            .await
+            .context("taking the peer's certificate")?;
         self.shared
             .store
             .outbox_ack(self.peer, theirs.received_upto)?;
@@ -149,6 +152,9 @@ impl Session {
         );
         let (acks_tx, acks_rx) = watch::channel(theirs.received_upto);
         let (frames_tx, frames_rx) = mpsc::channel::<Frame>(64);
+        if self.role == Role::Parent && self.shared.restore.is_some() {
+            frames_tx.send(Frame::Restore).await?;
+        }
         // A QUIC stream reaches the peer only with its first bytes: accept the peer's bulk
         // stream inside the receiver, so neither side waits for the other to send first.
         let bulk_out = self.conn.open_uni().await?;
@@ -189,11 +195,12 @@ impl Session {
             bail!("hello refused: {refusal}");
         }
         if theirs.holds.received_upto > ours.queued {
-            warn!(
-                they_hold = theirs.holds.received_upto,
-                we_queued = ours.queued,
-                "peer holds more than we ever queued: our outbox was reset (restored store?)"
-            );
+            // Our store was restored (or lost its outbox): the peer already holds more from us
+            // than we ever queued in this life, so what we queue now must number after it.
+            self.shared
+                .engine
+                .rebase(self.peer, theirs.holds.received_upto)
+                .await?;
         }
         Ok(theirs.holds)
     }
@@ -235,7 +242,9 @@ impl Session {
         let Some(first) = queued.first().map(|(seq, _)| *seq) else {
             return Ok(None);
         };
-        if first != sent + 1 {
+        // A peer that holds nothing (new, or restored from us) takes our numbering as it is;
+        // otherwise the outbox must continue exactly where the peer stands.
+        if first != sent + 1 && sent != 0 {
             bail!("outbox for {} jumps from {sent} to {first}", self.peer);
         }
         let mut items = Vec::with_capacity(queued.len());
@@ -316,6 +325,15 @@ impl Session {
                 }
                 Frame::Ping { nonce } => control.send(Frame::Pong { nonce }).await?,
                 Frame::Pong { .. } => {}
+                Frame::Restore if self.role == Role::Child => {
+                    let upto = self.shared.engine.restore_dump(self.peer).await?;
+                    control.send(Frame::RestoreQueued { upto }).await?;
+                }
+                Frame::RestoreQueued { upto } if self.role == Role::Parent => {
+                    if let Some(target) = &self.shared.restore {
+                        target.send_replace(Some(upto));
+                    }
+                }
                 Frame::Refuse(r) => bail!("peer refused: {r}"),
                 other => info!(
                     frame = other.name(),
