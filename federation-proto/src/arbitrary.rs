@@ -277,13 +277,13 @@ pub fn any_record() -> impl Strategy<Value = Record> {
         text().prop_map(Record::Calendar),
         (any_node_code(), vec(any::<u8>(), 0..64))
             .prop_map(|(code, der)| Record::Certificate { code, der }),
-        (any_node_code(), vec(any::<u64>(), 0..4), any::<u64>()).prop_map(
-            |(code, serials, at_ms)| Record::Revocation {
+        (any_node_code(), vec(text(), 0..4), text()).prop_map(|(code, serials, revoked_at)| {
+            Record::Revocation {
                 code,
                 serials,
-                at_ms
+                revoked_at,
             }
-        ),
+        }),
     ]
 }
 

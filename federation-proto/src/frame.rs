@@ -419,11 +419,12 @@ pub enum Record {
         #[serde(with = "byte_buf")]
         der: Vec<u8>,
     },
-    /// The certificates of `code` with these serial numbers are revoked from `at_ms` (Unix ms).
+    /// Node `code` is revoked: its links are refused and its certificates (these serial
+    /// numbers, as the CA recorded them) no longer verify anything. `revoked_at` is RFC 3339.
     Revocation {
         code: NodeCode,
-        serials: Vec<u64>,
-        at_ms: u64,
+        serials: Vec<String>,
+        revoked_at: String,
     },
 }
 

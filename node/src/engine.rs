@@ -30,6 +30,7 @@ use crate::calendar::Calendar;
 use crate::case::{Case, Refusal};
 use crate::clock::Clock;
 use crate::deadline::{self, WarningPolicy};
+use crate::pki::Revoked;
 use crate::relay::{authored_targets, event_bytes, Directory, DirectoryError, Router};
 use crate::store::{Commit, NodeMeta, Queued, Store, StoreError};
 
@@ -104,6 +105,11 @@ enum Work {
         floor: u64,
         reply: oneshot::Sender<Result<u64, EngineError>>,
     },
+    /// Record a revocation (from this node's `revoked.toml`) and pass it down.
+    Revoke {
+        entry: Revoked,
+        reply: oneshot::Sender<Result<(), EngineError>>,
+    },
     /// Queue for a child everything its restore needs.
     RestoreDump {
         child: NodeCode,
@@ -163,6 +169,9 @@ impl Engine {
         let mut directory = Directory::new(setup.ca_der);
         for (code, der) in setup.store.certificates()? {
             directory.restore(code, der);
+        }
+        for entry in setup.store.revocations()? {
+            directory.revoke(entry.code);
         }
         let counters = setup.store.link_counters()?;
         let (tx, rx) = mpsc::channel(MAX_BATCH * 4);
@@ -231,6 +240,11 @@ impl Engine {
         self.ask(|reply| Work::Rebase { peer, floor, reply }).await
     }
 
+    /// Records a revocation and passes it down the subtree.
+    pub async fn revoke(&self, entry: Revoked) -> Result<(), EngineError> {
+        self.ask(|reply| Work::Revoke { entry, reply }).await
+    }
+
     /// Queues a restore for `child`; returns the link sequence that completes it.
     pub async fn restore_dump(&self, child: NodeCode) -> Result<u64, EngineError> {
         self.ask(|reply| Work::RestoreDump { child, reply }).await
@@ -265,6 +279,7 @@ struct Change {
     received: Option<(NodeCode, u64)>,
     summary: Option<CaseSummary>,
     certificate: Option<(NodeCode, Vec<u8>)>,
+    revocation: Option<Revoked>,
 }
 
 impl Writer {
@@ -298,6 +313,7 @@ impl Writer {
                 Work::Rebase { reply, .. } | Work::RestoreDump { reply, .. } => {
                     drop(reply.send(Err(e())))
                 }
+                Work::Revoke { reply, .. } => drop(reply.send(Err(e()))),
             }
             return None;
         }
@@ -339,6 +355,19 @@ impl Writer {
                     None
                 }
             },
+            Work::Revoke { entry, reply } => {
+                let mut change = Change::default();
+                let done = self
+                    .take_revocation(entry, None, &mut change)
+                    .and_then(|()| self.commit(self.meta, change));
+                match done {
+                    Ok(()) => Some(Done::Unit(reply)),
+                    Err(e) => {
+                        let _ = reply.send(Err(e));
+                        None
+                    }
+                }
+            }
             Work::RestoreDump { child, reply } => match self.restore_dump(child) {
                 Ok(upto) => Some(Done::Seq(reply, upto)),
                 Err(e) => {
@@ -379,6 +408,7 @@ impl Writer {
                 .certificate
                 .as_ref()
                 .map(|(c, der)| (*c, der.as_slice())),
+            revocation: change.revocation.as_ref(),
         })?;
         self.router.committed(&change.queue, change.received);
         self.queued |= !change.queue.is_empty();
@@ -545,6 +575,23 @@ impl Writer {
             Payload::Record(Record::Certificate { code, der }) => {
                 self.take_certificate(code, der, Some(from), &mut change)?
             }
+            Payload::Record(Record::Revocation {
+                code,
+                serials,
+                revoked_at,
+            }) => {
+                if Some(from) != self.router.parent {
+                    return Err(EngineError::Invalid(format!(
+                        "revocation of {code} from {from}: revocations come only from above"
+                    )));
+                }
+                let entry = Revoked {
+                    code,
+                    serials,
+                    revoked_at,
+                };
+                self.take_revocation(entry, Some(from), &mut change)?;
+            }
             Payload::Record(_) => {
                 info!(node = %self.code, peer = %from, "record kind not applied by this version");
             }
@@ -687,6 +734,27 @@ impl Writer {
                 self.router.enqueue(child, &Item::record(&record)?, queue)?;
             }
         }
+        Ok(())
+    }
+
+    fn take_revocation(
+        &mut self,
+        entry: Revoked,
+        from: Option<NodeCode>,
+        change: &mut Change,
+    ) -> Result<(), EngineError> {
+        if !self.router.directory.revoke(entry.code) {
+            return Ok(());
+        }
+        warn!(node = %self.code, code = %entry.code, revoked_at = %entry.revoked_at, "node revoked: its links are refused and its events no longer verify");
+        let record = Record::Revocation {
+            code: entry.code,
+            serials: entry.serials.clone(),
+            revoked_at: entry.revoked_at.clone(),
+        };
+        self.router
+            .broadcast_down(&record, from, &mut change.queue)?;
+        change.revocation = Some(entry);
         Ok(())
     }
 

@@ -13,7 +13,7 @@
 //! a pending list; they become its counters only once the commit holding them succeeds
 //! ([`Router::committed`]), so a failed commit burns no sequence.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use ed25519_dalek::VerifyingKey;
 use federation_proto::frame::{Item, Record};
@@ -36,6 +36,8 @@ pub enum DirectoryError {
     },
     #[error("certificate offered for {claimed} names {named}")]
     WrongCode { claimed: NodeCode, named: NodeCode },
+    #[error("{0} is revoked")]
+    Revoked(NodeCode),
 }
 
 /// Node certificates known here, as verifying keys.
@@ -43,6 +45,8 @@ pub enum DirectoryError {
 pub struct Directory {
     ca_der: Option<Vec<u8>>,
     keys: HashMap<NodeCode, (VerifyingKey, Vec<u8>)>,
+    /// Revoked nodes: their certificates verify nothing any more.
+    revoked: HashSet<NodeCode>,
 }
 
 impl Directory {
@@ -50,12 +54,16 @@ impl Directory {
         Directory {
             ca_der,
             keys: HashMap::new(),
+            revoked: HashSet::new(),
         }
     }
 
     /// Checks a certificate against the CA and takes it in. `Ok(true)` when it is new or
     /// changed (and so worth passing on).
     pub fn learn(&mut self, code: NodeCode, der: &[u8]) -> Result<bool, DirectoryError> {
+        if self.revoked.contains(&code) {
+            return Err(DirectoryError::Revoked(code));
+        }
         if self.keys.get(&code).is_some_and(|(_, known)| known == der) {
             return Ok(false);
         }
@@ -89,6 +97,16 @@ impl Directory {
 
     pub fn key(&self, code: NodeCode) -> Option<&VerifyingKey> {
         self.keys.get(&code).map(|(k, _)| k)
+    }
+
+    /// Marks `code` revoked; `true` when that is news.
+    pub fn revoke(&mut self, code: NodeCode) -> bool {
+        self.keys.remove(&code);
+        self.revoked.insert(code)
+    }
+
+    pub fn is_revoked(&self, code: NodeCode) -> bool {
+        self.revoked.contains(&code)
     }
 
     pub fn certificates(&self) -> impl Iterator<Item = (NodeCode, &[u8])> {
@@ -212,6 +230,20 @@ impl Router {
             Some(parent) => self.enqueue(parent, item, queue),
             None => Ok(()),
         }
+    }
+
+    /// Queues `record` for every known child but `except`: down the subtree.
+    pub fn broadcast_down(
+        &self,
+        record: &Record,
+        except: Option<NodeCode>,
+        queue: &mut Vec<Queued>,
+    ) -> Result<(), codec::CodecError> {
+        let item = Item::record(record)?;
+        for child in self.children().into_iter().filter(|c| Some(*c) != except) {
+            self.enqueue(child, &item, queue)?;
+        }
+        Ok(())
     }
 
     /// Queues a certificate for the parent and every known child but `except`.

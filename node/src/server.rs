@@ -43,6 +43,7 @@ pub async fn run(config: Config, clock: Clock) -> Result<()> {
         Some(identity) => {
             // Our own certificate is the first entry of the directory we pass on.
             engine.learn(code, identity.cert_der.clone(), false).await?;
+            adopt_revocations(&config, &engine).await?;
             Some(Links::start(LinkSetup {
                 code,
                 parent: config.parent.clone(),
@@ -154,6 +155,19 @@ pub async fn restore(config: Config, clock: Clock, timeout: Duration) -> Result<
         .map_err(|_| anyhow::anyhow!("the restore did not complete within {timeout:?}"))??;
     store.flush()?;
     Ok((store.event_count(), store.meta()?.last_seq))
+}
+
+/// Takes the revocations listed in this node's `revoked.toml` (a copy of the CA's list, at the
+/// root) and passes the new ones down the subtree.
+async fn adopt_revocations(config: &Config, engine: &Engine) -> Result<()> {
+    let path = config.path(Path::new("revoked.toml"));
+    if !path.exists() {
+        return Ok(());
+    }
+    for entry in crate::pki::Revocations::load(&path)?.iter() {
+        engine.revoke(entry.clone()).await?;
+    }
+    Ok(())
 }
 
 /// Opens the store and checks it (rebuilding derived data if needed).

@@ -11,6 +11,7 @@
 //! - `links`: `o|i ++ peer` → last link sequence queued for / held from the peer.
 //! - `summaries`: `CaseNo::key()` → the latest [`CaseSummary`] (cases owned here or below).
 //! - `certs`: division code → DER certificate (the federation directory).
+//! - `revoked`: division code → [`Revoked`] (revocations received from above or loaded here).
 //!
 //! Invariants, checked at start-up by [`SledStore::check_and_repair`]:
 //! - every event is in `case_events`, and every case's log has exactly its events;
@@ -31,6 +32,7 @@ use sled::Transactional;
 
 use crate::case::Case;
 use crate::operator::Operator;
+use crate::pki::Revoked;
 
 /// Largest stored case record; a case's log grows with its events.
 const MAX_CASE_BYTES: usize = 4 * 1024 * 1024;
@@ -74,6 +76,8 @@ pub struct Commit<'a> {
     pub summary: Option<&'a CaseSummary>,
     /// A certificate for the federation directory.
     pub certificate: Option<(NodeCode, &'a [u8])>,
+    /// A revoked node.
+    pub revocation: Option<&'a Revoked>,
 }
 
 impl<'a> Commit<'a> {
@@ -86,6 +90,7 @@ impl<'a> Commit<'a> {
             received: None,
             summary: None,
             certificate: None,
+            revocation: None,
         }
     }
 }
@@ -142,6 +147,8 @@ pub trait Store: Send + Sync + 'static {
     fn certificates(&self) -> Result<Vec<(NodeCode, Vec<u8>)>, StoreError>;
     fn summary(&self, no: &CaseNo) -> Result<Option<CaseSummary>, StoreError>;
     fn summaries(&self) -> Box<dyn Iterator<Item = Result<CaseSummary, StoreError>> + '_>;
+    fn is_revoked(&self, code: NodeCode) -> Result<bool, StoreError>;
+    fn revocations(&self) -> Result<Vec<Revoked>, StoreError>;
     fn operator(&self, token_hash: &[u8; 32]) -> Result<Option<Operator>, StoreError>;
     fn put_operator(&self, token_hash: &[u8; 32], operator: &Operator) -> Result<(), StoreError>;
     fn operators(&self) -> Result<Vec<Operator>, StoreError>;
@@ -159,6 +166,7 @@ pub struct SledStore {
     links: sled::Tree,
     summaries: sled::Tree,
     certs: sled::Tree,
+    revoked: sled::Tree,
     flushes: AtomicU64,
     /// Test hook: make flushes fail, as a full or failing disk would.
     #[cfg(test)]
@@ -195,6 +203,7 @@ impl SledStore {
             links: db.open_tree("links")?,
             summaries: db.open_tree("summaries")?,
             certs: db.open_tree("certs")?,
+            revoked: db.open_tree("revoked")?,
             flushes: AtomicU64::new(0),
             #[cfg(test)]
             fail_flushes: Default::default(),
@@ -351,6 +360,7 @@ impl Store for SledStore {
             .summary
             .map(|s| Ok::<_, CodecError>((s.case_no.key(), codec::encode(s)?)));
         let summary = summary.transpose()?;
+        let revocation = c.revocation.map(codec::encode).transpose()?;
         let trees = (
             &self.events,
             &self.case_events,
@@ -360,10 +370,11 @@ impl Store for SledStore {
             &self.links,
             &self.summaries,
             &self.certs,
+            &self.revoked,
         );
         trees
             .transaction(
-                |(events, index, cases, meta_tree, outbox, links, summaries, certs)| {
+                |(events, index, cases, meta_tree, outbox, links, summaries, certs, revoked)| {
                     if let Some((e, bytes, case)) = &event {
                         if events.get(e.id.key())?.is_some() {
                             return Err(abort(CodecError::Encode(format!(
@@ -390,6 +401,9 @@ impl Store for SledStore {
                     }
                     if let Some((code, der)) = c.certificate {
                         certs.insert(&code.as_u64().to_be_bytes(), der)?;
+                    }
+                    if let (Some(r), Some(bytes)) = (c.revocation, &revocation) {
+                        revoked.insert(&r.code.as_u64().to_be_bytes(), bytes.as_slice())?;
                     }
                     Ok(())
                 },
@@ -554,6 +568,18 @@ impl Store for SledStore {
                     .map_err(|e| StoreError::Corrupt(e.to_string()))?;
                 Ok((code, v.to_vec()))
             })
+            .collect()
+    }
+
+    fn is_revoked(&self, code: NodeCode) -> Result<bool, StoreError> {
+        Ok(self.revoked.contains_key(code.as_u64().to_be_bytes())?)
+    }
+
+    fn revocations(&self) -> Result<Vec<Revoked>, StoreError> {
+        self.revoked
+            .iter()
+            .values()
+            .map(|v| Ok(codec::decode(&v?, 64 * 1024)?))
             .collect()
     }
 

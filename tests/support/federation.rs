@@ -343,8 +343,31 @@ impl Federation {
     pub fn links_report(&self) -> String {
         self.running()
             .iter()
-            .map(|n| format!("{n}: {}\n", Value::Array(self.links(n))))
+            .map(|n| {
+                let node = self.node(n);
+                match node.try_request("GET", "/api/v1/links", &node.admin_token(), None) {
+                    Ok((_, body)) => format!("{n}: {body}\n"),
+                    Err(e) => format!("{n}: {e}\nits logs:\n{}\n", node.logs()),
+                }
+            })
             .collect()
+    }
+
+    /// The last warnings and errors each member logged, for failure messages.
+    pub fn warnings_report(&self) -> String {
+        let mut report = String::new();
+        for name in &self.order {
+            let lines = self.log_lines(name, |l| l.contains(" WARN ") || l.contains(" ERROR "));
+            let from = lines.len().saturating_sub(20);
+            report.push_str(&format!(
+                "{name}: {} warnings/errors, the last:\n",
+                lines.len()
+            ));
+            for line in &lines[from..] {
+                report.push_str(&format!("    {line}\n"));
+            }
+        }
+        report
     }
 
     /// Whether, among the running members named in `names`, every link between two of them is
@@ -376,8 +399,9 @@ impl Federation {
         });
         assert!(
             settled,
-            "links did not settle in {SETTLE:?}:\n{}",
-            self.links_report()
+            "links did not settle in {SETTLE:?}:\n{}\n{}",
+            self.links_report(),
+            self.warnings_report()
         );
     }
 

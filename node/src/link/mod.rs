@@ -170,8 +170,13 @@ async fn dial_loop(endpoint: quinn::Endpoint, parent: ParentAddr, shared: Arc<Sh
         match dial(&endpoint, &parent).await {
             Ok(conn) => {
                 info!(parent = %parent.code, addr = %parent.addr, "connected to parent");
-                backoff = FIRST;
+                let started = std::time::Instant::now();
                 Session::run(conn, Role::Parent, shared.clone()).await;
+                // Only a link that stayed up resets the backoff: a parent that accepts the
+                // connection and then refuses us must not be dialled in a tight loop.
+                if started.elapsed() > MAX {
+                    backoff = FIRST;
+                }
             }
             Err(e) => {
                 shared.update(parent.code, Role::Parent, |s| {

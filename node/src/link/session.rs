@@ -105,15 +105,23 @@ impl Session {
     }
 
     fn check_revoked(&self) -> Result<(), Refusal> {
+        let revoked = |why: &str| {
+            Refusal::new(
+                RefuseCode::Revoked,
+                format!("the certificate of {} is revoked ({why})", self.peer),
+            )
+        };
+        match self.shared.store.is_revoked(self.peer) {
+            Ok(true) => return Err(revoked("revocation recorded")),
+            Ok(false) => {}
+            Err(e) => return Err(revoked(&format!("cannot read revocations: {e}"))),
+        }
         let path = &self.shared.revocations;
         if !path.exists() {
             return Ok(());
         }
         match Revocations::load(path) {
-            Ok(r) if r.is_revoked(self.peer) => Err(Refusal::new(
-                RefuseCode::Revoked,
-                format!("the certificate of {} is revoked", self.peer),
-            )),
+            Ok(r) if r.is_revoked(self.peer) => Err(revoked("listed in revoked.toml")),
             Ok(_) => Ok(()),
             Err(e) => Err(Refusal::new(
                 RefuseCode::Revoked,
