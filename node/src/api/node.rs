@@ -14,7 +14,8 @@ use super::auth::Caller;
 use super::body::JsonBody;
 use super::error::ApiError;
 use super::view::timestamp;
-use super::AppState;
+use super::{AppState, NodeContext};
+use crate::link;
 use crate::operator::{new_token, token_hash, Operator, Role};
 
 pub async fn node(State(node): State<AppState>, _caller: Caller) -> Json<Value> {
@@ -144,6 +145,12 @@ pub async fn metrics(State(node): State<AppState>) -> Result<String, ApiError> {
             state.as_str()
         ));
     }
+    out.push_str(&format!(
+        "# HELP liandong_flushes_total Group commits (one fsync each).\n# TYPE liandong_flushes_total counter\nliandong_flushes_total{{node=\"{}\"}} {}\n",
+        node.code,
+        node.store.flush_count()
+    ));
+    link_metrics(&node, &mut out);
     Ok(out)
 }
 
@@ -185,6 +192,56 @@ pub async fn wrong_method(method: Method, uri: Uri) -> ApiError {
         "method_not_allowed",
         format!("{} does not take {method}", uri.path()),
     )
+}
+
+/// Per link: connected, outbox depth, last acknowledged sequence, connections since start.
+fn link_metrics(node: &NodeContext, out: &mut String) {
+    let Some(links) = &node.links else {
+        return;
+    };
+    let metrics: [(&str, &str, &str); 4] = [
+        (
+            "liandong_link_connected",
+            "gauge",
+            "1 while the link is up.",
+        ),
+        (
+            "liandong_link_outbox",
+            "gauge",
+            "Items queued for the peer, not yet acknowledged.",
+        ),
+        (
+            "liandong_link_acked",
+            "gauge",
+            "Highest link sequence the peer acknowledged.",
+        ),
+        (
+            "liandong_link_connections_total",
+            "counter",
+            "Connections established (reconnects + 1).",
+        ),
+    ];
+    let snapshot = links.snapshot();
+    for (i, (name, kind, help)) in metrics.iter().enumerate() {
+        out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n"));
+        for (s, outbox) in &snapshot {
+            let value = [
+                u64::from(s.connected),
+                *outbox as u64,
+                s.last_ack,
+                s.connections,
+            ][i];
+            let role = if s.role == link::Role::Parent {
+                "parent"
+            } else {
+                "child"
+            };
+            out.push_str(&format!(
+                "{name}{{node=\"{}\",peer=\"{}\",role=\"{role}\"}} {value}\n",
+                node.code, s.peer
+            ));
+        }
+    }
 }
 
 pub async fn no_route(uri: Uri) -> ApiError {
