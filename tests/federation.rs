@@ -61,6 +61,22 @@ fn event_list(case: &Value) -> Value {
     case["events"].clone()
 }
 
+/// Waits until `name` shows the case with exactly the events of `case` (a view from another
+/// node); fails the test with every link after [`SETTLE`].
+#[track_caller]
+fn wait_for_events(fed: &Federation, name: &str, case: &Value) {
+    let no = s(case, "case_no");
+    assert!(
+        wait_until(SETTLE, || fed
+            .case_on(name, no)
+            .is_some_and(|c| event_list(&c) == event_list(case))),
+        "{name} never showed {no} with the events {}: it shows {:?}\n{}",
+        event_list(case),
+        fed.case_on(name, no).map(|c| event_list(&c)),
+        fed.links_report()
+    );
+}
+
 /// `GET /api/v1/cases` on a node, without the default limit: case number → view.
 fn all_cases(node: &Node) -> BTreeMap<String, Value> {
     node.cases("limit=1000000")
@@ -118,11 +134,7 @@ fn events_reach_exactly_the_involved_nodes() {
     );
 
     // The county receives it and takes it over; then it is the county's to decide.
-    assert!(
-        wait_until(SETTLE, || fed.case_on(XIANYOU, &no).is_some()),
-        "the forwarded case never reached the county:\n{}",
-        fed.links_report()
-    );
+    wait_for_events(&fed, XIANYOU, &case);
     let county = fed.node(XIANYOU);
     let admin = county.admin_token();
     let case = county.act_ok(&admin, &no, &json!({"action": "take_over"}));
@@ -151,13 +163,7 @@ fn events_reach_exactly_the_involved_nodes() {
     );
 
     // The township's view converges to the county's.
-    assert!(
-        wait_until(SETTLE, || fed
-            .case_on(FENGTING, &no)
-            .is_some_and(|c| event_list(&c) == event_list(&decided))),
-        "the township's view never caught up:\ntownship {:?}\ncounty   {decided}",
-        fed.case_on(FENGTING, &no)
-    );
+    wait_for_events(&fed, FENGTING, &decided);
     let at_town = fed.case_on(FENGTING, &no).unwrap();
     assert_eq!(s(&at_town, "state"), "approved");
     assert_eq!(s(&at_town, "owner"), XIANYOU);
@@ -542,13 +548,7 @@ fn impostors_are_refused() {
     let case = town.submit_all(&admin, SHIGONG);
     let no = s(&case, "case_no").to_string();
     let case = town.act_ok(&admin, &no, &forward());
-    assert!(
-        wait_until(SETTLE, || fed
-            .case_on(XIANYOU, &no)
-            .is_some_and(|c| event_list(&c) == event_list(&case))),
-        "an honest event no longer replicates:\n{}",
-        fed.links_report()
-    );
+    wait_for_events(&fed, XIANYOU, &case);
     fed.assert_no_panic();
 }
 
@@ -578,7 +578,6 @@ fn a_certificate_for_another_code_keeps_the_node_from_starting() {
 /// store from the county. Every case comes back as it was, and the next event continues the
 /// township's sequence (no number reused), as does the next case number.
 #[test]
-#[ignore = "waiting for liandong restore"]
 fn a_township_is_restored_from_its_county() {
     let mut fed = Federation::start(ONE_LINE);
     fed.wait_settled();
@@ -605,10 +604,8 @@ fn a_township_is_restored_from_its_county() {
     );
     let forwarded = town.submit_all(&admin, SHIGONG);
     let forwarded_no = s(&forwarded, "case_no").to_string();
-    town.act_ok(&admin, &forwarded_no, &forward());
-    assert!(wait_until(SETTLE, || fed
-        .case_on(XIANYOU, &forwarded_no)
-        .is_some()));
+    let forwarded = town.act_ok(&admin, &forwarded_no, &forward());
+    wait_for_events(&fed, XIANYOU, &forwarded);
     let county = fed.node(XIANYOU);
     let county_admin = county.admin_token();
     county.act_ok(
@@ -617,9 +614,7 @@ fn a_township_is_restored_from_its_county() {
         &json!({"action": "take_over"}),
     );
     let reviewed = county.act_ok(&county_admin, &forwarded_no, &json!({"action": "review"}));
-    assert!(wait_until(SETTLE, || fed
-        .case_on(FENGTING, &forwarded_no)
-        .is_some_and(|c| event_list(&c) == event_list(&reviewed))));
+    wait_for_events(&fed, FENGTING, &reviewed);
     fed.wait_settled();
 
     let town = fed.node(FENGTING);

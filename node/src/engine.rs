@@ -26,11 +26,11 @@ use federation_proto::{
 use tokio::sync::{mpsc, oneshot, watch};
 use tracing::{error, info, info_span, warn};
 
-use crate::calendar::Calendar;
 use crate::case::{Case, Refusal};
 use crate::clock::Clock;
 use crate::deadline::{self, WarningPolicy};
 use crate::pki::Revoked;
+use crate::reference::{Kind, Reference};
 use crate::relay::{authored_targets, event_bytes, Directory, DirectoryError, Router};
 use crate::store::{Commit, NodeMeta, Queued, Store, StoreError};
 
@@ -110,6 +110,10 @@ enum Work {
         entry: Revoked,
         reply: oneshot::Sender<Result<(), EngineError>>,
     },
+    /// Broadcast this node's own catalog and calendar files down, where they changed.
+    Publish {
+        reply: oneshot::Sender<Result<(), EngineError>>,
+    },
     /// Queue for a child everything its restore needs.
     RestoreDump {
         child: NodeCode,
@@ -149,7 +153,7 @@ pub struct Setup {
     pub parent: Option<NodeCode>,
     pub key: SigningKey,
     pub clock: Clock,
-    pub calendar: Calendar,
+    pub reference: Arc<Reference>,
     pub policy: WarningPolicy,
     /// The federation CA certificate (DER), when the node federates.
     pub ca_der: Option<Vec<u8>>,
@@ -182,7 +186,7 @@ impl Engine {
             code: setup.code,
             key: setup.key,
             clock: setup.clock,
-            calendar: setup.calendar,
+            reference: setup.reference,
             policy: setup.policy,
             meta,
             failed: None,
@@ -245,6 +249,11 @@ impl Engine {
         self.ask(|reply| Work::Revoke { entry, reply }).await
     }
 
+    /// Broadcasts this node's own catalog and calendar down the subtree where they changed.
+    pub async fn publish(&self) -> Result<(), EngineError> {
+        self.ask(|reply| Work::Publish { reply }).await
+    }
+
     /// Queues a restore for `child`; returns the link sequence that completes it.
     pub async fn restore_dump(&self, child: NodeCode) -> Result<u64, EngineError> {
         self.ask(|reply| Work::RestoreDump { child, reply }).await
@@ -262,7 +271,7 @@ struct Writer {
     code: NodeCode,
     key: SigningKey,
     clock: Clock,
-    calendar: Calendar,
+    reference: Arc<Reference>,
     policy: WarningPolicy,
     meta: NodeMeta,
     failed: Option<String>,
@@ -280,6 +289,7 @@ struct Change {
     summary: Option<CaseSummary>,
     certificate: Option<(NodeCode, Vec<u8>)>,
     revocation: Option<Revoked>,
+    setting: Option<(&'static [u8], Vec<u8>)>,
 }
 
 impl Writer {
@@ -313,7 +323,7 @@ impl Writer {
                 Work::Rebase { reply, .. } | Work::RestoreDump { reply, .. } => {
                     drop(reply.send(Err(e())))
                 }
-                Work::Revoke { reply, .. } => drop(reply.send(Err(e()))),
+                Work::Revoke { reply, .. } | Work::Publish { reply } => drop(reply.send(Err(e()))),
             }
             return None;
         }
@@ -368,6 +378,13 @@ impl Writer {
                     }
                 }
             }
+            Work::Publish { reply } => match self.publish() {
+                Ok(()) => Some(Done::Unit(reply)),
+                Err(e) => {
+                    let _ = reply.send(Err(e));
+                    None
+                }
+            },
             Work::RestoreDump { child, reply } => match self.restore_dump(child) {
                 Ok(upto) => Some(Done::Seq(reply, upto)),
                 Err(e) => {
@@ -409,6 +426,7 @@ impl Writer {
                 .as_ref()
                 .map(|(c, der)| (*c, der.as_slice())),
             revocation: change.revocation.as_ref(),
+            setting: change.setting.as_ref().map(|(k, v)| (*k, v.as_slice())),
         })?;
         self.router.committed(&change.queue, change.received);
         self.queued |= !change.queue.is_empty();
@@ -506,8 +524,13 @@ impl Writer {
         if case.owner != self.code || self.router.parent.is_none() {
             return Ok(());
         }
-        let clocks =
-            deadline::evaluate(case, &self.calendar, self.clock.today(), &self.policy).ok();
+        let clocks = deadline::evaluate(
+            case,
+            &self.reference.calendar(),
+            self.clock.today(),
+            &self.policy,
+        )
+        .ok();
         let summary = CaseSummary {
             case_no: case.case_no,
             item: case.item.clone(),
@@ -592,8 +615,11 @@ impl Writer {
                 };
                 self.take_revocation(entry, Some(from), &mut change)?;
             }
-            Payload::Record(_) => {
-                info!(node = %self.code, peer = %from, "record kind not applied by this version");
+            Payload::Record(Record::Catalog(text)) => {
+                self.take_reference(Kind::Catalog, text, from, &mut change)?
+            }
+            Payload::Record(Record::Calendar(text)) => {
+                self.take_reference(Kind::Calendar, text, from, &mut change)?
             }
         }
         self.commit(meta, change)
@@ -723,8 +749,22 @@ impl Writer {
         Ok(self.router.queued(child))
     }
 
-    /// Queues the whole directory for a child that has just connected.
+    /// Queues for a child that has just connected the whole directory and the catalog and
+    /// calendar in force here, when they are not simply the built-in ones.
     fn welcome(&self, child: NodeCode, queue: &mut Vec<Queued>) -> Result<(), EngineError> {
+        for kind in [Kind::Catalog, Kind::Calendar] {
+            let text = match self.reference.own(kind) {
+                Some(own) => Some(own.to_string()),
+                None => self
+                    .store
+                    .setting(kind.received_key())?
+                    .and_then(|b| String::from_utf8(b).ok()),
+            };
+            if let Some(text) = text {
+                let item = Item::record(&reference_record(kind, &text))?;
+                self.router.enqueue(child, &item, queue)?;
+            }
+        }
         for (code, der) in self.router.directory.certificates() {
             if code != child {
                 let record = Record::Certificate {
@@ -733,6 +773,55 @@ impl Writer {
                 };
                 self.router.enqueue(child, &Item::record(&record)?, queue)?;
             }
+        }
+        Ok(())
+    }
+
+    /// A catalog or calendar broadcast by the parent: adopted (unless this node has its own
+    /// file), kept, and passed down.
+    fn take_reference(
+        &mut self,
+        kind: Kind,
+        text: String,
+        from: NodeCode,
+        change: &mut Change,
+    ) -> Result<(), EngineError> {
+        if Some(from) != self.router.parent {
+            return Err(EngineError::Invalid(format!(
+                "{kind:?} from {from}: reference data comes only from above"
+            )));
+        }
+        let adopted = self
+            .reference
+            .adopt(kind, &text)
+            .map_err(|e| EngineError::Invalid(e.to_string()))?;
+        if adopted {
+            info!(node = %self.code, ?kind, "adopted the parent's broadcast");
+            self.router.broadcast_down(
+                &reference_record(kind, &text),
+                Some(from),
+                &mut change.queue,
+            )?;
+            change.setting = Some((kind.received_key(), text.into_bytes()));
+        }
+        Ok(())
+    }
+
+    /// Broadcasts each own file that differs from what was last broadcast.
+    fn publish(&mut self) -> Result<(), EngineError> {
+        for kind in [Kind::Catalog, Kind::Calendar] {
+            let Some(text) = self.reference.own(kind).map(str::to_string) else {
+                continue;
+            };
+            if self.store.setting(kind.sent_key())?.as_deref() == Some(text.as_bytes()) {
+                continue;
+            }
+            let mut change = Change::default();
+            self.router
+                .broadcast_down(&reference_record(kind, &text), None, &mut change.queue)?;
+            info!(node = %self.code, ?kind, children = change.queue.len(), "broadcasting own file down");
+            change.setting = Some((kind.sent_key(), text.into_bytes()));
+            self.commit(self.meta, change)?;
         }
         Ok(())
     }
@@ -783,6 +872,13 @@ impl Writer {
     }
 }
 
+fn reference_record(kind: Kind, text: &str) -> Record {
+    match kind {
+        Kind::Catalog => Record::Catalog(text.to_string()),
+        Kind::Calendar => Record::Calendar(text.to_string()),
+    }
+}
+
 /// The next case number of `day`: `<code>-<yyyymmdd>-<6-digit daily sequence>`.
 fn next_case_no(meta: &mut NodeMeta, code: NodeCode, day: Date) -> Result<CaseNo, EngineError> {
     let seq = if meta.case_day == Some(day) {
@@ -811,8 +907,6 @@ mod tests {
     use std::sync::atomic::Ordering;
 
     use federation_proto::{Applicant, ApplicantKind, ItemKind, Level};
-
-    use crate::calendar::Calendar;
 
     use super::*;
     use crate::store::SledStore;
@@ -853,7 +947,7 @@ mod tests {
             parent: None,
             key: SigningKey::from_bytes(&[7; 32]),
             clock: Clock::system(),
-            calendar: Calendar::builtin().unwrap(),
+            reference: Arc::new(Reference::new(None, None, None, None).unwrap()),
             policy: WarningPolicy::default(),
             ca_der: None,
         })
@@ -987,7 +1081,7 @@ mod tests {
             parent: Some("350300".parse().unwrap()),
             key: SigningKey::from_bytes(&[7; 32]),
             clock: Clock::system(),
-            calendar: Calendar::builtin().unwrap(),
+            reference: Arc::new(Reference::new(None, None, None, None).unwrap()),
             policy: WarningPolicy::default(),
             ca_der: Some(ca_der),
         })

@@ -8,6 +8,7 @@
 //! - [`deadline`]: promised and legal deadlines and warnings (时限与预警).
 //! - [`store`]: durable storage of events and cases (sled), behind a small trait.
 //! - [`engine`]: the write path — sequence, clock, signing, group commit, applying peers' batches.
+//! - [`reference`]: the catalog and calendar in force, and adopting an ancestor's broadcast.
 //! - [`relay`]: what goes where — outbox queueing and the certificate directory.
 //! - [`link`]: QUIC links to the parent and children — TLS, hello, batches, acks.
 //! - [`operator`]: operators, roles and tokens.
@@ -35,6 +36,7 @@ pub mod launcher;
 pub mod link;
 pub mod operator;
 pub mod pki;
+pub mod reference;
 pub mod relay;
 pub mod server;
 pub mod store;

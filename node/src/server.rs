@@ -1,7 +1,7 @@
 //! `liandong run`: opens the store, checks it, starts the write engine and the API, announces
 //! readiness, and shuts down cleanly on SIGINT/SIGTERM.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,6 +19,7 @@ use crate::config::Config;
 use crate::engine::{Engine, Setup};
 use crate::link::{Identity, LinkSetup, Links};
 use crate::operator::{token_hash, Operator, Role};
+use crate::reference::{Kind, Reference};
 use crate::store::{SledStore, Store};
 
 /// Runs the node until a shutdown signal.
@@ -28,14 +29,14 @@ pub async fn run(config: Config, clock: Clock) -> Result<()> {
     ensure_admin(&config, store.as_ref())?;
     let key = load_or_create_key(&config.path(&config.file.files.key))?;
     let federation = load_federation(&config, &key)?;
-    let calendar = load_calendar(&config)?;
+    let reference = Arc::new(load_reference(&config, store.as_ref())?);
     let engine = Engine::start(Setup {
         store: store.clone(),
         code,
         parent: config.parent.as_ref().map(|p| p.code),
         key: key.clone(),
         clock,
-        calendar: calendar.clone(),
+        reference: reference.clone(),
         policy: config.file.warnings,
         ca_der: federation.as_ref().map(|f| f.ca_der.clone()),
     })?;
@@ -44,6 +45,7 @@ pub async fn run(config: Config, clock: Clock) -> Result<()> {
             // Our own certificate is the first entry of the directory we pass on.
             engine.learn(code, identity.cert_der.clone(), false).await?;
             adopt_revocations(&config, &engine).await?;
+            engine.publish().await?;
             Some(Links::start(LinkSetup {
                 code,
                 parent: config.parent.clone(),
@@ -64,8 +66,7 @@ pub async fn run(config: Config, clock: Clock) -> Result<()> {
         parent: config.parent.as_ref().map(|p| p.code),
         engine,
         store: store.clone(),
-        catalog: load_catalog(&config)?,
-        calendar,
+        reference,
         clock,
         policy: config.file.warnings,
         links,
@@ -114,7 +115,7 @@ pub async fn restore(config: Config, clock: Clock, timeout: Duration) -> Result<
         parent: Some(parent.code),
         key,
         clock,
-        calendar: load_calendar(&config)?,
+        reference: Arc::new(load_reference(&config, store.as_ref())?),
         policy: config.file.warnings,
         ca_der: Some(identity.ca_der.clone()),
     })?;
@@ -197,19 +198,37 @@ fn load_federation(config: &Config, key: &SigningKey) -> Result<Option<Identity>
     Ok(Some(Identity::new(cert_der, ca_der, key)?))
 }
 
-fn load_catalog(config: &Config) -> Result<Catalog> {
-    match &config.file.files.catalog {
-        Some(p) => Ok(Catalog::load(&config.path(p))?),
-        None => Ok(Catalog::builtin()?),
+/// The catalog and calendar in force: this node's own files, else what the parent broadcast
+/// earlier, else the built-in ones. Own files are validated here, so a bad one stops the start.
+fn load_reference(config: &Config, store: &dyn Store) -> Result<Reference> {
+    let read = |p: &Option<PathBuf>| -> Result<Option<String>> {
+        p.as_ref()
+            .map(|p| {
+                let path = config.path(p);
+                std::fs::read_to_string(&path)
+                    .with_context(|| format!("reading {}", path.display()))
+            })
+            .transpose()
+    };
+    let own_catalog = read(&config.file.files.catalog)?;
+    let own_calendar = read(&config.file.files.calendar)?;
+    if let (Some(text), Some(p)) = (&own_catalog, &config.file.files.catalog) {
+        Catalog::from_toml(text).with_context(|| format!("catalog {}", p.display()))?;
     }
-}
-
-fn load_calendar(config: &Config) -> Result<Calendar> {
-    let mut calendar = Calendar::builtin()?;
-    if let Some(p) = &config.file.files.calendar {
-        calendar.overlay(Calendar::load(&config.path(p))?);
+    if let (Some(text), Some(p)) = (&own_calendar, &config.file.files.calendar) {
+        Calendar::from_toml(text).with_context(|| format!("calendar {}", p.display()))?;
     }
-    Ok(calendar)
+    let received = |kind: Kind| -> Result<Option<String>> {
+        Ok(store
+            .setting(kind.received_key())?
+            .and_then(|b| String::from_utf8(b).ok()))
+    };
+    Ok(Reference::new(
+        own_catalog,
+        own_calendar,
+        received(Kind::Catalog)?,
+        received(Kind::Calendar)?,
+    )?)
 }
 
 /// Registers the token in `admin.token` as the admin operator.

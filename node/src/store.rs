@@ -78,6 +78,8 @@ pub struct Commit<'a> {
     pub certificate: Option<(NodeCode, &'a [u8])>,
     /// A revoked node.
     pub revocation: Option<&'a Revoked>,
+    /// A node setting (a key of the `meta` tree) and its new value.
+    pub setting: Option<(&'a [u8], &'a [u8])>,
 }
 
 impl<'a> Commit<'a> {
@@ -91,6 +93,7 @@ impl<'a> Commit<'a> {
             summary: None,
             certificate: None,
             revocation: None,
+            setting: None,
         }
     }
 }
@@ -148,6 +151,8 @@ pub trait Store: Send + Sync + 'static {
     fn summary(&self, no: &CaseNo) -> Result<Option<CaseSummary>, StoreError>;
     fn summaries(&self) -> Box<dyn Iterator<Item = Result<CaseSummary, StoreError>> + '_>;
     fn is_revoked(&self, code: NodeCode) -> Result<bool, StoreError>;
+    /// A node setting written with [`Commit::setting`].
+    fn setting(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
     fn revocations(&self) -> Result<Vec<Revoked>, StoreError>;
     fn operator(&self, token_hash: &[u8; 32]) -> Result<Option<Operator>, StoreError>;
     fn put_operator(&self, token_hash: &[u8; 32], operator: &Operator) -> Result<(), StoreError>;
@@ -389,6 +394,9 @@ impl Store for SledStore {
                         }
                     }
                     meta_tree.insert(META_KEY, meta.as_slice())?;
+                    if let Some((key, value)) = c.setting {
+                        meta_tree.insert(key, value)?;
+                    }
                     for q in c.queue {
                         outbox.insert(&outbox_key(q.peer, q.seq)[..], q.item.as_slice())?;
                         links.insert(&link_key(b'o', q.peer)[..], &q.seq.to_be_bytes())?;
@@ -569,6 +577,10 @@ impl Store for SledStore {
                 Ok((code, v.to_vec()))
             })
             .collect()
+    }
+
+    fn setting(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.meta.get(key)?.map(|v| v.to_vec()))
     }
 
     fn is_revoked(&self, code: NodeCode) -> Result<bool, StoreError> {

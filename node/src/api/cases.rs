@@ -39,7 +39,7 @@ pub async fn submit(
     caller: Caller,
     JsonBody(app): JsonBody<Application>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let intake = intake::prepare(&node.catalog, &app)?;
+    let intake = intake::prepare(&node.reference.catalog(), &app)?;
     if !caller.0.serves(&intake.department) {
         return Err(ApiError::forbidden(format!(
             "{} may not accept applications for {}",

@@ -22,13 +22,12 @@ use axum::routing::{get, post};
 use axum::Router;
 use federation_proto::{Date, NodeCode};
 
-use crate::calendar::Calendar;
 use crate::case::Case;
-use crate::catalog::Catalog;
 use crate::clock::Clock;
 use crate::deadline::{self, Clocks, WarningPolicy};
 use crate::engine::Engine;
 use crate::link::Links;
+use crate::reference::Reference;
 use crate::store::Store;
 
 pub use action::ACTIONS;
@@ -40,8 +39,8 @@ pub struct NodeContext {
     pub parent: Option<NodeCode>,
     pub store: Arc<dyn Store>,
     pub engine: Engine,
-    pub catalog: Catalog,
-    pub calendar: Calendar,
+    /// Catalog and calendar in force (own files, or the parent's broadcast).
+    pub reference: Arc<Reference>,
     pub clock: Clock,
     pub policy: WarningPolicy,
     /// Federation links, when the node has a certificate.
@@ -55,7 +54,7 @@ impl NodeContext {
 
     /// The case's clocks today, or why they cannot be computed.
     pub fn clocks(&self, case: &Case) -> Result<Clocks, String> {
-        deadline::evaluate(case, &self.calendar, self.today(), &self.policy)
+        deadline::evaluate(case, &self.reference.calendar(), self.today(), &self.policy)
             .map_err(|e| e.to_string())
     }
 }

@@ -29,7 +29,7 @@ pub async fn node(State(node): State<AppState>, _caller: Caller) -> Json<Value> 
 }
 
 pub async fn catalog(State(node): State<AppState>, _caller: Caller) -> Json<Value> {
-    Json(json!({ "items": node.catalog.items() }))
+    Json(json!({ "items": node.reference.catalog().items() }))
 }
 
 /// Totals over this node's own cases. (Descendants join once federation links exist.)
