@@ -64,6 +64,9 @@ struct Member {
     node: Node,
     /// The clock of the latest start, in minutes after [`CLOCK`], and when that start was.
     clock: Option<(u64, Instant)>,
+    /// For a member made by [`Federation::add`]: its parent's code ("" for the root). `None`
+    /// for the others (impostors), which no settling waits for.
+    parent: Option<String>,
 }
 
 impl Federation {
@@ -107,6 +110,7 @@ impl Federation {
     pub fn add(&mut self, code: &str, parent: Option<&str>) -> &Node {
         let parent_arg = parent.map(|p| self.parent_arg(p));
         self.init(code, code, parent_arg.as_deref());
+        self.member(code).parent = Some(parent.unwrap_or_default().to_string());
         let pki = self.pki.clone();
         self.issue(code, &pki, code);
         self.start_again(code);
@@ -135,8 +139,12 @@ impl Federation {
         );
         let extra: Vec<&str> = parent_arg.map(|p| vec!["--parent", p]).unwrap_or_default();
         let node = Node::init(self.root().join(name), code, &extra);
-        self.members
-            .insert(name.to_string(), Member { node, clock: None });
+        let member = Member {
+            node,
+            clock: None,
+            parent: None,
+        };
+        self.members.insert(name.to_string(), member);
         self.order.push(name.to_string());
         self.node(name)
     }
@@ -370,31 +378,39 @@ impl Federation {
         report
     }
 
-    /// Whether, among the running members named in `names`, every link between two of them is
-    /// connected with an empty outbox: nothing is on its way between them.
-    pub fn settled(&self, names: &[String]) -> bool {
-        let running: Vec<&String> = names.iter().filter(|n| self.node(n).is_running()).collect();
-        let codes: Vec<&str> = running.iter().map(|n| self.node(n).code.as_str()).collect();
-        running.iter().all(|n| {
-            self.links(n).iter().all(|l| {
-                let peer = l["peer"].as_str().unwrap_or_default();
-                !codes.contains(&peer) || (l["connected"] == true && l["outbox"] == 0)
-            })
+    /// Whether every running member made by [`Federation::add`] has its link to its parent up
+    /// (if the parent runs), and every link between two of them is connected with an empty
+    /// outbox: nothing is on its way between them.
+    pub fn settled(&self) -> bool {
+        // Members made by `add` are named by their codes.
+        let honest: Vec<&str> = self
+            .order
+            .iter()
+            .filter(|n| self.members[*n].parent.is_some() && self.node(n).is_running())
+            .map(String::as_str)
+            .collect();
+        honest.iter().all(|n| {
+            let links = self.links(n);
+            let parent = self.members[*n].parent.as_deref().unwrap_or_default();
+            let parent_up = !honest.contains(&parent)
+                || links
+                    .iter()
+                    .any(|l| l["peer"] == parent && l["connected"] == true);
+            parent_up
+                && links.iter().all(|l| {
+                    let peer = l["peer"].as_str().unwrap_or_default();
+                    !honest.contains(&peer) || (l["connected"] == true && l["outbox"] == 0)
+                })
         })
     }
 
-    /// Waits until every running member is [`settled`](Federation::settled) on two polls in a
-    /// row; fails the test with every link after [`SETTLE`].
+    /// Waits until the federation is [`settled`](Federation::settled) on two polls in a row;
+    /// fails the test with every link after [`SETTLE`].
     #[track_caller]
     pub fn wait_settled(&self) {
-        let names = self.running();
         let mut in_a_row = 0;
         let settled = wait_until(SETTLE, || {
-            in_a_row = if self.settled(&names) {
-                in_a_row + 1
-            } else {
-                0
-            };
+            in_a_row = if self.settled() { in_a_row + 1 } else { 0 };
             in_a_row >= 2
         });
         assert!(
