@@ -1,7 +1,7 @@
-//! The write path: one task that turns requests into signed events, applies what peers send,
+//! The write path: one thread that turns requests into signed events, applies what peers send,
 //! and answers only after a shared flush (group commit).
 //!
-//! Why one task: it owns the node's sequence number, hybrid clock, daily case counter and link
+//! Why one writer: it owns the node's sequence number, hybrid clock, daily case counter and link
 //! counters, so events get gapless sequence numbers and increasing clocks without locks, and a
 //! check against a case's current state cannot race with another write to the same case.
 //!
@@ -110,6 +110,13 @@ enum Work {
         entry: Revoked,
         reply: oneshot::Sender<Result<(), EngineError>>,
     },
+    /// Drop what a peer acknowledged from its outbox. (All writes go through this thread:
+    /// sled batches from other threads racing its transactions have been seen to hang.)
+    Ack {
+        peer: NodeCode,
+        upto: u64,
+        reply: oneshot::Sender<Result<(), EngineError>>,
+    },
     /// Broadcast this node's own catalog and calendar files down, where they changed.
     Publish {
         reply: oneshot::Sender<Result<(), EngineError>>,
@@ -193,7 +200,12 @@ impl Engine {
             queued: false,
             outbox_tx,
         };
-        tokio::spawn(writer.run(rx));
+        // The write path is synchronous work on sled (transactions, fsync): it gets a thread
+        // of its own, so that it never holds up the async tasks that keep links alive.
+        std::thread::Builder::new()
+            .name(format!("writer-{}", setup.code))
+            .spawn(move || writer.run(rx))
+            .map_err(|e| StoreError::Corrupt(format!("cannot start the write thread: {e}")))?;
         Ok(Engine { tx, outbox })
     }
 
@@ -249,6 +261,11 @@ impl Engine {
         self.ask(|reply| Work::Revoke { entry, reply }).await
     }
 
+    /// Drops from the peer's outbox what it acknowledged.
+    pub async fn ack(&self, peer: NodeCode, upto: u64) -> Result<(), EngineError> {
+        self.ask(|reply| Work::Ack { peer, upto, reply }).await
+    }
+
     /// Broadcasts this node's own catalog and calendar down the subtree where they changed.
     pub async fn publish(&self) -> Result<(), EngineError> {
         self.ask(|reply| Work::Publish { reply }).await
@@ -293,17 +310,25 @@ struct Change {
 }
 
 impl Writer {
-    async fn run(mut self, mut rx: mpsc::Receiver<Work>) {
-        let mut batch = Vec::with_capacity(MAX_BATCH);
+    /// Takes whatever is queued (up to [`MAX_BATCH`]), applies it, flushes once, answers.
+    fn run(mut self, mut rx: mpsc::Receiver<Work>) {
         let mut pending: Vec<Done> = Vec::with_capacity(MAX_BATCH);
-        while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
-            for work in batch.drain(..) {
+        while let Some(first) = rx.blocking_recv() {
+            let mut next = Some(first);
+            let mut taken = 0;
+            while let Some(work) = next.take() {
                 if let Some(done) = self.handle(work) {
                     pending.push(done);
                 }
+                taken += 1;
+                next = if taken < MAX_BATCH {
+                    rx.try_recv().ok()
+                } else {
+                    None
+                };
             }
             if !pending.is_empty() {
-                self.flush(&mut pending).await;
+                self.flush(&mut pending);
             }
         }
     }
@@ -323,7 +348,9 @@ impl Writer {
                 Work::Rebase { reply, .. } | Work::RestoreDump { reply, .. } => {
                     drop(reply.send(Err(e())))
                 }
-                Work::Revoke { reply, .. } | Work::Publish { reply } => drop(reply.send(Err(e()))),
+                Work::Revoke { reply, .. } | Work::Publish { reply } | Work::Ack { reply, .. } => {
+                    drop(reply.send(Err(e())))
+                }
             }
             return None;
         }
@@ -378,6 +405,11 @@ impl Writer {
                     }
                 }
             }
+            Work::Ack { peer, upto, reply } => {
+                // Losing an ack is harmless (the items are sent again), so no flush waits.
+                let _ = reply.send(self.store.outbox_ack(peer, upto).map_err(EngineError::from));
+                None
+            }
             Work::Publish { reply } => match self.publish() {
                 Ok(()) => Some(Done::Unit(reply)),
                 Err(e) => {
@@ -395,12 +427,8 @@ impl Writer {
         }
     }
 
-    async fn flush(&mut self, pending: &mut Vec<Done>) {
-        let store = self.store.clone();
-        let flushed = tokio::task::spawn_blocking(move || store.flush())
-            .await
-            .map_err(|e| e.to_string())
-            .and_then(|r| r.map_err(|e| e.to_string()));
+    fn flush(&mut self, pending: &mut Vec<Done>) {
+        let flushed = self.store.flush().map_err(|e| e.to_string());
         if let Err(e) = &flushed {
             error!(error = %e, "flush failed: refusing further writes until restart");
             self.failed = Some(e.clone());

@@ -81,10 +81,13 @@ pub async fn run(config: Config, clock: Clock) -> Result<()> {
     write_ports(&config, api_addr.port(), quic)?;
     info!(node = %code, api = %api_addr, quic = ?quic, "ready");
     eprintln!("ready");
-    axum::serve(listener, api::router(context))
+    axum::serve(listener, api::router(context.clone()))
         .with_graceful_shutdown(shutdown)
         .await
         .context("serving the API")?;
+    if let Some(links) = &context.links {
+        links.close().await;
+    }
     store.flush()?;
     info!(node = %code, "stopped");
     Ok(())

@@ -70,6 +70,7 @@ pub struct Links {
     registry: Registry,
     local_addr: SocketAddr,
     store: Arc<dyn Store>,
+    endpoint: quinn::Endpoint,
 }
 
 impl Links {
@@ -93,13 +94,21 @@ impl Links {
         let span = tracing::info_span!("links", node = %setup.code);
         tokio::spawn(accept_loop(endpoint.clone(), shared.clone()).instrument(span.clone()));
         if let Some(parent) = setup.parent {
-            tokio::spawn(dial_loop(endpoint, parent, shared).instrument(span));
+            tokio::spawn(dial_loop(endpoint.clone(), parent, shared).instrument(span));
         }
         Ok(Links {
             registry,
             local_addr,
             store: setup.store,
+            endpoint,
         })
+    }
+
+    /// Closes every link, so that peers see the node leave at once rather than after the idle
+    /// timeout, and waits briefly for the close to go out.
+    pub async fn close(&self) {
+        self.endpoint.close(0u32.into(), b"node stopping");
+        let _ = tokio::time::timeout(Duration::from_secs(1), self.endpoint.wait_idle()).await;
     }
 
     pub fn local_addr(&self) -> SocketAddr {

@@ -145,8 +145,9 @@ impl Session {
             .await
             .context("taking the peer's certificate")?;
         self.shared
-            .store
-            .outbox_ack(self.peer, theirs.received_upto)?;
+            .engine
+            .ack(self.peer, theirs.received_upto)
+            .await?;
         self.shared.update(self.peer, self.role, |s| {
             s.connected = true;
             s.connections += 1;
@@ -170,6 +171,7 @@ impl Session {
             r = self.send_outbox(bulk_out, theirs.received_upto, acks_rx) => r.context("sending"),
             r = self.receive_bulk(frames_tx.clone()) => r.context("receiving"),
             r = write_control(control_tx, frames_rx) => r.context("control out"),
+            r = ping(frames_tx.clone()) => r.context("ping"),
             r = self.read_control(control_rx, acks_tx, frames_tx) => r.context("control in"),
         }
     }
@@ -323,10 +325,24 @@ impl Session {
         control: mpsc::Sender<Frame>,
     ) -> Result<()> {
         let mut reader = FrameReader::for_stream(StreamKind::Control);
-        while let Some(frame) = next_frame(&mut stream, &mut reader).await? {
+        loop {
+            // The peer pings every third of the idle timeout: silence this long means the
+            // link is gone, whatever the transport believes.
+            let frame =
+                tokio::time::timeout(tls::IDLE_TIMEOUT, next_frame(&mut stream, &mut reader))
+                    .await
+                    .map_err(|_| {
+                        anyhow!(
+                            "no control traffic from the peer for {:?}",
+                            tls::IDLE_TIMEOUT
+                        )
+                    })?;
+            let Some(frame) = frame? else {
+                return Ok(());
+            };
             match frame {
                 Frame::Ack { upto } => {
-                    self.shared.store.outbox_ack(self.peer, upto)?;
+                    self.shared.engine.ack(self.peer, upto).await?;
                     self.shared
                         .update(self.peer, self.role, |s| s.last_ack = upto);
                     acks.send_replace(upto);
@@ -349,7 +365,16 @@ impl Session {
                 ),
             }
         }
-        Ok(())
+    }
+}
+
+/// Pings the peer on the control stream every third of the idle timeout.
+async fn ping(control: mpsc::Sender<Frame>) -> Result<()> {
+    let mut nonce = 0u64;
+    loop {
+        tokio::time::sleep(tls::IDLE_TIMEOUT / 3).await;
+        nonce += 1;
+        control.send(Frame::Ping { nonce }).await?;
     }
 }
 
