@@ -273,7 +273,7 @@ fn links_show_connected_peers() {
 }
 
 /// A township authors a stream of events — 4 clients submitting cases and forwarding each to
-/// the county; N events in all (`LIANDONG_FED_EVENTS`, default 2000) — while
+/// the county; N events in all (`LIANDONG_FED_EVENTS`, default 10 000) — while
 /// (a) the county is SIGKILLed and restarted once a quarter of them are acknowledged, and
 /// (b) the township itself is SIGKILLed and restarted at five eighths (its clients retry until
 /// it is back on the same port).
@@ -286,7 +286,7 @@ fn restart_and_link_cut_deliver_every_event_exactly_once() {
     let n: usize = std::env::var("LIANDONG_FED_EVENTS")
         .ok()
         .map(|v| v.parse().expect("LIANDONG_FED_EVENTS is a number"))
-        .unwrap_or(2000);
+        .unwrap_or(10_000);
     let began = Instant::now();
     let mut fed = Federation::start(ONE_LINE);
     fed.wait_settled();

@@ -46,6 +46,10 @@ pub struct LinkState {
     /// Connections established since start.
     pub connections: u64,
     pub last_error: Option<String>,
+    /// The live connection. A newer one replaces (and closes) it, and only the session that
+    /// owns it may mark the link down — an old session timing out must not.
+    #[serde(skip)]
+    pub current: Option<quinn::Connection>,
 }
 
 type Registry = Arc<Mutex<BTreeMap<NodeCode, LinkState>>>;
@@ -152,6 +156,7 @@ impl Shared {
                 last_ack: 0,
                 connections: 0,
                 last_error: None,
+                current: None,
             });
             f(state);
         }

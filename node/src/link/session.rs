@@ -71,9 +71,13 @@ impl Session {
                 return;
             }
             let result = session.serve(der).await;
+            let mine = session.conn.stable_id();
             session.shared.update(peer, role, |s| {
-                s.connected = false;
-                s.last_error = result.as_ref().err().map(|e| format!("{e:#}"));
+                if s.current.as_ref().is_none_or(|c| c.stable_id() == mine) {
+                    s.connected = false;
+                    s.current = None;
+                    s.last_error = result.as_ref().err().map(|e| format!("{e:#}"));
+                }
             });
             match result {
                 Ok(()) => info!("link closed"),
@@ -149,6 +153,9 @@ impl Session {
             .ack(self.peer, theirs.received_upto)
             .await?;
         self.shared.update(self.peer, self.role, |s| {
+            if let Some(old) = s.current.replace(self.conn.clone()) {
+                old.close(4u32.into(), b"replaced by a new connection");
+            }
             s.connected = true;
             s.connections += 1;
             s.last_ack = theirs.received_upto;
