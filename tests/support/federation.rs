@@ -17,8 +17,11 @@
 //! its clock had reached (never backwards).
 
 use std::collections::BTreeMap;
+use std::net::{SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -111,6 +114,17 @@ impl Federation {
         let parent_arg = parent.map(|p| self.parent_arg(p));
         self.init(code, code, parent_arg.as_deref());
         self.member(code).parent = Some(parent.unwrap_or_default().to_string());
+        let pki = self.pki.clone();
+        self.issue(code, &pki, code);
+        self.start_again(code);
+        self.node(code)
+    }
+
+    /// Like [`Federation::add`], but the node dials its parent at `via` (a [`UdpRelay`] in
+    /// front of the parent) instead of the parent's own address.
+    pub fn add_via(&mut self, code: &str, parent: &str, via: SocketAddr) -> &Node {
+        self.init(code, code, Some(&format!("{parent}@{via}")));
+        self.member(code).parent = Some(parent.to_string());
         let pki = self.pki.clone();
         self.issue(code, &pki, code);
         self.start_again(code);
@@ -539,5 +553,88 @@ impl Endpoint {
             status,
             serde_json::from_str(&text).unwrap_or(Value::String(text)),
         ))
+    }
+}
+
+/// A UDP relay between one child and its parent that can cut the link — drop every datagram,
+/// both ways — and heal it: a network cut with both processes still running.
+pub struct UdpRelay {
+    pub addr: SocketAddr,
+    cut: Arc<AtomicBool>,
+    stop: Arc<AtomicBool>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl UdpRelay {
+    pub fn start(upstream: SocketAddr) -> UdpRelay {
+        let front = UdpSocket::bind("127.0.0.1:0").expect("bind relay");
+        let back = UdpSocket::bind("127.0.0.1:0").expect("bind relay upstream");
+        back.connect(upstream).expect("connect relay upstream");
+        for s in [&front, &back] {
+            s.set_read_timeout(Some(Duration::from_millis(50)))
+                .expect("timeout");
+        }
+        let addr = front.local_addr().expect("relay address");
+        let (cut, stop) = (
+            Arc::new(AtomicBool::new(false)),
+            Arc::new(AtomicBool::new(false)),
+        );
+        let client: Arc<Mutex<Option<SocketAddr>>> = Arc::default();
+        let (front2, back2) = (
+            front.try_clone().expect("clone"),
+            back.try_clone().expect("clone"),
+        );
+        let up = {
+            let (cut, stop, client) = (cut.clone(), stop.clone(), client.clone());
+            std::thread::spawn(move || {
+                let mut buf = vec![0u8; 65_536];
+                while !stop.load(Ordering::Relaxed) {
+                    if let Ok((n, from)) = front.recv_from(&mut buf) {
+                        *client.lock().expect("relay lock") = Some(from);
+                        if !cut.load(Ordering::Relaxed) {
+                            let _ = back.send(&buf[..n]);
+                        }
+                    }
+                }
+            })
+        };
+        let down = {
+            let (cut, stop) = (cut.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let mut buf = vec![0u8; 65_536];
+                while !stop.load(Ordering::Relaxed) {
+                    if let Ok(n) = back2.recv(&mut buf) {
+                        let to = *client.lock().expect("relay lock");
+                        if let (false, Some(to)) = (cut.load(Ordering::Relaxed), to) {
+                            let _ = front2.send_to(&buf[..n], to);
+                        }
+                    }
+                }
+            })
+        };
+        UdpRelay {
+            addr,
+            cut,
+            stop,
+            threads: vec![up, down],
+        }
+    }
+
+    /// Drops every datagram from now on, both ways.
+    pub fn cut(&self) {
+        self.cut.store(true, Ordering::Relaxed);
+    }
+
+    pub fn heal(&self) {
+        self.cut.store(false, Ordering::Relaxed);
+    }
+}
+
+impl Drop for UdpRelay {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
     }
 }
