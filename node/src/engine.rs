@@ -934,31 +934,9 @@ fn next_case_no(meta: &mut NodeMeta, code: NodeCode, day: Date) -> Result<CaseNo
 mod tests {
     use std::sync::atomic::Ordering;
 
-    use federation_proto::{Applicant, ApplicantKind, ItemKind, Level};
-
     use super::*;
+    use crate::fixtures::intake;
     use crate::store::SledStore;
-
-    fn intake() -> Intake {
-        Intake {
-            item: "X".into(),
-            item_name: "x".into(),
-            kind: ItemKind::Promised,
-            department: "d".into(),
-            deciding_level: Level::County,
-            applicant: Applicant {
-                kind: ApplicantKind::Person,
-                name: "n".into(),
-                id: "11010519491231002X".into(),
-            },
-            materials: vec![],
-            missing: vec![],
-            owed: vec![],
-            promised_days: 3,
-            legal_days: 10,
-            fee_fen: 0,
-        }
-    }
 
     fn actor() -> Actor {
         Actor {

@@ -31,6 +31,8 @@ pub mod deadline;
 pub mod demo;
 pub mod engine;
 pub mod files;
+#[cfg(test)]
+mod fixtures;
 pub mod intake;
 pub mod launcher;
 pub mod link;

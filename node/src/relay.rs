@@ -239,11 +239,7 @@ impl Router {
         except: Option<NodeCode>,
         queue: &mut Vec<Queued>,
     ) -> Result<(), codec::CodecError> {
-        let item = Item::record(record)?;
-        for child in self.children().into_iter().filter(|c| Some(*c) != except) {
-            self.enqueue(child, &item, queue)?;
-        }
-        Ok(())
+        self.send_record(self.children(), record, except, queue)
     }
 
     /// Queues a certificate for the parent and every known child but `except`.
@@ -253,9 +249,19 @@ impl Router {
         except: Option<NodeCode>,
         queue: &mut Vec<Queued>,
     ) -> Result<(), codec::CodecError> {
+        let peers = self.parent.into_iter().chain(self.children()).collect();
+        self.send_record(peers, record, except, queue)
+    }
+
+    fn send_record(
+        &self,
+        peers: Vec<NodeCode>,
+        record: &Record,
+        except: Option<NodeCode>,
+        queue: &mut Vec<Queued>,
+    ) -> Result<(), codec::CodecError> {
         let item = Item::record(record)?;
-        let peers = self.parent.into_iter().chain(self.children());
-        for peer in peers.filter(|p| Some(*p) != except) {
+        for peer in peers.into_iter().filter(|p| Some(*p) != except) {
             self.enqueue(peer, &item, queue)?;
         }
         Ok(())

@@ -635,9 +635,7 @@ impl Store for SledStore {
 
 #[cfg(test)]
 mod tests {
-    use federation_proto::{
-        Actor, Applicant, ApplicantKind, EventBody, EventId, Intake, ItemKind, Level, Sig,
-    };
+    use federation_proto::{Actor, EventBody, EventId, Sig};
 
     use super::*;
 
@@ -667,24 +665,7 @@ mod tests {
     }
 
     fn submit() -> EventBody {
-        EventBody::Submit(Intake {
-            item: "X".into(),
-            item_name: "x".into(),
-            kind: ItemKind::Promised,
-            department: "d".into(),
-            deciding_level: Level::County,
-            applicant: Applicant {
-                kind: ApplicantKind::Person,
-                name: "n".into(),
-                id: "11010519491231002X".into(),
-            },
-            materials: vec![],
-            missing: vec![],
-            owed: vec![],
-            promised_days: 3,
-            legal_days: 10,
-            fee_fen: 0,
-        })
+        EventBody::Submit(crate::fixtures::intake())
     }
 
     /// Writes two cases of two and one events the way the engine does.
