@@ -711,6 +711,18 @@ mod tests {
         assert_eq!(store.meta().unwrap().last_seq, 3);
     }
 
+    /// Opens the store again in the same process: sled's background threads may hold the
+    /// file lock for a moment after the previous handle is dropped.
+    fn reopen(dir: &Path) -> SledStore {
+        for _ in 0..100 {
+            if let Ok(store) = SledStore::open(dir, 1 << 20) {
+                return store;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        SledStore::open(dir, 1 << 20).unwrap()
+    }
+
     #[test]
     fn lost_derived_trees_are_rebuilt_from_events() {
         let dir = tempfile::tempdir().unwrap();
@@ -726,7 +738,7 @@ mod tests {
             store.flush().unwrap();
             cases
         };
-        let store = SledStore::open(dir.path(), 1 << 20).unwrap();
+        let store = reopen(dir.path());
         let report = store.check_and_repair(own()).unwrap();
         assert!(report.rebuilt, "{report:?}");
         let cases: Vec<Case> = store.cases().map(Result::unwrap).collect();
