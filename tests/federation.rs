@@ -728,3 +728,156 @@ fn own_events(node: &Node) -> u64 {
         .map(|c| c["events"].as_array().map_or(0, |e| e.len() as u64))
         .sum()
 }
+
+/// A peer with a valid certificate that misbehaves on the wire: first a frame of garbage on
+/// its bulk stream, then an event altered after it was signed (what a lying relay would send).
+/// The county closes each link with a log line that says why, stores nothing of it, and its
+/// honest links keep working.
+#[test]
+fn a_peer_sending_garbage_or_an_altered_event_is_cut_off() {
+    let mut fed = Federation::start(ONE_LINE);
+    fed.wait_settled();
+    let county_quic = fed.node(XIANYOU).quic_port().expect("county QUIC port");
+    // The rogue: a genuine township certificate, driven by hand instead of by liandong.
+    let to_county = fed.parent_arg(XIANYOU);
+    fed.init("rogue", BANGTOU, Some(&to_county));
+    let pki = fed.pki().to_path_buf();
+    fed.issue("rogue", &pki, BANGTOU);
+    let rogue_dir = fed.node("rogue").dir();
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime.block_on(rogue::garbage_frame(&rogue_dir, county_quic));
+    runtime.block_on(rogue::altered_event(&rogue_dir, county_quic));
+
+    let logs = fed.node(XIANYOU).logs();
+    assert!(
+        logs.contains("link closed") && logs.contains("malformed frame"),
+        "no log line for the garbage frame: {}",
+        logs.lines()
+            .filter(|l| l.contains("350322101"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    assert!(
+        logs.contains("ALERT") && logs.contains("signature does not verify"),
+        "no alert for the altered event"
+    );
+    assert!(!fed
+        .node(XIANYOU)
+        .cases("")
+        .iter()
+        .any(|c| c["accepting_node"] == BANGTOU));
+
+    // The honest township's events still flow.
+    let town = fed.node(FENGTING);
+    let clerk = town.clerk("卫生健康办公室");
+    let (status, case) = town.submit(&clerk, SHENGYU, &["夫妻双方居民身份证".to_string()]);
+    assert_eq!(status, 201);
+    let no = case["case_no"].as_str().expect("case number").to_string();
+    assert!(wait_until(SETTLE, || fed.case_on(XIANYOU, &no).is_some()));
+    fed.assert_no_panic();
+}
+
+/// A hand-driven QUIC peer speaking the link protocol, for the misbehaviour tests.
+mod rogue {
+    use std::path::Path;
+
+    use ed25519_dalek::pkcs8::DecodePrivateKey;
+    use ed25519_dalek::SigningKey;
+    use federation_proto::frame::{encode_frame, Batch, Frame, Hello, Holds, Item};
+    use federation_proto::{sign, Actor, CaseNo, Event, EventBody, EventId, Hlc, NodeCode, Sig};
+    use liandong::link::Identity;
+    use liandong::pki;
+
+    /// The streams a session keeps open; dropping them would stop the county's sends first.
+    pub struct Rogue {
+        _endpoint: quinn::Endpoint,
+        conn: quinn::Connection,
+        key: SigningKey,
+        _control: (quinn::SendStream, quinn::RecvStream),
+    }
+
+    async fn connect(dir: &Path, county_quic: u16) -> Rogue {
+        let pem = std::fs::read_to_string(dir.join("node.key")).expect("rogue key");
+        let key = SigningKey::from_pkcs8_pem(&pem).expect("rogue key");
+        let cert = pki::read_cert_pem(&dir.join("node.crt")).expect("rogue cert");
+        let ca = pki::read_cert_pem(&dir.join("ca.crt")).expect("ca cert");
+        let identity = Identity::new(cert, ca, &key).expect("identity");
+        let mut endpoint =
+            quinn::Endpoint::client("127.0.0.1:0".parse().expect("addr")).expect("endpoint");
+        endpoint
+            .set_default_client_config(liandong::link::tls::client_config(&identity).expect("tls"));
+        let county: NodeCode = super::XIANYOU.parse().expect("code");
+        let addr = format!("127.0.0.1:{county_quic}").parse().expect("addr");
+        let conn = endpoint
+            .connect(addr, &pki::server_name(county))
+            .expect("connect")
+            .await
+            .expect("handshake");
+        // Hello on the control stream, as a real child would.
+        let (mut tx, rx) = conn.open_bi().await.expect("control stream");
+        let me: NodeCode = super::BANGTOU.parse().expect("code");
+        let hello = Frame::Hello(Hello::new(
+            me,
+            Holds {
+                received_upto: 0,
+                queued_upto: 1,
+            },
+        ));
+        tx.write_all(&encode_frame(&hello).expect("hello"))
+            .await
+            .expect("send hello");
+        Rogue {
+            _endpoint: endpoint,
+            conn,
+            key,
+            _control: (tx, rx),
+        }
+    }
+
+    async fn send_bulk_then_wait(conn: &quinn::Connection, bytes: &[u8]) {
+        let mut bulk = conn.open_uni().await.expect("bulk stream");
+        bulk.write_all(bytes).await.expect("send");
+        // The county closes the connection; wait for it (bounded).
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(10), conn.closed()).await;
+    }
+
+    pub async fn garbage_frame(dir: &Path, county_quic: u16) {
+        let rogue = connect(dir, county_quic).await;
+        // A plausible length, then bytes that decode to nothing.
+        let mut garbage = 40u32.to_be_bytes().to_vec();
+        garbage.extend([0xFF; 40]);
+        send_bulk_then_wait(&rogue.conn, &garbage).await;
+    }
+
+    pub async fn altered_event(dir: &Path, county_quic: u16) {
+        let rogue = connect(dir, county_quic).await;
+        let me: NodeCode = super::BANGTOU.parse().expect("code");
+        let mut event = Event {
+            id: EventId { origin: me, seq: 1 },
+            hlc: Hlc {
+                wall_ms: 1_759_194_000_000,
+                counter: 0,
+            },
+            case_no: CaseNo {
+                node: me,
+                date: "2025-09-30".parse().expect("date"),
+                seq: 1,
+            },
+            actor: Actor {
+                name: "rogue".into(),
+                department: None,
+            },
+            body: EventBody::Withdraw,
+            sig: Sig::EMPTY,
+        };
+        sign::sign(&mut event, &rogue.key);
+        event.body = EventBody::Review;
+        let county: NodeCode = super::XIANYOU.parse().expect("code");
+        let item = Item::event(&event).expect("item").addressed(vec![county]);
+        let batch = Frame::Batch(Batch {
+            first: 1,
+            items: vec![item],
+        });
+        send_bulk_then_wait(&rogue.conn, &encode_frame(&batch).expect("batch")).await;
+    }
+}
