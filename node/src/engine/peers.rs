@@ -1,0 +1,351 @@
+//! The write thread's side of the links: applying what peers send (events, summaries,
+//! certificates, revocations, reference data) and queueing what they need (welcomes,
+//! restores, renumbered outboxes).
+
+use federation_proto::frame::{Batch, Item, Payload, Record};
+use federation_proto::{sign, CaseSummary, Event, EventBody, EventId, Hlc, NodeCode};
+use tracing::{info, warn};
+
+use super::{Change, EngineError, Receipt, Writer};
+use crate::case::Case;
+use crate::pki::Revoked;
+use crate::reference::Kind;
+use crate::relay::{event_bytes, DirectoryError};
+use crate::store::{NodeMeta, Queued};
+
+impl Writer {
+    /// Applies a batch from `from`, item by item; one bad item is skipped on its own.
+    pub(super) fn receive(&mut self, from: NodeCode, batch: Batch) -> Result<Receipt, EngineError> {
+        // A link with nothing received yet takes the peer's numbering as it comes (a restored
+        // node starts empty while its parent's sequence goes on).
+        let expected = match self.router.received(from) {
+            0 => batch.first,
+            n => n + 1,
+        };
+        let plan = batch.check_sequence(expected).map_err(EngineError::Link)?;
+        let mut rejected = Vec::new();
+        for (seq, item) in batch.fresh(&plan) {
+            match self.receive_item(from, seq, item) {
+                Ok(()) => {}
+                Err(EngineError::Invalid(reason)) => {
+                    warn!(node = %self.code, peer = %from, seq, %reason, "item rejected");
+                    self.commit(
+                        self.meta,
+                        Change {
+                            received: Some((from, seq)),
+                            ..Change::default()
+                        },
+                    )?;
+                    rejected.push(reason);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(Receipt {
+            ack_upto: plan.ack_upto(),
+            rejected,
+        })
+    }
+
+    fn receive_item(&mut self, from: NodeCode, seq: u64, item: &Item) -> Result<(), EngineError> {
+        let payload = item
+            .decode()
+            .map_err(|e| EngineError::Invalid(format!("item {seq} from {from}: {e}")))?;
+        let mut change = Change {
+            received: Some((from, seq)),
+            ..Change::default()
+        };
+        let mut meta = self.meta;
+        match payload {
+            Payload::Event(event) => {
+                self.receive_event(from, item, event, &mut meta, &mut change)?
+            }
+            Payload::Summary(summary) => self.receive_summary(item, summary, &mut change)?,
+            Payload::Record(Record::Certificate { code, der }) => {
+                self.take_certificate(code, der, Some(from), &mut change)?
+            }
+            Payload::Record(Record::Revocation {
+                code,
+                serials,
+                revoked_at,
+            }) => {
+                if Some(from) != self.router.parent {
+                    return Err(EngineError::Invalid(format!(
+                        "revocation of {code} from {from}: revocations come only from above"
+                    )));
+                }
+                let entry = Revoked {
+                    code,
+                    serials,
+                    revoked_at,
+                };
+                self.take_revocation(entry, Some(from), &mut change)?;
+            }
+            Payload::Record(Record::Catalog(text)) => {
+                self.take_reference(Kind::Catalog, text, from, &mut change)?
+            }
+            Payload::Record(Record::Calendar(text)) => {
+                self.take_reference(Kind::Calendar, text, from, &mut change)?
+            }
+        }
+        self.commit(meta, change)
+    }
+
+    fn receive_event(
+        &mut self,
+        from: NodeCode,
+        item: &Item,
+        event: Event,
+        meta: &mut NodeMeta,
+        change: &mut Change,
+    ) -> Result<(), EngineError> {
+        let origin = event.id.origin;
+        let key = self.router.directory.key(origin).ok_or_else(|| {
+            EngineError::Invalid(format!(
+                "event {origin}:{} has no certificate for its origin in the directory",
+                event.id.seq
+            ))
+        })?;
+        sign::verify(&event, key)
+            .map_err(|e| EngineError::BadSignature(format!("{e} (relayed by {from})")))?;
+        self.router
+            .route_event(&item.bytes, &item.to, Some(from), &mut change.queue)?;
+        if self.store.has_event(&event.id)? {
+            return Ok(());
+        }
+        meta.hlc = Hlc::observe(meta.hlc, event.hlc);
+        if origin == self.code {
+            // Our own event coming back: a restore from the parent's copy. Never reuse its
+            // sequence number, nor the case number of a submission.
+            meta.last_seq = meta.last_seq.max(event.id.seq);
+            if let EventBody::Submit(_) = event.body {
+                let no = event.case_no;
+                if meta.case_day.is_none_or(|d| d < no.date) {
+                    (meta.case_day, meta.case_seq) = (Some(no.date), no.seq);
+                } else if meta.case_day == Some(no.date) {
+                    meta.case_seq = meta.case_seq.max(no.seq);
+                }
+            }
+        }
+        let case = self.fold_in(&event)?;
+        if let Some(case) = &case {
+            self.summarise(case, meta.hlc, &mut change.queue)?;
+        }
+        change.event = Some((event, case));
+        Ok(())
+    }
+
+    /// The case with `event` folded in: incrementally when it comes last in fold order, else
+    /// from all the case's events (a late arrival).
+    fn fold_in(&self, event: &Event) -> Result<Option<Case>, EngineError> {
+        if let Some(mut case) = self.store.case(&event.case_no)? {
+            let last = case.log.last().map(|l| (l.hlc, l.id.origin, l.id.seq));
+            if last.is_none_or(|l| l < event.fold_key()) {
+                case.apply(event);
+                return Ok(Some(case));
+            }
+        }
+        let mut events = self.store.events_of(&event.case_no)?;
+        events.push(event.clone());
+        Ok(Case::fold(&events))
+    }
+
+    fn receive_summary(
+        &mut self,
+        item: &Item,
+        summary: CaseSummary,
+        change: &mut Change,
+    ) -> Result<(), EngineError> {
+        let newer = self
+            .store
+            .summary(&summary.case_no)?
+            .is_none_or(|held| held.as_of < summary.as_of);
+        if newer {
+            self.router.route_up(item, &mut change.queue)?;
+            change.summary = Some(summary);
+        }
+        Ok(())
+    }
+
+    pub(super) fn learn(
+        &mut self,
+        code: NodeCode,
+        der: Vec<u8>,
+        welcome: bool,
+    ) -> Result<(), EngineError> {
+        let mut change = Change::default();
+        self.take_certificate(code, der, Some(code), &mut change)?;
+        if welcome {
+            self.welcome(code, &mut change.queue)?;
+        }
+        self.commit(self.meta, change)
+    }
+
+    pub(super) fn rebase(&mut self, peer: NodeCode, floor: u64) -> Result<u64, EngineError> {
+        let last = self.store.outbox_rebase(peer, floor)?;
+        warn!(node = %self.code, %peer, floor, last, "outbox renumbered: the peer held more than we had queued");
+        self.router.rebased(peer, last);
+        self.queued = true;
+        Ok(last)
+    }
+
+    /// Queues, addressed to `child`, every event it authored and every event of the cases it
+    /// is involved in: what a child whose store was lost needs back.
+    pub(super) fn restore_dump(&mut self, child: NodeCode) -> Result<u64, EngineError> {
+        let mut change = Change::default();
+        let own = self.store.events_by_origin(child)?;
+        let mut seen: std::collections::HashSet<EventId> = own.iter().map(|e| e.id).collect();
+        for event in &own {
+            self.router
+                .route_event(&event_bytes(event)?, &[child], None, &mut change.queue)?;
+        }
+        for case in self.store.cases() {
+            let case = case?;
+            if !case.involved().contains(&child) {
+                continue;
+            }
+            for event in self.store.events_of(&case.case_no)? {
+                if seen.insert(event.id) {
+                    self.router.route_event(
+                        &event_bytes(&event)?,
+                        &[child],
+                        None,
+                        &mut change.queue,
+                    )?;
+                }
+            }
+        }
+        info!(node = %self.code, %child, items = change.queue.len(), "restore queued for child");
+        self.commit(self.meta, change)?;
+        Ok(self.router.queued(child))
+    }
+
+    /// Queues for a child that has just connected the whole directory and the catalog and
+    /// calendar in force here, when they are not simply the built-in ones.
+    fn welcome(&self, child: NodeCode, queue: &mut Vec<Queued>) -> Result<(), EngineError> {
+        for kind in [Kind::Catalog, Kind::Calendar] {
+            let text = match self.reference.own(kind) {
+                Some(own) => Some(own.to_string()),
+                None => self
+                    .store
+                    .setting(kind.received_key())?
+                    .and_then(|b| String::from_utf8(b).ok()),
+            };
+            if let Some(text) = text {
+                let item = Item::record(&reference_record(kind, &text))?;
+                self.router.enqueue(child, &item, queue)?;
+            }
+        }
+        for (code, der) in self.router.directory.certificates() {
+            if code != child {
+                let record = Record::Certificate {
+                    code,
+                    der: der.to_vec(),
+                };
+                self.router.enqueue(child, &Item::record(&record)?, queue)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// A catalog or calendar broadcast by the parent: adopted (unless this node has its own
+    /// file), kept, and passed down.
+    fn take_reference(
+        &mut self,
+        kind: Kind,
+        text: String,
+        from: NodeCode,
+        change: &mut Change,
+    ) -> Result<(), EngineError> {
+        if Some(from) != self.router.parent {
+            return Err(EngineError::Invalid(format!(
+                "{kind:?} from {from}: reference data comes only from above"
+            )));
+        }
+        let adopted = self
+            .reference
+            .adopt(kind, &text)
+            .map_err(|e| EngineError::Invalid(e.to_string()))?;
+        if adopted {
+            info!(node = %self.code, ?kind, "adopted the parent's broadcast");
+            self.router.broadcast_down(
+                &reference_record(kind, &text),
+                Some(from),
+                &mut change.queue,
+            )?;
+            change.setting = Some((kind.received_key(), text.into_bytes()));
+        }
+        Ok(())
+    }
+
+    /// Broadcasts each own file that differs from what was last broadcast.
+    pub(super) fn publish(&mut self) -> Result<(), EngineError> {
+        for kind in [Kind::Catalog, Kind::Calendar] {
+            let Some(text) = self.reference.own(kind).map(str::to_string) else {
+                continue;
+            };
+            if self.store.setting(kind.sent_key())?.as_deref() == Some(text.as_bytes()) {
+                continue;
+            }
+            let mut change = Change::default();
+            self.router
+                .broadcast_down(&reference_record(kind, &text), None, &mut change.queue)?;
+            info!(node = %self.code, ?kind, children = change.queue.len(), "broadcasting own file down");
+            change.setting = Some((kind.sent_key(), text.into_bytes()));
+            self.commit(self.meta, change)?;
+        }
+        Ok(())
+    }
+
+    pub(super) fn take_revocation(
+        &mut self,
+        entry: Revoked,
+        from: Option<NodeCode>,
+        change: &mut Change,
+    ) -> Result<(), EngineError> {
+        if !self.router.directory.revoke(entry.code) {
+            return Ok(());
+        }
+        warn!(node = %self.code, code = %entry.code, revoked_at = %entry.revoked_at, "node revoked: its links are refused and its events no longer verify");
+        let record = Record::Revocation {
+            code: entry.code,
+            serials: entry.serials.clone(),
+            revoked_at: entry.revoked_at.clone(),
+        };
+        self.router
+            .broadcast_down(&record, from, &mut change.queue)?;
+        change.revocation = Some(entry);
+        Ok(())
+    }
+
+    fn take_certificate(
+        &mut self,
+        code: NodeCode,
+        der: Vec<u8>,
+        from: Option<NodeCode>,
+        change: &mut Change,
+    ) -> Result<(), EngineError> {
+        let new = self
+            .router
+            .directory
+            .learn(code, &der)
+            .map_err(|e: DirectoryError| EngineError::Invalid(e.to_string()))?;
+        if new {
+            info!(node = %self.code, %code, "certificate added to the directory");
+            let record = Record::Certificate {
+                code,
+                der: der.clone(),
+            };
+            self.router.flood(&record, from, &mut change.queue)?;
+            change.certificate = Some((code, der));
+        }
+        Ok(())
+    }
+}
+
+pub(super) fn reference_record(kind: Kind, text: &str) -> Record {
+    match kind {
+        Kind::Catalog => Record::Catalog(text.to_string()),
+        Kind::Calendar => Record::Calendar(text.to_string()),
+    }
+}

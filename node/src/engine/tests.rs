@@ -1,0 +1,227 @@
+//! Write-path tests: group commit, failures, and peers' batches.
+
+use std::sync::atomic::Ordering;
+
+use super::*;
+use crate::fixtures::intake;
+use crate::store::SledStore;
+
+fn actor() -> Actor {
+    Actor {
+        name: "t".into(),
+        department: None,
+    }
+}
+
+fn start(dir: &std::path::Path) -> (Arc<SledStore>, Engine) {
+    let store = Arc::new(SledStore::open(dir, 1 << 20).unwrap());
+    let engine = Engine::start(Setup {
+        store: store.clone(),
+        code: "350322".parse().unwrap(),
+        parent: None,
+        key: SigningKey::from_bytes(&[7; 32]),
+        clock: Clock::system(),
+        reference: Arc::new(Reference::new(None, None, None, None).unwrap()),
+        policy: WarningPolicy::default(),
+        ca_der: None,
+    })
+    .unwrap();
+    (store, engine)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_writes_share_flushes() {
+    let dir = tempfile::tempdir().unwrap();
+    let (probe, engine) = start(dir.path());
+    let writes: Vec<_> = (0..200)
+        .map(|_| {
+            let engine = engine.clone();
+            tokio::spawn(async move { engine.write(actor(), Write::Submit(intake())).await })
+        })
+        .collect();
+    let mut numbers = Vec::new();
+    for w in writes {
+        numbers.push(w.await.unwrap().unwrap().case_no.seq);
+    }
+    numbers.sort_unstable();
+    assert_eq!(numbers, (1..=200).collect::<Vec<u32>>());
+    let flushes = probe.flush_count();
+    assert!(
+        flushes < 200,
+        "{flushes} flushes for 200 writes: no group commit"
+    );
+    assert_eq!(probe.event_count(), 200);
+}
+
+#[tokio::test]
+async fn a_failed_flush_answers_an_error_and_stops_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let (probe, engine) = start(dir.path());
+    let case = engine
+        .write(actor(), Write::Submit(intake()))
+        .await
+        .unwrap();
+    probe.fail_flushes.store(true, Ordering::SeqCst);
+    let act = || Write::Act {
+        case_no: case.case_no,
+        body: EventBody::Review,
+    };
+    let err = engine.write(actor(), act()).await.unwrap_err();
+    assert!(err.to_string().contains("flush failed"), "{err}");
+    probe.fail_flushes.store(false, Ordering::SeqCst);
+    let err = engine.write(actor(), act()).await.unwrap_err();
+    assert!(err.to_string().contains("restart"), "{err}");
+}
+
+#[tokio::test]
+async fn a_refused_action_burns_no_sequence_number() {
+    let dir = tempfile::tempdir().unwrap();
+    let (probe, engine) = start(dir.path());
+    let case = engine
+        .write(actor(), Write::Submit(intake()))
+        .await
+        .unwrap();
+    let certify = Write::Act {
+        case_no: case.case_no,
+        body: EventBody::Certify {
+            certificate_no: "C".into(),
+        },
+    };
+    assert!(matches!(
+        engine.write(actor(), certify).await,
+        Err(EngineError::Refused(_))
+    ));
+    let review = Write::Act {
+        case_no: case.case_no,
+        body: EventBody::Review,
+    };
+    let case = engine.write(actor(), review).await.unwrap();
+    assert_eq!(
+        case.log.iter().map(|l| l.id.seq).collect::<Vec<_>>(),
+        [1, 2]
+    );
+    assert_eq!(probe.meta().unwrap().last_seq, 2);
+}
+
+/// A federation CA and a certificate for `code` with `key`, as DER.
+fn ca_and_cert(dir: &std::path::Path, code: &str, key: &SigningKey) -> (Vec<u8>, Vec<u8>) {
+    let ca = crate::pki::new_ca(Some("test")).unwrap();
+    let pem = dir.join("ca.crt");
+    std::fs::write(&pem, &ca.cert_pem).unwrap();
+    let ca_der = crate::pki::read_cert_pem(&pem).unwrap();
+    let authority = crate::pki::Authority::new(ca_der.clone(), &ca.key_pem).unwrap();
+    let cert = authority
+        .issue(code.parse().unwrap(), &key.verifying_key(), 30)
+        .unwrap();
+    (ca_der, cert.der)
+}
+
+fn township_event(key: &SigningKey, seq: u64, body: EventBody) -> Event {
+    let origin: NodeCode = "350322101".parse().unwrap();
+    let mut event = Event {
+        id: EventId { origin, seq },
+        hlc: Hlc {
+            wall_ms: 1_759_194_000_000 + seq,
+            counter: 0,
+        },
+        case_no: CaseNo {
+            node: origin,
+            date: "2025-09-30".parse().unwrap(),
+            seq: 1,
+        },
+        actor: actor(),
+        body,
+        sig: Sig::EMPTY,
+    };
+    sign::sign(&mut event, key);
+    event
+}
+
+fn item(event: &Event, to: &[&str]) -> Item {
+    Item::event(event)
+        .unwrap()
+        .addressed(to.iter().map(|c| c.parse().unwrap()).collect())
+}
+
+#[tokio::test]
+async fn peers_batches_are_verified_item_by_item() {
+    let dir = tempfile::tempdir().unwrap();
+    let township = SigningKey::from_bytes(&[9; 32]);
+    let (ca_der, cert) = ca_and_cert(dir.path(), "350322101", &township);
+    let store = Arc::new(SledStore::open(&dir.path().join("db"), 1 << 20).unwrap());
+    let engine = Engine::start(Setup {
+        store: store.clone(),
+        code: "350322".parse().unwrap(),
+        parent: Some("350300".parse().unwrap()),
+        key: SigningKey::from_bytes(&[7; 32]),
+        clock: Clock::system(),
+        reference: Arc::new(Reference::new(None, None, None, None).unwrap()),
+        policy: WarningPolicy::default(),
+        ca_der: Some(ca_der),
+    })
+    .unwrap();
+    let from: NodeCode = "350322101".parse().unwrap();
+    engine.learn(from, cert, false).await.unwrap();
+
+    let submit = township_event(&township, 1, EventBody::Submit(intake()));
+    let review = township_event(&township, 2, EventBody::Review);
+    let garbage = Item {
+        kind: federation_proto::frame::PayloadKind::Event,
+        to: vec![],
+        bytes: vec![1, 2, 3],
+    };
+    let impostor = {
+        let mut e = township_event(&SigningKey::from_bytes(&[5; 32]), 3, EventBody::Withdraw);
+        e.id.origin = "350322102".parse().unwrap();
+        e
+    };
+    let batch = Batch {
+        first: 1,
+        items: vec![
+            item(&submit, &["350322", "350300"]),
+            garbage,
+            item(&impostor, &["350322"]),
+            item(&review, &["350322"]),
+        ],
+    };
+    let receipt = engine.receive(from, batch.clone()).await.unwrap();
+    assert_eq!(receipt.ack_upto, 4);
+    assert_eq!(receipt.rejected.len(), 2, "{:?}", receipt.rejected);
+    assert!(store.has_event(&submit.id).unwrap() && store.has_event(&review.id).unwrap());
+    let case = store.case(&submit.case_no).unwrap().unwrap();
+    assert_eq!(case.state, federation_proto::State::InReview);
+    // The submission was addressed beyond us too: relayed to the parent, once.
+    assert_eq!(
+        store.outbox_depth("350300".parse().unwrap()),
+        2,
+        "certificate + event"
+    );
+
+    // A replay of the same batch changes nothing.
+    let events = store.event_count();
+    assert_eq!(engine.receive(from, batch).await.unwrap().ack_upto, 4);
+    assert_eq!(store.event_count(), events);
+
+    // A gap is refused: data would be lost.
+    let later = Batch {
+        first: 9,
+        items: vec![item(&review, &["350322"])],
+    };
+    assert!(matches!(
+        engine.receive(from, later).await,
+        Err(EngineError::Link(_))
+    ));
+
+    // An event altered on the way: the link must close.
+    let mut altered = township_event(&township, 3, EventBody::Withdraw);
+    altered.body = EventBody::Review;
+    let batch = Batch {
+        first: 5,
+        items: vec![item(&altered, &["350322"])],
+    };
+    assert!(matches!(
+        engine.receive(from, batch).await,
+        Err(EngineError::BadSignature(_))
+    ));
+    assert!(!store.has_event(&altered.id).unwrap());
+}
