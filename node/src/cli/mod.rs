@@ -154,6 +154,12 @@ pub fn main() -> ExitCode {
 }
 
 fn dispatch(command: Command) -> anyhow::Result<()> {
+    if !matches!(
+        command,
+        Command::Run { .. } | Command::Restore { .. } | Command::Demo { .. }
+    ) {
+        quiet_on_closed_pipe();
+    }
     match command {
         Command::Init(args) => init::run(args),
         Command::Ca { command } => ca::run(command),
@@ -200,6 +206,18 @@ fn run_node(config: &std::path::Path, start: Option<&str>) -> anyhow::Result<()>
         .enable_all()
         .build()?;
     runtime.block_on(crate::server::run(config, clock))
+}
+
+/// A client command whose output is piped into `head` should simply end when the pipe closes,
+/// as Unix tools do, instead of panicking in `println!`. Rust ignores SIGPIPE by default; the
+/// node itself keeps it ignored, so that a closed socket is an error and not a crash.
+fn quiet_on_closed_pipe() {
+    #[cfg(unix)]
+    // SAFETY: called before any other thread exists; restores the default disposition of one
+    // signal, which is what a C program starts with.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
 }
 
 fn init_tracing(format: LogFormat) {
