@@ -87,20 +87,8 @@ pub async fn list(
     query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let Query(q) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
-    let state = q
-        .state
-        .as_deref()
-        .map(|s| {
-            CaseState::parse(s).ok_or_else(|| ApiError::bad_request(format!("unknown state {s:?}")))
-        })
-        .transpose()?;
-    let warning = q
-        .warning
-        .as_deref()
-        .map(|s| {
-            Warning::parse(s).ok_or_else(|| ApiError::bad_request(format!("unknown warning {s:?}")))
-        })
-        .transpose()?;
+    let state = filter("state", q.state.as_deref(), CaseState::parse)?;
+    let warning = filter("warning", q.warning.as_deref(), Warning::parse)?;
     let limit = q.limit.unwrap_or(1000);
     let mut cases = Vec::new();
     for case in node.store.cases() {
@@ -125,6 +113,17 @@ pub async fn list(
         cases.push(case_view(&case, &clocks));
     }
     Ok(Json(json!({ "cases": cases })))
+}
+
+/// A query filter parsed with `parse`; an unknown value is a 400 naming it.
+fn filter<T>(
+    name: &str,
+    value: Option<&str>,
+    parse: impl Fn(&str) -> Option<T>,
+) -> Result<Option<T>, ApiError> {
+    value
+        .map(|v| parse(v).ok_or_else(|| ApiError::bad_request(format!("unknown {name} {v:?}"))))
+        .transpose()
 }
 
 pub async fn act(
