@@ -27,24 +27,29 @@ pub enum CaseCommand {
         /// The department accepting it (default: the item's).
         #[arg(long)]
         department: Option<String>,
+        /// Print the node's JSON answer instead of text.
         #[arg(long)]
         json: bool,
     },
     /// Perform an action on a case, e.g. `act CASE decide approve:=true reason=符合条件`.
     /// `KEY=TEXT` sets a text field; `KEY:=JSON` sets a JSON value (true, 8000, ["a","b"]).
     Act {
+        /// The case number, e.g. 350322-20250930-000001.
         case_no: String,
         /// One of: supplement refuse review forward take_over return open_joint_review opinion
         /// suspend resume extend decide pay certify deliver withdraw rate supervise.
         action: String,
         /// Fields as KEY=TEXT or KEY:=JSON.
         fields: Vec<String>,
+        /// Print the node's JSON answer instead of text.
         #[arg(long)]
         json: bool,
     },
     /// Show one case with its deadlines and history.
     Show {
+        /// The case number, e.g. 350322-20250930-000001.
         case_no: String,
+        /// Print the node's JSON answer instead of text.
         #[arg(long)]
         json: bool,
     },
@@ -58,6 +63,7 @@ pub enum CaseCommand {
         warning: Option<String>,
         #[arg(long)]
         item: Option<String>,
+        /// Print the node's JSON answer instead of text.
         #[arg(long)]
         json: bool,
     },

@@ -97,8 +97,8 @@ enum Command {
         #[command(subcommand)]
         command: reference::CatalogCommand,
     },
-    /// Run a small federation on loopback in a temporary folder and walk real cases through
-    /// it; exits 0 only if every expectation holds.
+    /// Run a real county-center node on loopback in a temporary folder and walk one case of
+    /// each kind through it, crash and restart it; exits 0 only if every expectation holds.
     Demo {
         /// Work in this (new) folder and keep it afterwards, instead of a temporary one.
         #[arg(long)]
