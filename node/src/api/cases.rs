@@ -57,16 +57,20 @@ pub async fn submit(
     ))
 }
 
+/// The stored case, or a 404 naming it.
+fn load_case(node: &AppState, case_no: &CaseNo) -> Result<Case, ApiError> {
+    node.store
+        .case(case_no)?
+        .ok_or_else(|| ApiError::not_found(format!("case {case_no} does not exist")))
+}
+
 pub async fn show(
     State(node): State<AppState>,
     _caller: Caller,
     case_no: Result<Path<String>, PathRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let case_no = parse_case_no(case_no)?;
-    let case = node
-        .store
-        .case(&case_no)?
-        .ok_or_else(|| ApiError::not_found(format!("case {case_no} does not exist")))?;
+    let case = load_case(&node, &case_no)?;
     Ok(Json(case_view(&case, &node.clocks(&case))))
 }
 
@@ -133,10 +137,7 @@ pub async fn act(
     JsonBody(body): JsonBody<Value>,
 ) -> Result<Json<Value>, ApiError> {
     let case_no = parse_case_no(case_no)?;
-    let case = node
-        .store
-        .case(&case_no)?
-        .ok_or_else(|| ApiError::not_found(format!("case {case_no} does not exist")))?;
+    let case = load_case(&node, &case_no)?;
     let body = action::parse(body, node.code.ancestor_at(case.deciding_level))?;
     authorise(&caller.0, &case, &body)?;
     let case = node
