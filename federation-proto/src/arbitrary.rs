@@ -134,7 +134,7 @@ fn any_participant() -> impl Strategy<Value = Participant> {
     (any_node_code(), text()).prop_map(|(node, department)| Participant { node, department })
 }
 
-/// Every one of the 19 variants, with equal weight.
+/// Every one of the 20 variants, with equal weight.
 pub fn any_body() -> impl Strategy<Value = EventBody> {
     use EventBody::*;
     prop_oneof![
@@ -174,6 +174,7 @@ pub fn any_body() -> impl Strategy<Value = EventBody> {
             comment
         }),
         text().prop_map(|note| Supervise { note }),
+        (texts(), text()).prop_map(|(materials, reason)| RequestSupplement { materials, reason }),
     ]
 }
 
@@ -347,7 +348,7 @@ mod tests {
 
     use super::*;
 
-    /// The body strategy really reaches all 19 variants (a forgotten arm would silently shrink
+    /// The body strategy really reaches all 20 variants (a forgotten arm would silently shrink
     /// what the codec and signature properties cover).
     #[test]
     fn bodies_cover_every_variant() {
@@ -356,7 +357,7 @@ mod tests {
         let actions: BTreeSet<&str> = (0..2000)
             .map(|_| strategy.new_tree(&mut runner).unwrap().current().action())
             .collect();
-        assert_eq!(actions.len(), 19, "{actions:?}");
+        assert_eq!(actions.len(), 20, "{actions:?}");
     }
 
     /// The frame strategy reaches all 10 variants, and batches carry every payload kind.

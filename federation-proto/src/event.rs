@@ -250,6 +250,12 @@ pub enum EventBody {
     Supervise {
         note: String,
     },
+    /// 补件: the owner asks for more materials after acceptance. The request reaches the
+    /// accepting window; the clock stands still until the materials are recorded.
+    RequestSupplement {
+        materials: Vec<String>,
+        reason: String,
+    },
 }
 
 impl EventBody {
@@ -275,6 +281,7 @@ impl EventBody {
             EventBody::Withdraw => "withdraw",
             EventBody::Rate { .. } => "rate",
             EventBody::Supervise { .. } => "supervise",
+            EventBody::RequestSupplement { .. } => "request_supplement",
         }
     }
 }

@@ -7,8 +7,12 @@
 //!   — so the same set of events gives the same case on every node.
 //! - **Authority** (DESIGN.md §3): state transitions only by the current owner; an opinion only by
 //!   a participant of the open joint review; 督办 only by an ancestor of the owner; a rating only at
-//!   the accepting node. An event that breaks a rule at its place in the fold is kept in the log,
-//!   marked rejected with its reason, and changes nothing else.
+//!   the accepting node. Two exceptions serve the applicant, who comes back to the window where
+//!   they applied: the accepting node may also record a supplement (补件) and a withdrawal (撤回)
+//!   while another node owns the case. An event that breaks a rule at its place in the fold is
+//!   kept in the log, marked rejected with its reason, and changes nothing else — so a withdrawal
+//!   at the window racing a decision upstream ends the same everywhere: whichever comes first in
+//!   fold order wins, the other is rejected.
 //! - **One writer**: ownership moves only by a forward/return of the owner taken over by the
 //!   receiver, so at any point in the fold exactly one node may change the state.
 
@@ -49,7 +53,8 @@ impl Refusal {
 pub struct Pause {
     pub from: Date,
     pub to: Option<Date>,
-    pub procedure: SpecialProcedure,
+    /// The special procedure; `None` for 补件, waiting for materials the owner asked for.
+    pub procedure: Option<SpecialProcedure>,
     pub reason: String,
 }
 
@@ -147,12 +152,17 @@ pub struct Case {
     pub missing: Vec<String>,
     /// Non-core materials owed under 容缺受理.
     pub owed: Vec<String>,
+    /// Materials the owner asked for after acceptance (补件); due before approval.
+    pub requested: Vec<String>,
     pub promised_days: u16,
     pub legal_days: u16,
     pub fee_fen: u64,
     pub submitted_on: Date,
     pub accepted_on: Option<Date>,
     pub concluded_on: Option<Date>,
+    /// The day the accepting node first handed the case on: for a 上报件 the end of its
+    /// first review (初审) below.
+    pub reported_on: Option<Date>,
     pub pauses: Vec<Pause>,
     pub extension_days: u16,
     /// The state to return to on `resume` or `take_over`.
@@ -216,12 +226,14 @@ impl Case {
             materials: intake.materials.clone(),
             missing: intake.missing.clone(),
             owed: intake.owed.clone(),
+            requested: Vec::new(),
             promised_days: intake.promised_days,
             legal_days: intake.legal_days,
             fee_fen: intake.fee_fen,
             submitted_on: on,
             accepted_on: None,
             concluded_on: None,
+            reported_on: None,
             pauses: Vec::new(),
             extension_days: 0,
             resume_to: None,
@@ -270,6 +282,11 @@ impl Case {
             EventBody::Supervise { note } => return self.check_supervise(actor, note),
             EventBody::Rate { satisfaction, .. } => return self.check_rate(actor, *satisfaction),
             EventBody::TakeOver => return self.check_take_over(actor),
+            // The applicant comes back to the window where they applied, whoever owns the
+            // case by now: materials and a withdrawal are recorded there too.
+            EventBody::Supplement { .. } | EventBody::Withdraw if actor == self.accepting_node => {
+                return self.check_transition(&event.body)
+            }
             _ => {}
         }
         if actor != self.owner {
@@ -303,6 +320,13 @@ impl Case {
         match body {
             EventBody::Refuse { reason } | EventBody::Suspend { reason, .. } => {
                 non_empty("reason", reason)
+            }
+            EventBody::RequestSupplement { materials, reason } => {
+                non_empty("reason", reason)?;
+                if materials.is_empty() {
+                    return Err(Refusal::Invalid("name the materials needed".into()));
+                }
+                materials.iter().try_for_each(|m| non_empty("material", m))
             }
             EventBody::Forward { to } if *to == self.owner => Err(Refusal::Invalid(
                 "cannot forward a case to its owner".into(),
@@ -349,18 +373,19 @@ impl Case {
     }
 
     fn check_supplement(&self, materials: &[String]) -> Result<(), Refusal> {
-        let outstanding = match self.state {
-            State::AwaitingSupplement => &self.missing,
-            s if s.is_open() => &self.owed,
+        let outstanding: Vec<&String> = match self.state {
+            State::AwaitingSupplement => self.missing.iter().collect(),
+            s if s.is_open() => self.owed.iter().chain(&self.requested).collect(),
             s => return Err(Refusal::state("supplement", s)),
         };
         if outstanding.is_empty() {
             return Err(Refusal::Invalid("no materials are outstanding".into()));
         }
-        if !materials.iter().any(|m| outstanding.contains(m)) {
+        if !materials.iter().any(|m| outstanding.contains(&m)) {
+            let needed: Vec<&str> = outstanding.iter().map(|m| m.as_str()).collect();
             return Err(Refusal::Invalid(format!(
                 "none of these is outstanding; still needed: {}",
-                outstanding.join("、")
+                needed.join("、")
             )));
         }
         Ok(())
@@ -415,6 +440,12 @@ impl Case {
             return Err(Refusal::Invalid(format!(
                 "materials owed under 容缺受理 must be supplied before approval: {}",
                 self.owed.join("、")
+            )));
+        }
+        if approve && !self.requested.is_empty() {
+            return Err(Refusal::Invalid(format!(
+                "the requested materials (补件) must be supplied before approval: {}",
+                self.requested.join("、")
             )));
         }
         Ok(())
@@ -527,10 +558,10 @@ impl Case {
             EventBody::Supplement { materials } => self.supplement(materials, on),
             EventBody::Refuse { .. } => self.state = State::NotAccepted,
             EventBody::Review => self.state = State::InReview,
-            EventBody::Forward { to } => self.hand_over(*to),
+            EventBody::Forward { to } => self.hand_over(*to, on),
             EventBody::Return { .. } => {
                 if let Some(back) = self.previous_owner {
-                    self.hand_over(back);
+                    self.hand_over(back, on);
                 }
             }
             EventBody::TakeOver => self.take_over(event.id.origin),
@@ -539,7 +570,15 @@ impl Case {
                 feedback_days,
             } => self.open_joint_review(participants, *feedback_days, on),
             EventBody::Opinion { agree, comment } => self.record_opinion(event, *agree, comment),
-            EventBody::Suspend { procedure, reason } => self.suspend(*procedure, reason, on),
+            EventBody::Suspend { procedure, reason } => self.suspend(Some(*procedure), reason, on),
+            EventBody::RequestSupplement { materials, reason } => {
+                for m in materials {
+                    if !self.requested.contains(m) {
+                        self.requested.push(m.clone());
+                    }
+                }
+                self.suspend(None, reason, on);
+            }
             EventBody::Resume => self.resume(on),
             EventBody::Extend { days, .. } => self.extension_days = *days,
             EventBody::Decide {
@@ -607,12 +646,27 @@ impl Case {
         }
         self.missing.retain(|m| !materials.contains(m));
         self.owed.retain(|m| !materials.contains(m));
+        self.requested.retain(|m| !materials.contains(m));
         if self.state == State::AwaitingSupplement && self.missing.is_empty() {
             self.accept(on);
         }
+        if self.state == State::Suspended && self.requested.is_empty() && self.waits_for_materials()
+        {
+            self.resume(on);
+        }
     }
 
-    fn hand_over(&mut self, to: NodeCode) {
+    /// Whether the open pause is a 补件 (and not a special procedure).
+    fn waits_for_materials(&self) -> bool {
+        self.pauses
+            .last()
+            .is_some_and(|p| p.to.is_none() && p.procedure.is_none())
+    }
+
+    fn hand_over(&mut self, to: NodeCode, on: Date) {
+        if self.owner == self.accepting_node && self.reported_on.is_none() {
+            self.reported_on = Some(on);
+        }
         self.resume_to = Some(self.state);
         self.forwarded_to = Some(to);
         self.state = State::InTransit;
@@ -666,7 +720,7 @@ impl Case {
         }
     }
 
-    fn suspend(&mut self, procedure: SpecialProcedure, reason: &str, on: Date) {
+    fn suspend(&mut self, procedure: Option<SpecialProcedure>, reason: &str, on: Date) {
         self.resume_to = Some(self.state);
         self.state = State::Suspended;
         self.pauses.push(Pause {
@@ -710,6 +764,7 @@ fn allowed_states(body: &EventBody) -> &'static [State] {
     match body {
         EventBody::Refuse { .. } => &[AwaitingSupplement, Accepted],
         EventBody::Review => &[Accepted],
+        EventBody::RequestSupplement { .. } => &[Accepted, InReview],
         EventBody::Forward { .. } => &[Accepted, InReview, Approved, Denied, Certified],
         EventBody::Return { .. } | EventBody::OpenJointReview { .. } => &[Accepted, InReview],
         EventBody::Suspend { .. } | EventBody::Decide { .. } => &[Accepted, InReview, JointReview],
@@ -723,6 +778,7 @@ fn allowed_states(body: &EventBody) -> &'static [State] {
             InReview,
             JointReview,
             Suspended,
+            InTransit,
         ],
         EventBody::Submit(_)
         | EventBody::Supplement { .. }
@@ -734,6 +790,16 @@ fn allowed_states(body: &EventBody) -> &'static [State] {
 }
 
 impl Case {
+    /// Where a `forward` without a target goes from `node`: a decided case back down to the
+    /// accepting window, which certifies and delivers the result; any other case up to the
+    /// ancestor at the item's deciding level.
+    pub fn default_forward(&self, node: NodeCode) -> Option<NodeCode> {
+        match self.decision {
+            Some(_) => (node != self.accepting_node).then_some(self.accepting_node),
+            None => node.ancestor_at(self.deciding_level),
+        }
+    }
+
     /// The nodes involved in the case (DESIGN.md §4): the accepting node, every owner, the node
     /// a forward is addressed to, and the nodes of joint-review participants. They hold its full
     /// events — and so the applicant's identity; nobody else does.
@@ -794,5 +860,7 @@ fn check_participants(participants: &[Participant], feedback_days: u16) -> Resul
     Ok(())
 }
 
+#[cfg(test)]
+pub(crate) mod script;
 #[cfg(test)]
 mod tests;

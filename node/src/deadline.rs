@@ -8,11 +8,14 @@
 //! - each clock ends on the Nth working day strictly after the acceptance day;
 //! - working days spent paused (特别程序) are added to both clocks; an extension (延期) only to
 //!   the legal one;
-//! - yellow when the remaining working days ≤ max(1, threshold % of the promised limit); red when
-//!   the promised deadline has passed unconcluded; a concluded case is judged by its conclusion
-//!   date, never by today.
+//! - yellow when the remaining working days ≤ max(1, threshold % of the limit); red when the
+//!   deadline has passed and the clock still runs; a clock that has stopped (a case concluded, an
+//!   opinion given, a first review reported up) is judged by the day it stopped, never by today.
+//!   The same rule serves all three clocks a case can have: the promised one, the first review
+//!   of a 上报件 (初审, 行政许可法 art. 43) and each participant's feedback in a joint review
+//!   (限时反馈).
 
-use federation_proto::{Date, State, Warning};
+use federation_proto::{Date, ItemKind, State, Warning};
 use serde::{Deserialize, Serialize};
 
 use crate::calendar::{Calendar, CalendarError};
@@ -20,6 +23,10 @@ use crate::case::Case;
 
 /// Working days a 差评 rectification (整改) is due in.
 pub const RECTIFICATION_DAYS: u32 = 15;
+
+/// Working days the lower level has for the first review (初审) of a 上报件 (行政许可法 art. 43;
+/// art. 82 counts the law's days as working days).
+pub const FIRST_REVIEW_DAYS: u16 = 20;
 
 /// Warning thresholds, configurable per node.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -52,10 +59,30 @@ pub struct Clocks {
     /// Working days left until the promised deadline (0 once it is today or past).
     pub remaining_days: Option<u32>,
     pub warning: Option<Warning>,
-    /// Feedback deadline of the open joint review (限时反馈).
+    /// A 上报件's first review below (初审): due date and warning.
+    pub first_review: Option<(Date, Warning)>,
+    /// Feedback deadline of the joint review (限时反馈).
     pub feedback_due: Option<Date>,
+    /// Per seat of the joint review, in seat order: late (red), close (yellow) or fine.
+    pub feedback: Vec<Warning>,
     /// Rectification deadline after a 差评.
     pub rectification_due: Option<Date>,
+}
+
+impl Clocks {
+    /// The worst of the joint review's seats: a late participant turns the review red.
+    pub fn feedback_warning(&self) -> Option<Warning> {
+        self.feedback.iter().copied().max()
+    }
+}
+
+/// Where a clock stands: still running, stopped on a day (judged by that day) or ended without
+/// a result (the case was withdrawn or refused: nothing to judge).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Run {
+    Running,
+    StoppedOn(Date),
+    Ended,
 }
 
 /// Evaluates the clocks of `case` on `today`.
@@ -65,16 +92,21 @@ pub fn evaluate(
     today: Date,
     policy: &WarningPolicy,
 ) -> Result<Clocks, CalendarError> {
+    let judge = Judge {
+        calendar,
+        today,
+        policy,
+    };
     let mut clocks = Clocks {
         rectification_due: rectification_due(case, calendar)?,
-        feedback_due: feedback_due(case, calendar)?,
         ..Clocks::default()
     };
+    judge.feedback(case, &mut clocks)?;
     let Some(accepted) = case.accepted_on else {
         clocks.warning = Some(Warning::Green);
         return Ok(clocks);
     };
-    clocks.paused_days = paused_days(case, calendar, today)?;
+    clocks.paused_days = paused_days(case, calendar, today, None)?;
     let promised =
         calendar.add_workdays(accepted, u32::from(case.promised_days) + clocks.paused_days)?;
     let legal = calendar.add_workdays(
@@ -83,59 +115,237 @@ pub fn evaluate(
     )?;
     clocks.promised = Some(promised);
     clocks.legal = Some(legal);
-    let (warning, remaining) = judge(case, calendar, today, promised, policy)?;
+    let run = match case.concluded_on {
+        Some(on) => Run::StoppedOn(on),
+        None if case.state.is_open() => Run::Running,
+        None => Run::Ended,
+    };
+    let (warning, remaining) = judge.clock(case.promised_days, promised, run)?;
     clocks.warning = Some(warning);
     clocks.remaining_days = remaining;
+    if case.kind == ItemKind::ReportUp {
+        clocks.first_review = Some(judge.first_review(case, accepted)?);
+    }
     Ok(clocks)
 }
 
-fn judge(
+/// Judges clocks as of one day.
+struct Judge<'a> {
+    calendar: &'a Calendar,
+    today: Date,
+    policy: &'a WarningPolicy,
+}
+
+impl Judge<'_> {
+    /// The warning of a clock of `limit` working days due on `due`, and while it runs the
+    /// working days left.
+    fn clock(
+        &self,
+        limit: u16,
+        due: Date,
+        run: Run,
+    ) -> Result<(Warning, Option<u32>), CalendarError> {
+        let today = match run {
+            Run::StoppedOn(on) => {
+                let late = on > due;
+                return Ok((if late { Warning::Red } else { Warning::Green }, None));
+            }
+            Run::Ended => return Ok((Warning::Green, None)),
+            Run::Running => self.today,
+        };
+        if today > due {
+            return Ok((Warning::Red, Some(0)));
+        }
+        let remaining = self.calendar.workdays_between(today, due)?;
+        let warning = if remaining <= self.policy.yellow_days(limit) {
+            Warning::Yellow
+        } else {
+            Warning::Green
+        };
+        Ok((warning, Some(remaining)))
+    }
+
+    /// The first review of a 上报件 runs at the accepting node from acceptance until it reports
+    /// the case up; pauses before the report stop it too.
+    fn first_review(&self, case: &Case, accepted: Date) -> Result<(Date, Warning), CalendarError> {
+        let paused = paused_days(case, self.calendar, self.today, case.reported_on)?;
+        let due = self
+            .calendar
+            .add_workdays(accepted, u32::from(FIRST_REVIEW_DAYS) + paused)?;
+        let run = match case.reported_on {
+            Some(on) => Run::StoppedOn(on),
+            None if case.state.is_open() => Run::Running,
+            None => Run::Ended,
+        };
+        Ok((due, self.clock(FIRST_REVIEW_DAYS, due, run)?.0))
+    }
+
+    /// Each participant's feedback clock, from the day the joint review opened.
+    fn feedback(&self, case: &Case, clocks: &mut Clocks) -> Result<(), CalendarError> {
+        let Some(joint) = &case.joint else {
+            return Ok(());
+        };
+        let due = self
+            .calendar
+            .add_workdays(joint.opened_on, u32::from(joint.feedback_days))?;
+        clocks.feedback_due = Some(due);
+        let open = matches!(case.state, State::JointReview | State::Suspended);
+        for seat in &joint.seats {
+            let run = match &seat.opinion {
+                Some(o) => Run::StoppedOn(o.on),
+                None if open => Run::Running,
+                None => Run::Ended,
+            };
+            clocks
+                .feedback
+                .push(self.clock(joint.feedback_days, due, run)?.0);
+        }
+        Ok(())
+    }
+}
+
+/// Working days the clock stood still, counting only pauses begun before `until` (all when
+/// `None`); an open pause counts up to today.
+fn paused_days(
     case: &Case,
     calendar: &Calendar,
     today: Date,
-    promised: Date,
-    policy: &WarningPolicy,
-) -> Result<(Warning, Option<u32>), CalendarError> {
-    if let Some(concluded) = case.concluded_on {
-        let late = concluded > promised;
-        return Ok((if late { Warning::Red } else { Warning::Green }, None));
-    }
-    if !case.state.is_open() {
-        // Refused, withdrawn: nothing is running any more.
-        return Ok((Warning::Green, None));
-    }
-    if today > promised {
-        return Ok((Warning::Red, Some(0)));
-    }
-    let remaining = calendar.workdays_between(today, promised)?;
-    let warning = if remaining <= policy.yellow_days(case.promised_days) {
-        Warning::Yellow
-    } else {
-        Warning::Green
-    };
-    Ok((warning, Some(remaining)))
-}
-
-/// Working days the clock stood still; an open pause counts up to today.
-fn paused_days(case: &Case, calendar: &Calendar, today: Date) -> Result<u32, CalendarError> {
-    case.pauses.iter().try_fold(0, |sum, p| {
-        let to = p.to.unwrap_or(today);
-        Ok(sum + calendar.workdays_between(p.from, to)?)
-    })
-}
-
-fn feedback_due(case: &Case, calendar: &Calendar) -> Result<Option<Date>, CalendarError> {
-    match &case.joint {
-        Some(j) if case.state == State::JointReview => calendar
-            .add_workdays(j.opened_on, u32::from(j.feedback_days))
-            .map(Some),
-        _ => Ok(None),
-    }
+    until: Option<Date>,
+) -> Result<u32, CalendarError> {
+    case.pauses
+        .iter()
+        .filter(|p| until.is_none_or(|u| p.from < u))
+        .try_fold(0, |sum, p| {
+            let to = p.to.unwrap_or(today);
+            Ok(sum + calendar.workdays_between(p.from, to)?)
+        })
 }
 
 fn rectification_due(case: &Case, calendar: &Calendar) -> Result<Option<Date>, CalendarError> {
     match &case.rating {
         Some(r) if r.is_bad() => calendar.add_workdays(r.on, RECTIFICATION_DAYS).map(Some),
         _ => Ok(None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use federation_proto::{EventBody, ItemKind, Participant};
+
+    use super::*;
+    use crate::case::script::{code, intake, Script};
+
+    fn day(s: &str) -> Date {
+        s.parse().unwrap()
+    }
+
+    fn clocks(script: &Script, today: &str) -> Clocks {
+        let calendar = Calendar::builtin().unwrap();
+        evaluate(
+            &script.fold(),
+            &calendar,
+            day(today),
+            &WarningPolicy::default(),
+        )
+        .unwrap()
+    }
+
+    /// A 上报件 accepted at 仙游县 on Thu 2025-10-09: 20 working days of first review (Sat
+    /// 2025-10-11 is a 调休 working day) end on Wed 2025-11-05.
+    fn report_up() -> Script {
+        let mut s = Script::new("350322");
+        s.by(
+            "350322",
+            None,
+            EventBody::Submit(intake(ItemKind::ReportUp, &[], &[])),
+        );
+        s
+    }
+
+    #[test]
+    fn first_review_of_a_report_up_item_is_a_second_clock() {
+        let s = report_up();
+        assert_eq!(
+            clocks(&s, "2025-10-10").first_review,
+            Some((day("2025-11-05"), Warning::Green))
+        );
+        assert_eq!(
+            clocks(&s, "2025-11-03").first_review,
+            Some((day("2025-11-05"), Warning::Yellow))
+        );
+        assert_eq!(
+            clocks(&s, "2025-11-06").first_review,
+            Some((day("2025-11-05"), Warning::Red))
+        );
+
+        let mut on_time = report_up();
+        on_time
+            .at("2025-11-05")
+            .by("350322", None, EventBody::Forward { to: code("350300") });
+        // Reported in time: green for good, whatever the date.
+        assert_eq!(
+            clocks(&on_time, "2026-03-02").first_review,
+            Some((day("2025-11-05"), Warning::Green))
+        );
+        let mut late = report_up();
+        late.at("2025-11-10")
+            .by("350322", None, EventBody::Forward { to: code("350300") });
+        assert_eq!(
+            clocks(&late, "2025-11-10").first_review.map(|(_, w)| w),
+            Some(Warning::Red)
+        );
+        assert_eq!(clocks(&s, "2025-10-10").feedback, []);
+    }
+
+    #[test]
+    fn a_participant_that_has_not_answered_by_its_limit_turns_the_joint_review_red() {
+        let mut s = Script::new("350322");
+        s.by(
+            "350322",
+            None,
+            EventBody::Submit(intake(ItemKind::Joint, &[], &[])),
+        );
+        let seat = |node: &str, department: &str| Participant {
+            node: code(node),
+            department: department.into(),
+        };
+        // Opened Thu 2025-10-09 with 3 days (Sat 10-11 is a 调休 working day): due Mon 10-13.
+        s.by(
+            "350322",
+            None,
+            EventBody::OpenJointReview {
+                participants: vec![seat("350300", "自然资源局"), seat("350322", "气象局")],
+                feedback_days: 3,
+            },
+        );
+        s.at("2025-10-10").by(
+            "350300",
+            Some("自然资源局"),
+            EventBody::Opinion {
+                agree: true,
+                comment: String::new(),
+            },
+        );
+        let c = clocks(&s, "2025-10-10");
+        assert_eq!(c.feedback_due, Some(day("2025-10-13")));
+        assert_eq!(c.feedback, [Warning::Green, Warning::Green]);
+        let c = clocks(&s, "2025-10-11");
+        assert_eq!(c.feedback, [Warning::Green, Warning::Yellow]);
+        let c = clocks(&s, "2025-10-14");
+        assert_eq!(c.feedback, [Warning::Green, Warning::Red]);
+        assert_eq!(c.feedback_warning(), Some(Warning::Red));
+        // Answering late stays on the record as late.
+        s.at("2025-10-15").by(
+            "350322",
+            Some("气象局"),
+            EventBody::Opinion {
+                agree: true,
+                comment: String::new(),
+            },
+        );
+        assert_eq!(
+            clocks(&s, "2025-10-20").feedback,
+            [Warning::Green, Warning::Red]
+        );
     }
 }

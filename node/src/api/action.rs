@@ -7,8 +7,8 @@ use serde_json::{Map, Value};
 use super::error::ApiError;
 use axum::http::StatusCode;
 
-/// Every action the API takes, as in API.md (plus `extend`, 延期).
-pub const ACTIONS: [&str; 18] = [
+/// Every action the API takes, as in API.md (plus `extend`, 延期, and `request_supplement`, 补件).
+pub const ACTIONS: [&str; 19] = [
     "supplement",
     "refuse",
     "review",
@@ -27,13 +27,14 @@ pub const ACTIONS: [&str; 18] = [
     "withdraw",
     "rate",
     "supervise",
+    "request_supplement",
 ];
 
 /// Parses an action body into an event body. The API's flat, tagged form
 /// `{"action": "decide", "approve": true, ...}` is rewritten into serde's external tagging
 /// `{"Decide": {"approve": true, ...}}` so that [`EventBody`] itself defines every field — there is
 /// no second copy of the actions to keep in step. A `forward` without `to` goes to
-/// `default_forward`, the ancestor at the item's deciding level.
+/// `default_forward` (see [`crate::case::Case::default_forward`]).
 pub fn parse(value: Value, default_forward: Option<NodeCode>) -> Result<EventBody, ApiError> {
     let Value::Object(mut fields) = value else {
         return Err(ApiError::bad_request("the body must be a JSON object"));
@@ -57,7 +58,7 @@ pub fn parse(value: Value, default_forward: Option<NodeCode>) -> Result<EventBod
             ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "invalid_action",
-                "this node is at or above the item's deciding level: give \"to\"",
+                "no default target from here: give \"to\" (by default a case goes up to its item's deciding level, and once decided back to its accepting node)",
             )
         })?;
         fields.insert("to".into(), Value::String(to.to_string()));

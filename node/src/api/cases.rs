@@ -138,7 +138,7 @@ pub async fn act(
 ) -> Result<Json<Value>, ApiError> {
     let case_no = parse_case_no(case_no)?;
     let case = load_case(&node, &case_no)?;
-    let body = action::parse(body, node.code.ancestor_at(case.deciding_level))?;
+    let body = action::parse(body, case.default_forward(node.code))?;
     authorise(&caller.0, &case, &body)?;
     let case = node
         .engine

@@ -1,7 +1,7 @@
 //! The case view (API.md): a case as window software and dashboards see it, with its clocks
 //! evaluated as of today.
 
-use federation_proto::Date;
+use federation_proto::{Date, Warning};
 use serde::Serialize;
 use serde_json::{json, Value};
 
@@ -23,7 +23,7 @@ pub fn case_view(case: &Case, clocks: &Result<Clocks, String>) -> Value {
         "accepting_node": case.accepting_node,
         "owner": case.owner,
         "applicant": case.applicant,
-        "participants": participants(case),
+        "participants": participants(case, c),
         "submitted_on": case.submitted_on,
         "accepted_on": case.accepted_on,
         "deadline": c.promised,
@@ -35,9 +35,14 @@ pub fn case_view(case: &Case, clocks: &Result<Clocks, String>) -> Value {
         "paused_days": c.paused_days,
         "extension_days": case.extension_days,
         "feedback_due": c.feedback_due,
+        "feedback_warning": c.feedback_warning(),
+        "reported_on": case.reported_on,
+        "first_review_due": c.first_review.map(|(due, _)| due),
+        "first_review_warning": c.first_review.map(|(_, w)| w),
         "materials": case.materials,
         "missing": case.missing,
         "owed": case.owed,
+        "requested": case.requested,
         "fee_fen": case.fee_fen,
         "payment": case.payment,
         "certificate_no": case.certificate_no,
@@ -60,16 +65,20 @@ struct ParticipantView<'a> {
     department: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     opinion: Option<&'a crate::case::Opinion>,
+    /// The participant's feedback clock (限时反馈): red when it answered late or is late now.
+    feedback: Option<Warning>,
 }
 
-fn participants(case: &Case) -> Vec<ParticipantView<'_>> {
+fn participants<'a>(case: &'a Case, clocks: &Clocks) -> Vec<ParticipantView<'a>> {
     case.joint
         .iter()
         .flat_map(|j| &j.seats)
-        .map(|s| ParticipantView {
+        .enumerate()
+        .map(|(i, s)| ParticipantView {
             node: s.participant.node.to_string(),
             department: &s.participant.department,
             opinion: s.opinion.as_ref(),
+            feedback: clocks.feedback.get(i).copied(),
         })
         .collect()
 }

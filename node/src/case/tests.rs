@@ -1,96 +1,10 @@
 //! Fold tests: transitions, authority, and order independence.
 
-use federation_proto::{
-    Actor, Applicant, ApplicantKind, CaseNo, Date, Event, EventBody, EventId, Hlc, Intake,
-    ItemKind, Level, NodeCode, Participant, Sig, State,
-};
+use federation_proto::{Event, EventBody, Intake, ItemKind, Level, Participant, State};
 use proptest::prelude::*;
 
+use super::script::{code, intake, Script};
 use super::*;
-
-fn code(s: &str) -> NodeCode {
-    s.parse().unwrap()
-}
-
-fn day_ms(d: &str) -> u64 {
-    d.parse::<Date>().unwrap().start_unix_ms() + 10 * 3_600_000
-}
-
-fn intake(kind: ItemKind, missing: &[&str], owed: &[&str]) -> Intake {
-    Intake {
-        item: "X1".into(),
-        item_name: "测试事项".into(),
-        kind,
-        department: "住建局".into(),
-        deciding_level: Level::County,
-        applicant: Applicant {
-            kind: ApplicantKind::Person,
-            name: "张三".into(),
-            id: "11010519491231002X".into(),
-        },
-        materials: vec!["申请表".into()],
-        missing: missing.iter().map(|s| s.to_string()).collect(),
-        owed: owed.iter().map(|s| s.to_string()).collect(),
-        promised_days: 5,
-        legal_days: 20,
-        fee_fen: 0,
-    }
-}
-
-/// Builds events for one case, with increasing clocks per origin.
-struct Script {
-    case_no: CaseNo,
-    events: Vec<Event>,
-    seqs: std::collections::HashMap<NodeCode, u64>,
-    wall: u64,
-}
-
-impl Script {
-    fn new(accepting: &str) -> Script {
-        Script {
-            case_no: CaseNo {
-                node: code(accepting),
-                date: "2025-10-09".parse().unwrap(),
-                seq: 1,
-            },
-            events: Vec::new(),
-            seqs: Default::default(),
-            wall: day_ms("2025-10-09"),
-        }
-    }
-
-    fn at(&mut self, day: &str) -> &mut Script {
-        self.wall = self.wall.max(day_ms(day));
-        self
-    }
-
-    fn by(&mut self, origin: &str, department: Option<&str>, body: EventBody) -> Event {
-        let origin = code(origin);
-        let seq = self.seqs.entry(origin).or_default();
-        *seq += 1;
-        self.wall += 1000;
-        let e = Event {
-            id: EventId { origin, seq: *seq },
-            hlc: Hlc {
-                wall_ms: self.wall,
-                counter: 0,
-            },
-            case_no: self.case_no,
-            actor: Actor {
-                name: "tester".into(),
-                department: department.map(String::from),
-            },
-            body,
-            sig: Sig::EMPTY,
-        };
-        self.events.push(e.clone());
-        e
-    }
-
-    fn fold(&self) -> Case {
-        Case::fold(&self.events).unwrap()
-    }
-}
 
 fn decide(approve: bool) -> EventBody {
     EventBody::Decide {
@@ -392,6 +306,141 @@ fn supervision_only_from_an_ancestor_and_rating_only_at_the_accepting_node() {
 }
 
 /// A realistic event set with two concurrent writers and some events that must be rejected.
+fn request(materials: &[&str]) -> EventBody {
+    EventBody::RequestSupplement {
+        materials: materials.iter().map(|m| m.to_string()).collect(),
+        reason: "材料需补充".into(),
+    }
+}
+
+fn supplement(materials: &[&str]) -> EventBody {
+    EventBody::Supplement {
+        materials: materials.iter().map(|m| m.to_string()).collect(),
+    }
+}
+
+/// A township case (就近办) forwarded to and taken over by its county.
+fn at_the_county() -> Script {
+    let mut s = Script::new("350322101");
+    s.by(
+        "350322101",
+        None,
+        EventBody::Submit(intake(ItemKind::Promised, &[], &[])),
+    );
+    s.by("350322101", None, EventBody::Forward { to: code("350322") });
+    s.by("350322", None, EventBody::TakeOver);
+    s.by("350322", None, EventBody::Review);
+    s
+}
+
+fn rejection(case: &Case, event: &Event) -> Option<String> {
+    case.log
+        .iter()
+        .find(|l| l.id == event.id)
+        .unwrap()
+        .rejected
+        .clone()
+}
+
+#[test]
+fn supplement_requested_upstream_is_recorded_at_the_window_and_pauses_the_clock() {
+    let mut s = at_the_county();
+    s.at("2025-10-13")
+        .by("350322", None, request(&["现场照片", "租赁合同"]));
+    let case = s.fold();
+    assert_eq!(case.state, State::Suspended);
+    assert_eq!(case.requested, ["现场照片", "租赁合同"]);
+    assert_eq!(case.pauses[0].procedure, None);
+    let approve = s.by("350322", None, decide(true));
+    let stranger = s.by("350300", None, supplement(&["现场照片"]));
+    let unasked = s.by("350322101", None, supplement(&["营业执照"]));
+    s.at("2025-10-15")
+        .by("350322101", None, supplement(&["现场照片"]));
+    let case = s.fold();
+    assert!(rejection(&case, &approve).unwrap().contains("suspended"));
+    assert!(rejection(&case, &stranger).unwrap().contains("owner"));
+    assert!(rejection(&case, &unasked).unwrap().contains("租赁合同"));
+    assert_eq!(
+        case.state,
+        State::Suspended,
+        "one material is still missing"
+    );
+    s.at("2025-10-16")
+        .by("350322101", None, supplement(&["租赁合同"]));
+    let case = s.fold();
+    assert_eq!(case.state, State::InReview);
+    assert!(case.requested.is_empty());
+    assert_eq!(case.pauses[0].to, Some("2025-10-16".parse().unwrap()));
+    s.by("350322", None, decide(true));
+    assert_eq!(s.fold().state, State::Approved);
+}
+
+#[test]
+fn approval_waits_for_requested_materials_even_after_a_resume() {
+    let mut s = at_the_county();
+    s.by("350322", None, request(&["现场照片"]));
+    s.by("350322", None, EventBody::Resume);
+    let approve = s.by("350322", None, decide(true));
+    let case = s.fold();
+    assert_eq!(case.state, State::InReview);
+    assert!(rejection(&case, &approve).unwrap().contains("现场照片"));
+}
+
+/// The applicant withdraws at the township window while the county decides: whichever comes
+/// first in fold order wins, the other is rejected, on every node alike.
+#[test]
+fn a_withdrawal_at_the_window_races_a_decision_upstream() {
+    for withdraw_first in [true, false] {
+        let mut s = at_the_county();
+        let (first, second) = if withdraw_first {
+            ("350322101", "350322")
+        } else {
+            ("350322", "350322101")
+        };
+        let body = |origin: &str| {
+            if origin == "350322" {
+                decide(true)
+            } else {
+                EventBody::Withdraw
+            }
+        };
+        let a = s.by(first, None, body(first));
+        let b = s.by(second, None, body(second));
+        let case = s.fold();
+        let expected = if withdraw_first {
+            State::Withdrawn
+        } else {
+            State::Approved
+        };
+        assert_eq!(case.state, expected);
+        assert_eq!(rejection(&case, &a), None);
+        assert!(rejection(&case, &b).unwrap().contains("cannot"));
+        // Arrival order does not matter.
+        let mut reversed = s.events.clone();
+        reversed.reverse();
+        assert_eq!(Case::fold(&reversed).unwrap(), case);
+    }
+}
+
+#[test]
+fn forwards_default_up_to_the_deciding_level_and_back_down_once_decided() {
+    let mut s = at_the_county();
+    let case = s.fold();
+    assert_eq!(
+        case.default_forward(code("350322101")),
+        Some(code("350322"))
+    );
+    assert_eq!(case.default_forward(code("350322")), None);
+    assert_eq!(case.reported_on, Some("2025-10-09".parse().unwrap()));
+    s.by("350322", None, decide(true));
+    let case = s.fold();
+    assert_eq!(
+        case.default_forward(code("350322")),
+        Some(code("350322101"))
+    );
+    assert_eq!(case.default_forward(code("350322101")), None);
+}
+
 fn mixed_script() -> Vec<Event> {
     let mut s = Script::new("350322101");
     s.by(
@@ -408,8 +457,17 @@ fn mixed_script() -> Vec<Event> {
     );
     s.by("350322101", None, EventBody::Forward { to: code("350322") });
     s.by("350322", None, EventBody::TakeOver);
-    s.by("350322101", None, EventBody::Withdraw);
+    // Not the owner any more: rejected.
+    s.by("350322101", None, EventBody::Review);
     s.by("350322", None, EventBody::Review);
+    s.by("350322", None, request(&["补充说明"]));
+    s.by(
+        "350322101",
+        None,
+        EventBody::Supplement {
+            materials: vec!["补充说明".into()],
+        },
+    );
     s.by(
         "350322",
         None,
@@ -478,7 +536,17 @@ fn mixed_script() -> Vec<Event> {
 #[test]
 fn mixed_script_ends_delivered() {
     let case = Case::fold(&mixed_script()).unwrap();
-    assert_eq!(case.log.len(), 16);
+    assert_eq!(case.log.len(), 18);
+    assert_eq!(case.state, State::Delivered);
+    // The clock tweaks reorder neighbours (e.g. the joint review opens while the county still
+    // waits for the requested material): those are rejected alike on every node.
+    let rejected: Vec<&str> = case
+        .log
+        .iter()
+        .filter(|l| l.rejected.is_some())
+        .map(|l| l.action.as_str())
+        .collect();
+    assert_eq!(rejected, ["review", "open_joint_review", "opinion"]);
     assert_eq!(case.case_no.node, code("350322101"));
 }
 

@@ -253,12 +253,25 @@ pub(crate) fn print_case(case: &Value, json: bool) {
         text(&case["legal_deadline"]),
         text(&case["concluded_on"])
     );
-    for (label, key) in [("missing (补正)", "missing"), ("owed (容缺)", "owed")] {
+    if case["first_review_due"].is_string() {
+        println!(
+            "  first review (初审) due {}  reported up {}  warning: {}",
+            text(&case["first_review_due"]),
+            text(&case["reported_on"]),
+            text(&case["first_review_warning"])
+        );
+    }
+    for (label, key) in [
+        ("missing (补正)", "missing"),
+        ("owed (容缺)", "owed"),
+        ("requested (补件)", "requested"),
+    ] {
         if let Some(list) = case[key].as_array().filter(|l| !l.is_empty()) {
             let names: Vec<String> = list.iter().map(text).collect();
             println!("  {label}: {}", names.join("、"));
         }
     }
+    print_participants(case);
     if let Some(events) = case["events"].as_array() {
         for e in events {
             let rejected = e
@@ -274,6 +287,36 @@ pub(crate) fn print_case(case: &Value, json: bool) {
                 rejected.unwrap_or_default()
             );
         }
+    }
+}
+
+/// The joint review's seats: who answered what, and whose feedback is late.
+fn print_participants(case: &Value) {
+    let Some(seats) = case["participants"].as_array().filter(|s| !s.is_empty()) else {
+        return;
+    };
+    println!(
+        "  joint review (联审) feedback due {}  warning: {}",
+        text(&case["feedback_due"]),
+        text(&case["feedback_warning"])
+    );
+    for seat in seats {
+        let opinion = match seat["opinion"]["agree"].as_bool() {
+            Some(true) => format!("agrees ({})", text(&seat["opinion"]["on"])),
+            Some(false) => format!(
+                "DISAGREES ({}): {}",
+                text(&seat["opinion"]["on"]),
+                text(&seat["opinion"]["comment"])
+            ),
+            None => "no opinion yet".to_string(),
+        };
+        println!(
+            "    {} {:<12} [{}] {}",
+            text(&seat["node"]),
+            text(&seat["department"]),
+            text(&seat["feedback"]),
+            opinion
+        );
     }
 }
 
