@@ -14,10 +14,11 @@ use crate::event::{
     SpecialProcedure,
 };
 use crate::frame::{
-    Batch, Frame, Hello, Holds, Item, PayloadKind, Record, Refusal, RefuseCode, PROTOCOL_VERSION,
+    Batch, Frame, Freshness, Hello, Holds, Item, PayloadKind, Record, Refusal, RefuseCode,
+    PROTOCOL_VERSION,
 };
 use crate::hlc::Hlc;
-use crate::summary::{CaseSummary, State, Warning};
+use crate::summary::{CaseSummary, JointStatus, NoticeStatus, State, Warning};
 
 /// A valid 6-, 9- or 12-digit division code (first digit never 0).
 pub fn any_node_code() -> impl Strategy<Value = NodeCode> {
@@ -134,7 +135,7 @@ fn any_participant() -> impl Strategy<Value = Participant> {
     (any_node_code(), text()).prop_map(|(node, department)| Participant { node, department })
 }
 
-/// Every one of the 20 variants, with equal weight.
+/// Every one of the 22 variants, with equal weight.
 pub fn any_body() -> impl Strategy<Value = EventBody> {
     use EventBody::*;
     prop_oneof![
@@ -175,6 +176,13 @@ pub fn any_body() -> impl Strategy<Value = EventBody> {
         }),
         text().prop_map(|note| Supervise { note }),
         (texts(), text()).prop_map(|(materials, reason)| RequestSupplement { materials, reason }),
+        ((any_node_code(), any::<u64>()), text()).prop_map(|((origin, seq), answer)| {
+            AnswerNotice {
+                notice: EventId { origin, seq },
+                answer,
+            }
+        }),
+        text().prop_map(|note| Rectify { note }),
     ]
 }
 
@@ -217,17 +225,36 @@ pub fn any_summary() -> impl Strategy<Value = CaseSummary> {
         option::of(any_date()),
         option::of(any_date()),
         option::of(any_date()),
+        option::of(any_date()),
     );
-    let status = (
-        select(State::ALL.to_vec()),
-        select(vec![Warning::Green, Warning::Yellow, Warning::Red]),
-        any_hlc(),
+    let warning = || select(vec![Warning::Green, Warning::Yellow, Warning::Red]);
+    let status = (select(State::ALL.to_vec()), warning(), warning(), any_hlc());
+    let joint = (any_date(), any::<u16>(), any::<u16>())
+        .prop_map(|(due, waiting, late)| JointStatus { due, waiting, late });
+    let notice = (any_node_code(), any_date(), text(), option::of(text())).prop_map(
+        |(from, on, note, answer)| NoticeStatus {
+            from,
+            on,
+            note,
+            answered_on: answer.as_ref().map(|_| on),
+            answer,
+        },
     );
-    (what, dates, status).prop_map(
+    let more = (
+        option::of(any::<u32>()),
+        any::<u16>(),
+        option::of(joint),
+        option::of(1u8..=5),
+        option::of((any_date(), warning())),
+        option::of(any_date()),
+        vec(notice, 0..3),
+    );
+    (what, dates, status, more).prop_map(
         |(
             (case_no, item, department, accepting_node, owner),
-            (accepted_on, deadline, concluded_on),
-            (state, warning, as_of),
+            (accepted_on, deadline, legal_deadline, concluded_on),
+            (state, warning, legal_warning, as_of),
+            (working_days, owed, joint, satisfaction, rectification, rectified_on, notices),
         )| CaseSummary {
             case_no,
             item,
@@ -237,8 +264,17 @@ pub fn any_summary() -> impl Strategy<Value = CaseSummary> {
             state,
             accepted_on,
             deadline,
+            legal_deadline,
             concluded_on,
             warning,
+            legal_warning,
+            working_days,
+            owed,
+            joint,
+            satisfaction,
+            rectification,
+            rectified_on,
+            notices,
             as_of,
         },
     )
@@ -330,10 +366,24 @@ pub fn any_frame() -> impl Strategy<Value = Frame> {
             request,
             deadline_ms
         }),
-        (any::<u64>(), any::<u64>()).prop_map(|(request, fresh_as_of_ms)| Frame::PullDone {
-            request,
-            fresh_as_of_ms
-        }),
+        (
+            any::<u64>(),
+            vec(
+                (any_node_code(), any::<bool>(), option::of(any::<u64>())),
+                0..4
+            )
+        )
+            .prop_map(|(request, nodes)| Frame::PullDone {
+                request,
+                nodes: nodes
+                    .into_iter()
+                    .map(|(code, reachable, age_ms)| Freshness {
+                        code,
+                        reachable,
+                        age_ms,
+                    })
+                    .collect(),
+            }),
         Just(Frame::Restore),
         any::<u64>().prop_map(|upto| Frame::RestoreQueued { upto }),
     ]
@@ -348,7 +398,7 @@ mod tests {
 
     use super::*;
 
-    /// The body strategy really reaches all 20 variants (a forgotten arm would silently shrink
+    /// The body strategy really reaches all 22 variants (a forgotten arm would silently shrink
     /// what the codec and signature properties cover).
     #[test]
     fn bodies_cover_every_variant() {
@@ -357,7 +407,7 @@ mod tests {
         let actions: BTreeSet<&str> = (0..2000)
             .map(|_| strategy.new_tree(&mut runner).unwrap().current().action())
             .collect();
-        assert_eq!(actions.len(), 20, "{actions:?}");
+        assert_eq!(actions.len(), 22, "{actions:?}");
     }
 
     /// The frame strategy reaches all 10 variants, and batches carry every payload kind.

@@ -256,6 +256,15 @@ pub enum EventBody {
         materials: Vec<String>,
         reason: String,
     },
+    /// The owner's answer to a 督办 notice; `notice` is the id of its `supervise` event.
+    AnswerNotice {
+        notice: EventId,
+        answer: String,
+    },
+    /// 整改: the rectification a 差评 opened is done.
+    Rectify {
+        note: String,
+    },
 }
 
 impl EventBody {
@@ -282,6 +291,8 @@ impl EventBody {
             EventBody::Rate { .. } => "rate",
             EventBody::Supervise { .. } => "supervise",
             EventBody::RequestSupplement { .. } => "request_supplement",
+            EventBody::AnswerNotice { .. } => "answer_notice",
+            EventBody::Rectify { .. } => "rectify",
         }
     }
 }

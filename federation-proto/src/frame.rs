@@ -137,11 +137,12 @@ pub enum Frame {
         request: u64,
         deadline_ms: u64,
     },
-    /// Report of pull `request`: the subtree's data is complete as of `fresh_as_of_ms` (Unix
-    /// milliseconds on the reporter's clock; the oldest freshness found in the subtree).
+    /// Report of pull `request`: how fresh the data of each node of the reporter's subtree is
+    /// at the receiver, the reporter first. The reporter sends it once its own outbox to the
+    /// requester is drained (or at the deadline).
     PullDone {
         request: u64,
-        fresh_as_of_ms: u64,
+        nodes: Vec<Freshness>,
     },
     /// From a child whose store was lost: queue for me every event I authored and every event
     /// of the cases I am involved in (the parent's copy is my off-site backup).
@@ -197,6 +198,18 @@ impl Frame {
             Frame::RestoreQueued { .. } => "restore_queued",
         }
     }
+}
+
+/// How fresh one node's data is, in a [`Frame::PullDone`]. Ages, not instants: node clocks
+/// disagree, so each hop turns them into its own time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Freshness {
+    pub code: NodeCode,
+    /// Whether the node answered this pull (through its parent).
+    pub reachable: bool,
+    /// How old the node's data held up the tree is, in milliseconds: 0 when it answered just
+    /// now; for an unreachable node, the time since it was last heard; `None` if never.
+    pub age_ms: Option<u64>,
 }
 
 /// The handshake: who I am and, per direction, what I hold.
@@ -868,7 +881,11 @@ mod tests {
             },
             Frame::PullDone {
                 request: 3,
-                fresh_as_of_ms: 1_700_000_000_000,
+                nodes: vec![Freshness {
+                    code: "350322".parse().unwrap(),
+                    reachable: true,
+                    age_ms: Some(0),
+                }],
             },
             Frame::Restore,
             Frame::RestoreQueued { upto: 42 },

@@ -38,4 +38,4 @@ pub use event::{
 // would read as a catalog item (事项).
 pub use frame::{Frame, FrameError, FrameReader, Hello, Holds, Refusal, RefuseCode, StreamKind};
 pub use hlc::Hlc;
-pub use summary::{CaseSummary, State, Warning};
+pub use summary::{CaseSummary, JointStatus, NoticeStatus, State, Warning};

@@ -109,7 +109,9 @@ impl Warning {
     }
 }
 
-/// The latest status of one case as its owner sees it, kept by every ancestor.
+/// The latest status of one case as its owner sees it, kept by every ancestor: what the
+/// supervisors above (电子监察) need — states, clocks, warnings, joint-review feedback, ratings,
+/// 督办 — and never the applicant's identity.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CaseSummary {
     pub case_no: CaseNo,
@@ -119,9 +121,47 @@ pub struct CaseSummary {
     pub owner: NodeCode,
     pub state: State,
     pub accepted_on: Option<Date>,
+    /// The promised deadline (承诺时限).
     pub deadline: Option<Date>,
+    /// The legal deadline (法定时限).
+    pub legal_deadline: Option<Date>,
     pub concluded_on: Option<Date>,
+    /// The promised clock's warning.
     pub warning: Warning,
-    /// The owner's clock when it wrote this summary: a receiver keeps the one with the largest.
+    /// The legal clock's warning.
+    pub legal_warning: Warning,
+    /// Working days from acceptance to conclusion, paused days not counted.
+    pub working_days: Option<u32>,
+    /// 容缺 and 补件 materials still outstanding.
+    pub owed: u16,
+    pub joint: Option<JointStatus>,
+    /// The applicant's rating (1 非常满意 … 5 非常不满意).
+    pub satisfaction: Option<u8>,
+    /// The rectification (整改) a 差评 opened: due date and warning.
+    pub rectification: Option<(Date, Warning)>,
+    pub rectified_on: Option<Date>,
+    pub notices: Vec<NoticeStatus>,
+    /// The writer's clock when it wrote this summary: a receiver keeps the one with the largest.
     pub as_of: Hlc,
+}
+
+/// Where a joint review (联审) stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JointStatus {
+    /// The feedback deadline (限时反馈).
+    pub due: Date,
+    /// Participants that have not answered.
+    pub waiting: u16,
+    /// Participants late: not answered past the deadline, or answered after it.
+    pub late: u16,
+}
+
+/// A 督办 notice on the case and the owner's answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NoticeStatus {
+    pub from: NodeCode,
+    pub on: Date,
+    pub note: String,
+    pub answer: Option<String>,
+    pub answered_on: Option<Date>,
 }

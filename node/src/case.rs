@@ -116,12 +116,16 @@ impl Rating {
     }
 }
 
-/// A supervision notice (督办) from an ancestor.
+/// A supervision notice (督办) from an ancestor; open until the owner answers it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Notice {
+    /// The `supervise` event, which an answer names.
+    pub id: EventId,
     pub from: NodeCode,
     pub note: String,
     pub on: Date,
+    pub answer: Option<String>,
+    pub answered_on: Option<Date>,
 }
 
 /// One line of the case's history, including rejected events (kept for audit).
@@ -176,6 +180,8 @@ pub struct Case {
     pub payment: Option<Payment>,
     pub certificate_no: Option<String>,
     pub rating: Option<Rating>,
+    /// The day the rectification (整改) a 差评 opened was done.
+    pub rectified_on: Option<Date>,
     pub notices: Vec<Notice>,
     pub log: Vec<LogEntry>,
 }
@@ -245,6 +251,7 @@ impl Case {
             payment: None,
             certificate_no: None,
             rating: None,
+            rectified_on: None,
             notices: Vec::new(),
             log: Vec::new(),
         };
@@ -282,6 +289,10 @@ impl Case {
             EventBody::Supervise { note } => return self.check_supervise(actor, note),
             EventBody::Rate { satisfaction, .. } => return self.check_rate(actor, *satisfaction),
             EventBody::TakeOver => return self.check_take_over(actor),
+            EventBody::AnswerNotice { notice, answer } => {
+                return self.check_answer(actor, *notice, answer)
+            }
+            EventBody::Rectify { note } => return self.check_rectify(actor, note),
             // The applicant comes back to the window where they applied, whoever owns the
             // case by now: materials and a withdrawal are recorded there too.
             EventBody::Supplement { .. } | EventBody::Withdraw if actor == self.accepting_node => {
@@ -537,6 +548,50 @@ impl Case {
         Ok(())
     }
 
+    fn check_answer(&self, actor: NodeCode, notice: EventId, answer: &str) -> Result<(), Refusal> {
+        non_empty("answer", answer)?;
+        if actor != self.owner {
+            return Err(Refusal::NotOwner {
+                action: "answer_notice",
+                owner: self.owner,
+                actor,
+            });
+        }
+        match self.notices.iter().find(|n| n.id == notice) {
+            None => Err(Refusal::Invalid(format!(
+                "case {} has no 督办 notice {}:{}",
+                self.case_no, notice.origin, notice.seq
+            ))),
+            Some(n) if n.answer.is_some() => {
+                Err(Refusal::Invalid("that notice was already answered".into()))
+            }
+            Some(_) => Ok(()),
+        }
+    }
+
+    /// The rectification of a 差评 is recorded by the owner or at the window that took the
+    /// rating.
+    fn check_rectify(&self, actor: NodeCode, note: &str) -> Result<(), Refusal> {
+        non_empty("note", note)?;
+        if actor != self.owner && actor != self.accepting_node {
+            return Err(Refusal::Authority(format!(
+                "a rectification is recorded by the owner {} or the accepting node {}",
+                self.owner, self.accepting_node
+            )));
+        }
+        if !self.rating.as_ref().is_some_and(Rating::is_bad) {
+            return Err(Refusal::Invalid(
+                "only a 差评 (satisfaction 4 or 5) opens a rectification".into(),
+            ));
+        }
+        if self.rectified_on.is_some() {
+            return Err(Refusal::Invalid(
+                "the rectification was already recorded".into(),
+            ));
+        }
+        Ok(())
+    }
+
     fn check_take_over(&self, actor: NodeCode) -> Result<(), Refusal> {
         if self.state != State::InTransit {
             return Err(Refusal::state("take_over", self.state));
@@ -615,10 +670,20 @@ impl Case {
                 })
             }
             EventBody::Supervise { note } => self.notices.push(Notice {
+                id: event.id,
                 from: event.id.origin,
                 note: note.clone(),
                 on,
+                answer: None,
+                answered_on: None,
             }),
+            EventBody::AnswerNotice { notice, answer } => {
+                if let Some(n) = self.notices.iter_mut().find(|n| n.id == *notice) {
+                    n.answer = Some(answer.clone());
+                    n.answered_on = Some(on);
+                }
+            }
+            EventBody::Rectify { .. } => self.rectified_on = Some(on),
         }
     }
 
@@ -784,6 +849,8 @@ fn allowed_states(body: &EventBody) -> &'static [State] {
         | EventBody::Supplement { .. }
         | EventBody::Opinion { .. }
         | EventBody::Supervise { .. }
+        | EventBody::AnswerNotice { .. }
+        | EventBody::Rectify { .. }
         | EventBody::Rate { .. }
         | EventBody::TakeOver => &[],
     }
@@ -798,6 +865,11 @@ impl Case {
             Some(_) => (node != self.accepting_node).then_some(self.accepting_node),
             None => node.ancestor_at(self.deciding_level),
         }
+    }
+
+    /// Whether the joint review still waits for opinions (it may be suspended meanwhile).
+    pub fn joint_review_open(&self) -> bool {
+        self.joint.is_some() && matches!(self.state, State::JointReview | State::Suspended)
     }
 
     /// The nodes involved in the case (DESIGN.md §4): the accepting node, every owner, the node

@@ -22,7 +22,9 @@
 //! cache_mb = 64                   # sled page cache
 //!
 //! [warnings]
-//! yellow_percent = 20
+//! yellow_percent = 20             # yellow when ≤ 20 % of the limit remains (at least 1 day)
+//! auto_supervise_days = 3         # automatic 督办 of a child's case red for this many working days
+//! sweep_seconds = 60              # how often clocks and summaries are re-evaluated
 //! ```
 
 use std::net::SocketAddr;

@@ -15,30 +15,40 @@
 //!   of a 上报件 (初审, 行政许可法 art. 43) and each participant's feedback in a joint review
 //!   (限时反馈).
 
-use federation_proto::{Date, ItemKind, State, Warning};
+use federation_proto::{Date, ItemKind, Warning};
 use serde::{Deserialize, Serialize};
 
 use crate::calendar::{Calendar, CalendarError};
 use crate::case::Case;
 
 /// Working days a 差评 rectification (整改) is due in.
-pub const RECTIFICATION_DAYS: u32 = 15;
+pub const RECTIFICATION_DAYS: u16 = 15;
 
 /// Working days the lower level has for the first review (初审) of a 上报件 (行政许可法 art. 43;
 /// art. 82 counts the law's days as working days).
 pub const FIRST_REVIEW_DAYS: u16 = 20;
 
-/// Warning thresholds, configurable per node.
+/// Warning thresholds, configurable per node (`[warnings]` in node.toml).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct WarningPolicy {
     /// Yellow when the remaining working days are at most this share of the limit (percent).
     pub yellow_percent: u32,
+    /// A case owned by a child that is still red this many working days after its promised
+    /// deadline gets an automatic 督办 from this node.
+    pub auto_supervise_days: u32,
+    /// How often the node re-evaluates the clocks of its cases and refreshes their summaries
+    /// (warnings change with the date, not only with events).
+    pub sweep_seconds: u64,
 }
 
 impl Default for WarningPolicy {
     fn default() -> Self {
-        WarningPolicy { yellow_percent: 20 }
+        WarningPolicy {
+            yellow_percent: 20,
+            auto_supervise_days: 3,
+            sweep_seconds: 60,
+        }
     }
 }
 
@@ -59,14 +69,19 @@ pub struct Clocks {
     /// Working days left until the promised deadline (0 once it is today or past).
     pub remaining_days: Option<u32>,
     pub warning: Option<Warning>,
+    /// The legal clock's warning: red once the legal deadline has passed unconcluded, or was
+    /// missed.
+    pub legal_warning: Option<Warning>,
+    /// Working days from acceptance to conclusion, paused days not counted (办理用时).
+    pub working_days: Option<u32>,
     /// A 上报件's first review below (初审): due date and warning.
     pub first_review: Option<(Date, Warning)>,
     /// Feedback deadline of the joint review (限时反馈).
     pub feedback_due: Option<Date>,
     /// Per seat of the joint review, in seat order: late (red), close (yellow) or fine.
     pub feedback: Vec<Warning>,
-    /// Rectification deadline after a 差评.
-    pub rectification_due: Option<Date>,
+    /// The rectification (整改) a 差评 opened: due date and warning (green once done in time).
+    pub rectification: Option<(Date, Warning)>,
 }
 
 impl Clocks {
@@ -98,7 +113,7 @@ pub fn evaluate(
         policy,
     };
     let mut clocks = Clocks {
-        rectification_due: rectification_due(case, calendar)?,
+        rectification: judge.rectification(case)?,
         ..Clocks::default()
     };
     judge.feedback(case, &mut clocks)?;
@@ -123,6 +138,11 @@ pub fn evaluate(
     let (warning, remaining) = judge.clock(case.promised_days, promised, run)?;
     clocks.warning = Some(warning);
     clocks.remaining_days = remaining;
+    clocks.legal_warning = Some(judge.clock(case.legal_days, legal, run)?.0);
+    if let Some(concluded) = case.concluded_on {
+        let elapsed = calendar.workdays_between(accepted, concluded)?;
+        clocks.working_days = Some(elapsed.saturating_sub(clocks.paused_days));
+    }
     if case.kind == ItemKind::ReportUp {
         clocks.first_review = Some(judge.first_review(case, accepted)?);
     }
@@ -180,6 +200,17 @@ impl Judge<'_> {
         Ok((due, self.clock(FIRST_REVIEW_DAYS, due, run)?.0))
     }
 
+    /// The rectification a 差评 opens runs from the rating until it is recorded as done.
+    fn rectification(&self, case: &Case) -> Result<Option<(Date, Warning)>, CalendarError> {
+        let Some(rating) = case.rating.as_ref().filter(|r| r.is_bad()) else {
+            return Ok(None);
+        };
+        let days = RECTIFICATION_DAYS;
+        let due = self.calendar.add_workdays(rating.on, u32::from(days))?;
+        let run = case.rectified_on.map_or(Run::Running, Run::StoppedOn);
+        Ok(Some((due, self.clock(days, due, run)?.0)))
+    }
+
     /// Each participant's feedback clock, from the day the joint review opened.
     fn feedback(&self, case: &Case, clocks: &mut Clocks) -> Result<(), CalendarError> {
         let Some(joint) = &case.joint else {
@@ -189,7 +220,7 @@ impl Judge<'_> {
             .calendar
             .add_workdays(joint.opened_on, u32::from(joint.feedback_days))?;
         clocks.feedback_due = Some(due);
-        let open = matches!(case.state, State::JointReview | State::Suspended);
+        let open = case.joint_review_open();
         for seat in &joint.seats {
             let run = match &seat.opinion {
                 Some(o) => Run::StoppedOn(o.on),
@@ -219,13 +250,6 @@ fn paused_days(
             let to = p.to.unwrap_or(today);
             Ok(sum + calendar.workdays_between(p.from, to)?)
         })
-}
-
-fn rectification_due(case: &Case, calendar: &Calendar) -> Result<Option<Date>, CalendarError> {
-    match &case.rating {
-        Some(r) if r.is_bad() => calendar.add_workdays(r.on, RECTIFICATION_DAYS).map(Some),
-        _ => Ok(None),
-    }
 }
 
 #[cfg(test)]

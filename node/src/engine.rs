@@ -21,7 +21,6 @@ use ed25519_dalek::SigningKey;
 use federation_proto::frame::{Batch, Item, Refusal as LinkRefusal};
 use federation_proto::{
     sign, Actor, CaseNo, CaseSummary, Date, Event, EventBody, EventId, Hlc, Intake, NodeCode, Sig,
-    Warning,
 };
 use tokio::sync::{mpsc, oneshot, watch};
 use tracing::{error, info_span, warn};
@@ -33,6 +32,7 @@ use crate::pki::Revoked;
 use crate::reference::Reference;
 use crate::relay::{authored_targets, event_bytes, Directory, Router};
 use crate::store::{Commit, NodeMeta, Queued, Store, StoreError};
+use crate::summary;
 
 /// Most requests applied before one flush.
 pub const MAX_BATCH: usize = 1024;
@@ -124,6 +124,17 @@ enum Work {
     /// Queue for a child everything its restore needs.
     RestoreDump {
         child: NodeCode,
+        reply: oneshot::Sender<Result<u64, EngineError>>,
+    },
+    /// Re-evaluate the clocks of the cases held here (see [`supervise`]).
+    Sweep {
+        reply: oneshot::Sender<Result<u64, EngineError>>,
+    },
+    /// A 督办 notice on a case, held here or known by its summary.
+    Notice {
+        actor: Actor,
+        case_no: CaseNo,
+        note: String,
         reply: oneshot::Sender<Result<u64, EngineError>>,
     },
 }
@@ -276,6 +287,29 @@ impl Engine {
         self.ask(|reply| Work::RestoreDump { child, reply }).await
     }
 
+    /// Re-evaluates the clocks of the cases held here, refreshing the summaries that changed
+    /// and raising automatic 督办s; returns how many summaries changed.
+    pub async fn sweep(&self) -> Result<u64, EngineError> {
+        self.ask(|reply| Work::Sweep { reply }).await
+    }
+
+    /// Issues a 督办 notice on a case held here or known by its summary; returns the notice's
+    /// sequence number once it is durable.
+    pub async fn notice(
+        &self,
+        actor: Actor,
+        case_no: CaseNo,
+        note: String,
+    ) -> Result<u64, EngineError> {
+        self.ask(|reply| Work::Notice {
+            actor,
+            case_no,
+            note,
+            reply,
+        })
+        .await
+    }
+
     /// Changes whenever new items became durable in some outbox.
     pub fn outbox_changes(&self) -> watch::Receiver<u64> {
         self.outbox.clone()
@@ -345,9 +379,10 @@ impl Writer {
                 Work::Write { reply, .. } => drop(reply.send(Err(e()))),
                 Work::Receive { reply, .. } => drop(reply.send(Err(e()))),
                 Work::Learn { reply, .. } => drop(reply.send(Err(e()))),
-                Work::Rebase { reply, .. } | Work::RestoreDump { reply, .. } => {
-                    drop(reply.send(Err(e())))
-                }
+                Work::Rebase { reply, .. }
+                | Work::RestoreDump { reply, .. }
+                | Work::Sweep { reply }
+                | Work::Notice { reply, .. } => drop(reply.send(Err(e()))),
                 Work::Revoke { reply, .. } | Work::Publish { reply } | Work::Ack { reply, .. } => {
                     drop(reply.send(Err(e())))
                 }
@@ -424,6 +459,25 @@ impl Writer {
                     None
                 }
             },
+            Work::Sweep { reply } => match self.sweep() {
+                Ok(changed) => Some(Done::Seq(reply, changed)),
+                Err(e) => {
+                    let _ = reply.send(Err(e));
+                    None
+                }
+            },
+            Work::Notice {
+                actor,
+                case_no,
+                note,
+                reply,
+            } => match self.notice(actor, case_no, note) {
+                Ok(seq) => Some(Done::Seq(reply, seq)),
+                Err(e) => {
+                    let _ = reply.send(Err(e));
+                    None
+                }
+            },
         }
     }
 
@@ -464,35 +518,22 @@ impl Writer {
 
     fn apply(&mut self, actor: Actor, write: Write) -> Result<Case, EngineError> {
         let mut meta = self.meta;
-        let hlc = Hlc::tick(meta.hlc, self.clock.now_ms());
-        meta.hlc = hlc;
-        meta.last_seq += 1;
-        let (case_no, body, current) = match write {
+        let (mut event, current) = match write {
             Write::Submit(intake) => {
-                let case_no = next_case_no(&mut meta, self.code, Date::from_unix_ms(hlc.wall_ms))?;
-                (case_no, EventBody::Submit(intake), None)
+                let body = EventBody::Submit(intake);
+                (self.next_event(&mut meta, None, actor, body)?, None)
             }
             Write::Act { case_no, body } => {
                 let case = self
                     .store
                     .case(&case_no)?
                     .ok_or(EngineError::NotFound(case_no))?;
-                (case_no, body, Some(case))
+                let event = self.next_event(&mut meta, Some(case_no), actor, body)?;
+                (event, Some(case))
             }
         };
-        let span = info_span!("write", node = %self.code, case = %case_no, action = body.action());
+        let span = info_span!("write", node = %self.code, case = %event.case_no, action = event.body.action());
         let _guard = span.enter();
-        let mut event = Event {
-            id: EventId {
-                origin: self.code,
-                seq: meta.last_seq,
-            },
-            hlc,
-            case_no,
-            actor,
-            body,
-            sig: Sig::EMPTY,
-        };
         let before = current.as_ref().map(Case::involved).unwrap_or_default();
         let case = match current {
             Some(mut case) => {
@@ -509,10 +550,39 @@ impl Writer {
         };
         let mut change = Change::default();
         self.route_authored(&event, &case, &before, &mut change.queue)?;
-        self.summarise(&case, hlc, &mut change.queue)?;
+        self.summarise(&case, event.hlc, &mut change)?;
         change.event = Some((event, Some(case.clone())));
         self.commit(meta, change)?;
         Ok(case)
+    }
+
+    /// The next event authored here, unsigned: a fresh clock and sequence number in `meta`,
+    /// and for a submission (no `case_no` yet) the day's next case number.
+    fn next_event(
+        &self,
+        meta: &mut NodeMeta,
+        case_no: Option<CaseNo>,
+        actor: Actor,
+        body: EventBody,
+    ) -> Result<Event, EngineError> {
+        let hlc = Hlc::tick(meta.hlc, self.clock.now_ms());
+        meta.hlc = hlc;
+        meta.last_seq += 1;
+        let case_no = match case_no {
+            Some(no) => no,
+            None => next_case_no(meta, self.code, Date::from_unix_ms(hlc.wall_ms))?,
+        };
+        Ok(Event {
+            id: EventId {
+                origin: self.code,
+                seq: meta.last_seq,
+            },
+            hlc,
+            case_no,
+            actor,
+            body,
+            sig: Sig::EMPTY,
+        })
     }
 
     /// Queues an event authored here: to everyone involved and the parent; and, to nodes the
@@ -542,16 +612,20 @@ impl Writer {
         Ok(())
     }
 
-    /// Queues the case's status summary for the ancestors when this node owns it.
-    fn summarise(
-        &self,
-        case: &Case,
-        as_of: Hlc,
-        queue: &mut Vec<Queued>,
-    ) -> Result<(), EngineError> {
-        if case.owner != self.code || self.router.parent.is_none() {
-            return Ok(());
+    /// Keeps the case's status summary here and, when this node owns the case, queues it for
+    /// the ancestors.
+    fn summarise(&self, case: &Case, as_of: Hlc, change: &mut Change) -> Result<(), EngineError> {
+        let summary = self.summary_of(case, as_of);
+        if case.owner == self.code && self.router.parent.is_some() {
+            self.router
+                .route_up(&Item::summary(&summary)?, &mut change.queue)?;
         }
+        change.summary = Some(summary);
+        Ok(())
+    }
+
+    /// The case's summary with its clocks as of today.
+    fn summary_of(&self, case: &Case, as_of: Hlc) -> CaseSummary {
         let clocks = deadline::evaluate(
             case,
             &self.reference.calendar(),
@@ -559,21 +633,7 @@ impl Writer {
             &self.policy,
         )
         .ok();
-        let summary = CaseSummary {
-            case_no: case.case_no,
-            item: case.item.clone(),
-            department: case.department.clone(),
-            accepting_node: case.accepting_node,
-            owner: case.owner,
-            state: case.state,
-            accepted_on: case.accepted_on,
-            deadline: clocks.as_ref().and_then(|c| c.promised),
-            concluded_on: case.concluded_on,
-            warning: clocks.and_then(|c| c.warning).unwrap_or(Warning::Green),
-            as_of,
-        };
-        self.router.route_up(&Item::summary(&summary)?, queue)?;
-        Ok(())
+        summary::summarise(case, clocks.as_ref(), as_of)
     }
 }
 
@@ -601,5 +661,6 @@ fn next_case_no(meta: &mut NodeMeta, code: NodeCode, day: Date) -> Result<CaseNo
 }
 
 mod peers;
+mod supervise;
 #[cfg(test)]
 mod tests;

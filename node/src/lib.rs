@@ -6,6 +6,8 @@
 //! - [`intake`]: checks at the window (受理): applicant, item, materials.
 //! - [`case`]: the case (办件) and its fold over events, with the authority rules.
 //! - [`deadline`]: promised and legal deadlines and warnings (时限与预警).
+//! - [`summary`]: the status summary of a case that ancestors keep (状态摘要).
+//! - [`stats`]: supervision figures over the summaries of a region (电子监察).
 //! - [`store`]: durable storage of events and cases (sled), behind a small trait.
 //! - [`engine`]: the write path — sequence, clock, signing, group commit, applying peers' batches.
 //! - [`reference`]: the catalog and calendar in force, and adopting an ancestor's broadcast.
@@ -41,4 +43,6 @@ pub mod pki;
 pub mod reference;
 pub mod relay;
 pub mod server;
+pub mod stats;
 pub mod store;
+pub mod summary;

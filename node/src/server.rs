@@ -59,6 +59,7 @@ pub async fn run(config: Config, clock: Clock) -> Result<()> {
         }
         None => None,
     };
+    tokio::spawn(sweep(engine.clone(), config.file.warnings.sweep_seconds));
     let quic = links.as_ref().map(|l| l.local_addr().port());
     let context = Arc::new(NodeContext {
         code,
@@ -91,6 +92,20 @@ pub async fn run(config: Config, clock: Clock) -> Result<()> {
     store.flush()?;
     info!(node = %code, "stopped");
     Ok(())
+}
+
+/// Re-evaluates the clocks of the cases held here at start (the date may have moved on while
+/// the node was down) and every `seconds` after, so warnings and summaries follow the calendar.
+async fn sweep(engine: Engine, seconds: u64) {
+    let mut every = tokio::time::interval(Duration::from_secs(seconds.max(1)));
+    loop {
+        every.tick().await;
+        match engine.sweep().await {
+            Ok(0) => {}
+            Ok(changed) => info!(changed, "clocks re-evaluated: summaries refreshed"),
+            Err(e) => warn!(error = %e, "re-evaluating clocks failed"),
+        }
+    }
 }
 
 /// `liandong restore`: rebuilds a node whose store was lost from its parent's copy — every

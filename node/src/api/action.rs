@@ -7,8 +7,9 @@ use serde_json::{Map, Value};
 use super::error::ApiError;
 use axum::http::StatusCode;
 
-/// Every action the API takes, as in API.md (plus `extend`, 延期, and `request_supplement`, 补件).
-pub const ACTIONS: [&str; 19] = [
+/// Every action the API takes, as in API.md, plus `extend` (延期), `request_supplement` (补件),
+/// `answer_notice` (the owner's answer to a 督办) and `rectify` (整改 after a 差评).
+pub const ACTIONS: [&str; 21] = [
     "supplement",
     "refuse",
     "review",
@@ -28,6 +29,8 @@ pub const ACTIONS: [&str; 19] = [
     "rate",
     "supervise",
     "request_supplement",
+    "answer_notice",
+    "rectify",
 ];
 
 /// Parses an action body into an event body. The API's flat, tagged form

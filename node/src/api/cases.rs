@@ -137,7 +137,9 @@ pub async fn act(
     JsonBody(body): JsonBody<Value>,
 ) -> Result<Json<Value>, ApiError> {
     let case_no = parse_case_no(case_no)?;
-    let case = load_case(&node, &case_no)?;
+    let Some(case) = node.store.case(&case_no)? else {
+        return notice_from_above(node, &caller.0, case_no, body).await;
+    };
     let body = action::parse(body, case.default_forward(node.code))?;
     authorise(&caller.0, &case, &body)?;
     let case = node
@@ -152,6 +154,36 @@ pub async fn act(
         .await?;
     info!(node = %node.code, case = %case_no, action = body.action(), state = case.state.as_str(), "case action");
     Ok(Json(case_view(&case, &node.clocks(&case))))
+}
+
+/// A 督办 on a case this node does not hold but supervises: one owned below, known here by its
+/// summary (电子监察). The notice goes to the owner; its answer comes back in the summary. Any
+/// other action on a case not held here is a 404.
+async fn notice_from_above(
+    node: AppState,
+    op: &Operator,
+    case_no: CaseNo,
+    body: Value,
+) -> Result<Json<Value>, ApiError> {
+    let not_held = || ApiError::not_found(format!("case {case_no} does not exist"));
+    let summary = node.store.summary(&case_no)?.ok_or_else(not_held)?;
+    let EventBody::Supervise { note } = action::parse(body, None)? else {
+        return Err(not_held());
+    };
+    if !matches!(op.role, Role::Admin | Role::Supervisor) {
+        return Err(ApiError::forbidden(format!(
+            "{} may not supervise: 督办 is for supervisors",
+            op.name
+        )));
+    }
+    let seq = node.engine.notice(actor(op), case_no, note).await?;
+    info!(node = %node.code, case = %case_no, owner = %summary.owner, seq, "督办 sent");
+    Ok(Json(json!({
+        "case_no": case_no,
+        "owner": summary.owner,
+        "notice": {"origin": node.code, "seq": seq},
+        "summary": summary,
+    })))
 }
 
 /// Local permission on top of the fold's authority rules: a clerk acts only for their

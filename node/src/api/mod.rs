@@ -5,7 +5,7 @@
 //! - [`error`]: `{"error", "message"}` answers and the mapping from domain errors.
 //! - [`action`]: case actions as the API spells them.
 //! - [`view`]: the case view.
-//! - [`cases`], [`node`]: the handlers.
+//! - [`cases`], [`node`], [`status`]: the handlers (`status`: supervision, 电子监察).
 
 mod action;
 mod auth;
@@ -13,6 +13,7 @@ mod body;
 mod cases;
 mod error;
 mod node;
+mod status;
 pub mod view;
 
 use std::sync::Arc;
@@ -68,7 +69,9 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/cases/{case_no}", get(cases::show))
         .route("/api/v1/cases/{case_no}/actions", post(cases::act))
         .route("/api/v1/catalog", get(node::catalog))
-        .route("/api/v1/status", get(node::status))
+        .route("/api/v1/status", get(status::status))
+        .route("/api/v1/status/pull", post(status::pull))
+        .route("/api/v1/stats", get(status::stats))
         .route("/api/v1/links", get(node::links))
         .route("/api/v1/summaries", get(node::summaries))
         .route(

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use axum::extract::State;
 use axum::http::{Method, StatusCode, Uri};
 use axum::Json;
-use federation_proto::{State as CaseState, Warning};
+use federation_proto::State as CaseState;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use tracing::info;
@@ -13,7 +13,6 @@ use tracing::info;
 use super::auth::Caller;
 use super::body::JsonBody;
 use super::error::ApiError;
-use super::view::timestamp;
 use super::{AppState, NodeContext};
 use crate::link;
 use crate::operator::{new_token, token_hash, Operator, Role};
@@ -30,51 +29,6 @@ pub async fn node(State(node): State<AppState>, _caller: Caller) -> Json<Value> 
 
 pub async fn catalog(State(node): State<AppState>, _caller: Caller) -> Json<Value> {
     Json(json!({ "items": node.reference.catalog().items() }))
-}
-
-/// Totals over this node's own cases. (Descendants join once federation links exist.)
-pub async fn status(
-    State(node): State<AppState>,
-    _caller: Caller,
-) -> Result<Json<Value>, ApiError> {
-    let mut by_state: BTreeMap<&'static str, u64> = BTreeMap::new();
-    let (mut cases, mut overdue, mut concluded, mut on_time) = (0u64, 0u64, 0u64, 0u64);
-    for case in node.store.cases() {
-        let case = case?;
-        cases += 1;
-        *by_state.entry(case.state.as_str()).or_default() += 1;
-        let red = node
-            .clocks(&case)
-            .ok()
-            .and_then(|c| c.warning)
-            .is_some_and(|w| w == Warning::Red);
-        if case.state.is_concluded() {
-            concluded += 1;
-            on_time += u64::from(!red);
-        } else if red {
-            overdue += 1;
-        }
-    }
-    let on_time_rate = (concluded > 0).then(|| on_time as f64 / concluded as f64);
-    let totals = json!({
-        "cases": cases,
-        "by_state": by_state,
-        "overdue": overdue,
-        "concluded": concluded,
-        "on_time_rate": on_time_rate,
-    });
-    let mut node_totals = totals.clone();
-    if let Some(obj) = node_totals.as_object_mut() {
-        obj.insert("code".into(), json!(node.code));
-        obj.insert("reachable".into(), json!(true));
-        obj.insert("fresh_as_of".into(), json!(timestamp(node.clock.now_ms())));
-    }
-    Ok(Json(json!({
-        "node": node.code,
-        "as_of": timestamp(node.clock.now_ms()),
-        "totals": totals,
-        "nodes": [node_totals],
-    })))
 }
 
 #[derive(Debug, Deserialize)]
@@ -151,6 +105,7 @@ pub async fn metrics(State(node): State<AppState>) -> Result<String, ApiError> {
         node.store.flush_count()
     ));
     link_metrics(&node, &mut out);
+    super::status::metrics(&node, &mut out)?;
     Ok(out)
 }
 

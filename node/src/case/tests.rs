@@ -559,3 +559,66 @@ proptest! {
         prop_assert_eq!(shuffled, reference);
     }
 }
+
+#[test]
+fn a_notice_stays_open_until_the_owner_answers_it() {
+    let mut s = at_the_county();
+    let notice = s.by(
+        "350300",
+        None,
+        EventBody::Supervise {
+            note: "请加快办理".into(),
+        },
+    );
+    let answer = |by: &str, s: &mut Script| {
+        s.by(
+            by,
+            None,
+            EventBody::AnswerNotice {
+                notice: notice.id,
+                answer: "已安排专人办理".into(),
+            },
+        )
+    };
+    let by_window = answer("350322101", &mut s);
+    let by_owner = answer("350322", &mut s);
+    let twice = answer("350322", &mut s);
+    let case = s.fold();
+    assert!(rejection(&case, &by_window).unwrap().contains("owner"));
+    assert_eq!(rejection(&case, &by_owner), None);
+    assert!(rejection(&case, &twice).unwrap().contains("already"));
+    assert_eq!(case.notices.len(), 1);
+    assert_eq!(case.notices[0].id, notice.id);
+    assert_eq!(case.notices[0].answer.as_deref(), Some("已安排专人办理"));
+}
+
+#[test]
+fn only_a_bad_rating_opens_a_rectification_recorded_once() {
+    let mut s = at_the_county();
+    s.by("350322", None, decide(true));
+    let rectify = |s: &mut Script| {
+        s.by(
+            "350322101",
+            None,
+            EventBody::Rectify {
+                note: "已整改".into(),
+            },
+        )
+    };
+    let early = rectify(&mut s);
+    s.by(
+        "350322101",
+        None,
+        EventBody::Rate {
+            satisfaction: 5,
+            comment: "等太久".into(),
+        },
+    );
+    let done = rectify(&mut s);
+    let again = rectify(&mut s);
+    let case = s.fold();
+    assert!(rejection(&case, &early).unwrap().contains("差评"));
+    assert_eq!(rejection(&case, &done), None);
+    assert!(rejection(&case, &again).unwrap().contains("already"));
+    assert!(case.rectified_on.is_some());
+}

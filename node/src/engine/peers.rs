@@ -113,7 +113,10 @@ impl Writer {
         if self.store.has_event(&event.id)? {
             return Ok(());
         }
-        meta.hlc = Hlc::observe(meta.hlc, event.hlc);
+        // Past everything seen, by one count: the summary written below must be newer than
+        // any this node wrote before, even when the event sorts earlier (a late arrival). Only
+        // the counter moves: the wall part follows the events, not this node's clock.
+        meta.hlc = Hlc::tick(Hlc::observe(meta.hlc, event.hlc), 0);
         if origin == self.code {
             // Our own event coming back: a restore from the parent's copy. Never reuse its
             // sequence number, nor the case number of a submission.
@@ -129,7 +132,7 @@ impl Writer {
         }
         let case = self.fold_in(&event)?;
         if let Some(case) = &case {
-            self.summarise(case, meta.hlc, &mut change.queue)?;
+            self.summarise(case, meta.hlc, change)?;
         }
         change.event = Some((event, case));
         Ok(())

@@ -2,28 +2,32 @@
 //!
 //! - [`tls`]: mutual TLS against the federation CA; the peer's code from its certificate.
 //! - [`session`]: one connection — authorisation, hello, the bulk sender and receiver, acks.
+//! - [`pull`]: status pulls down the subtree and what is known of each descendant's freshness.
 //!
 //! This module owns the endpoint, the accept loop, the dial loop (reconnect with jittered
 //! backoff) and the registry behind `GET /api/v1/links`.
 
+mod pull;
 mod session;
 pub mod tls;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
+use federation_proto::frame::{Frame, Freshness};
 use federation_proto::NodeCode;
 use serde::Serialize;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, oneshot, watch};
 use tracing::{info, warn, Instrument};
 
 use crate::config::ParentAddr;
 use crate::engine::Engine;
 use crate::store::Store;
+pub use pull::Seen;
 use session::Session;
 pub use tls::Identity;
 
@@ -50,6 +54,12 @@ pub struct LinkState {
     /// owns it may mark the link down — an old session timing out must not.
     #[serde(skip)]
     pub current: Option<quinn::Connection>,
+    /// The live connection's control stream, for pulls.
+    #[serde(skip)]
+    pub control: Option<mpsc::Sender<Frame>>,
+    /// When the peer was last connected (now, while it is).
+    #[serde(skip)]
+    pub last_seen: Option<Instant>,
 }
 
 type Registry = Arc<Mutex<BTreeMap<NodeCode, LinkState>>>;
@@ -71,6 +81,7 @@ pub struct LinkSetup {
 
 /// The running links of a node.
 pub struct Links {
+    shared: Arc<Shared>,
     registry: Registry,
     local_addr: SocketAddr,
     store: Arc<dyn Store>,
@@ -94,13 +105,16 @@ impl Links {
             store: setup.store.clone(),
             registry: registry.clone(),
             restore: setup.restore,
+            pulls: Mutex::default(),
+            known: Mutex::default(),
         });
         let span = tracing::info_span!("links", node = %setup.code);
         tokio::spawn(accept_loop(endpoint.clone(), shared.clone()).instrument(span.clone()));
         if let Some(parent) = setup.parent {
-            tokio::spawn(dial_loop(endpoint.clone(), parent, shared).instrument(span));
+            tokio::spawn(dial_loop(endpoint.clone(), parent, shared.clone()).instrument(span));
         }
         Ok(Links {
+            shared,
             registry,
             local_addr,
             store: setup.store,
@@ -117,6 +131,38 @@ impl Links {
 
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// Asks the whole subtree to deliver everything now and report; returns a report per
+    /// descendant once all have answered or `timeout` has passed.
+    pub async fn pull(&self, timeout: Duration) -> Vec<Freshness> {
+        let mut b = [0u8; 8];
+        let request = getrandom::getrandom(&mut b).map_or(0, |_| u64::from_le_bytes(b));
+        info!(request, ?timeout, "pulling the subtree");
+        self.shared
+            .pull_subtree(request, Instant::now() + timeout)
+            .await
+    }
+
+    /// What is known of each descendant's freshness, from the links and the last pulls.
+    pub fn known(&self) -> BTreeMap<NodeCode, Seen> {
+        let mut known = self.shared.known();
+        if let Ok(r) = self.registry.lock() {
+            for s in r.values().filter(|s| s.role == Role::Child) {
+                let fresh_at = if s.connected {
+                    Some(Instant::now())
+                } else {
+                    s.last_seen
+                };
+                let seen = known.entry(s.peer).or_insert(Seen {
+                    reachable: s.connected,
+                    fresh_at,
+                });
+                seen.reachable = s.connected;
+                seen.fresh_at = seen.fresh_at.max(fresh_at);
+            }
+        }
+        known
     }
 
     /// Every link seen since start, with its outbox depth.
@@ -144,6 +190,10 @@ pub(crate) struct Shared {
     pub store: Arc<dyn Store>,
     registry: Registry,
     pub restore: Option<watch::Sender<Option<u64>>>,
+    /// Pulls waiting for a child's report, by (request, child).
+    pulls: Mutex<HashMap<(u64, NodeCode), oneshot::Sender<Vec<Freshness>>>>,
+    /// What the last pulls said of each descendant.
+    known: Mutex<BTreeMap<NodeCode, Seen>>,
 }
 
 impl Shared {
@@ -157,6 +207,8 @@ impl Shared {
                 connections: 0,
                 last_error: None,
                 current: None,
+                control: None,
+                last_seen: None,
             });
             f(state);
         }

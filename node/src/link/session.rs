@@ -76,6 +76,8 @@ impl Session {
                 if s.current.as_ref().is_none_or(|c| c.stable_id() == mine) {
                     s.connected = false;
                     s.current = None;
+                    s.control = None;
+                    s.last_seen = Some(std::time::Instant::now());
                     s.last_error = result.as_ref().err().map(|e| format!("{e:#}"));
                 }
             });
@@ -168,6 +170,13 @@ impl Session {
         );
         let (acks_tx, acks_rx) = watch::channel(theirs.received_upto);
         let (frames_tx, frames_rx) = mpsc::channel::<Frame>(64);
+        let mine = self.conn.stable_id();
+        self.shared.update(self.peer, self.role, |s| {
+            if s.current.as_ref().is_some_and(|c| c.stable_id() == mine) {
+                s.control = Some(frames_tx.clone());
+                s.last_seen = Some(std::time::Instant::now());
+            }
+        });
         if self.role == Role::Parent && self.shared.restore.is_some() {
             frames_tx.send(Frame::Restore).await?;
         }
@@ -364,6 +373,23 @@ impl Session {
                     if let Some(target) = &self.shared.restore {
                         target.send_replace(Some(upto));
                     }
+                }
+                Frame::Pull {
+                    request,
+                    deadline_ms,
+                } if self.role == Role::Parent => {
+                    let (shared, control, parent) =
+                        (self.shared.clone(), control.clone(), self.peer);
+                    tokio::spawn(
+                        async move {
+                            let done = shared.answer_pull(parent, request, deadline_ms).await;
+                            let _ = control.send(done).await;
+                        }
+                        .in_current_span(),
+                    );
+                }
+                Frame::PullDone { request, nodes } if self.role == Role::Child => {
+                    self.shared.pull_done(self.peer, request, nodes)
                 }
                 Frame::Refuse(r) => bail!("peer refused: {r}"),
                 other => info!(

@@ -1,0 +1,230 @@
+//! Supervision handlers (电子监察): the consolidated status and statistics of this node's
+//! subtree, the pull that brings them up to date, and the same figures for Prometheus.
+//!
+//! Everything is computed from the status summaries held here (the node's own cases and what
+//! its descendants sent up); how fresh each descendant's part is comes from the links and the
+//! last pull.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use axum::extract::State;
+use axum::Json;
+use federation_proto::{CaseSummary, NodeCode};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::auth::Caller;
+use super::body::JsonOrEmpty;
+use super::error::ApiError;
+use super::view::timestamp;
+use super::{AppState, NodeContext};
+use crate::link::Seen;
+use crate::stats::{Figures, Report};
+
+/// How long a pull waits for the subtree by default.
+const PULL_TIMEOUT: Duration = Duration::from_secs(5);
+/// The longest pull a client may ask for.
+const MAX_PULL_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// `GET /api/v1/status`: totals and per-node figures with what is known of their freshness.
+pub async fn status(
+    State(node): State<AppState>,
+    _caller: Caller,
+) -> Result<Json<Value>, ApiError> {
+    let report = report(&node)?;
+    Ok(Json(status_view(&node, &report, &known(&node), None)))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PullRequest {
+    timeout_ms: Option<u64>,
+}
+
+/// `POST /api/v1/status/pull`: asks every descendant to deliver everything and report, then
+/// answers the status once all have reported or at the timeout, naming those that did not.
+pub async fn pull(
+    State(node): State<AppState>,
+    _caller: Caller,
+    JsonOrEmpty(asked): JsonOrEmpty<PullRequest>,
+) -> Result<Json<Value>, ApiError> {
+    let timeout = asked
+        .timeout_ms
+        .map_or(PULL_TIMEOUT, Duration::from_millis)
+        .min(MAX_PULL_TIMEOUT);
+    let reports = match &node.links {
+        Some(links) => links.pull(timeout).await,
+        None => Vec::new(),
+    };
+    let report = report(&node)?;
+    let missing: Vec<NodeCode> = reports
+        .iter()
+        .filter(|f| !f.reachable)
+        .map(|f| f.code)
+        .collect();
+    let view = status_view(&node, &report, &known(&node), Some(&missing));
+    Ok(Json(view))
+}
+
+/// `GET /api/v1/stats`: the figures by item, department and node as well.
+pub async fn stats(State(node): State<AppState>, _caller: Caller) -> Result<Json<Value>, ApiError> {
+    let report = report(&node)?;
+    Ok(Json(json!({
+        "node": node.code,
+        "as_of": timestamp(node.clock.now_ms()),
+        "totals": report.totals,
+        "by_item": report.by_item,
+        "by_department": report.by_department,
+        "by_node": report.by_node,
+    })))
+}
+
+fn report(node: &NodeContext) -> Result<Report, ApiError> {
+    let summaries: Vec<CaseSummary> = node.store.summaries().collect::<Result<_, _>>()?;
+    Ok(Report::of(node.code, &summaries))
+}
+
+fn known(node: &NodeContext) -> BTreeMap<NodeCode, Seen> {
+    node.links.as_ref().map(|l| l.known()).unwrap_or_default()
+}
+
+/// The status view of API.md: totals, and per node — this one and every descendant known from
+/// the links, the pulls or the summaries — its figures and freshness.
+fn status_view(
+    node: &NodeContext,
+    report: &Report,
+    known: &BTreeMap<NodeCode, Seen>,
+    not_reported: Option<&[NodeCode]>,
+) -> Value {
+    let now_ms = node.clock.now_ms();
+    let now = Instant::now();
+    let mut codes: Vec<NodeCode> = known.keys().copied().collect();
+    codes.extend(report.by_node.keys().copied());
+    codes.push(node.code);
+    codes.retain(|c| node.code.covers(*c));
+    codes.sort();
+    codes.dedup();
+    let empty = Figures::default();
+    let nodes: Vec<Value> = codes
+        .iter()
+        .map(|code| {
+            let figures = report.by_node.get(code).unwrap_or(&empty);
+            let (reachable, fresh) = if *code == node.code {
+                (Some(true), Some(now_ms))
+            } else {
+                match known.get(code) {
+                    Some(seen) => (
+                        Some(seen.reachable),
+                        seen.fresh_at.map(|t| {
+                            now_ms
+                                .saturating_sub(now.saturating_duration_since(t).as_millis() as u64)
+                        }),
+                    ),
+                    None => (None, None),
+                }
+            };
+            json!({
+                "code": code,
+                "reachable": reachable,
+                "fresh_as_of": fresh.map(timestamp),
+                "age_seconds": fresh.map(|f| now_ms.saturating_sub(f) / 1000),
+                "cases": figures.cases,
+                "overdue": figures.overdue,
+                "on_time_rate": figures.on_time_rate,
+            })
+        })
+        .collect();
+    let mut view = json!({
+        "node": node.code,
+        "as_of": timestamp(now_ms),
+        "totals": report.totals,
+        "nodes": nodes,
+    });
+    if let (Some(missing), Some(obj)) = (not_reported, view.as_object_mut()) {
+        obj.insert("not_reported".into(), json!(missing));
+    }
+    view
+}
+
+/// The region's figures and each descendant's data age, for Prometheus.
+pub fn metrics(node: &NodeContext, out: &mut String) -> Result<(), ApiError> {
+    let report = report(node)?;
+    let t = &report.totals;
+    let code = node.code;
+    let gauges: [(&str, &str, f64); 9] = [
+        (
+            "liandong_region_cases",
+            "Cases of the subtree (summaries held).",
+            t.cases as f64,
+        ),
+        (
+            "liandong_region_overdue",
+            "Open cases past their promised deadline.",
+            t.overdue as f64,
+        ),
+        (
+            "liandong_region_due_soon",
+            "Open cases in yellow.",
+            t.due_soon as f64,
+        ),
+        (
+            "liandong_region_legal_overdue",
+            "Open cases past their legal deadline.",
+            t.legal_overdue as f64,
+        ),
+        (
+            "liandong_region_concluded",
+            "Concluded cases.",
+            t.concluded as f64,
+        ),
+        (
+            "liandong_region_on_time_rate",
+            "按期办结率: concluded on time / concluded.",
+            t.on_time_rate.unwrap_or(0.0),
+        ),
+        (
+            "liandong_region_joint_reviews_late",
+            "Open joint reviews with a late participant.",
+            t.joint_late as f64,
+        ),
+        (
+            "liandong_region_notices_open",
+            "督办 notices not answered yet.",
+            t.notices_open as f64,
+        ),
+        (
+            "liandong_region_average_working_days",
+            "Average working days to conclusion.",
+            t.average_working_days.unwrap_or(0.0),
+        ),
+    ];
+    for (name, help, value) in gauges {
+        out.push_str(&format!(
+            "# HELP {name} {help}\n# TYPE {name} gauge\n{name}{{node=\"{code}\"}} {value}\n"
+        ));
+    }
+    let name = "liandong_region_cases_by_state";
+    out.push_str(&format!(
+        "# HELP {name} Cases of the subtree by state.\n# TYPE {name} gauge\n"
+    ));
+    for (state, n) in &t.by_state {
+        out.push_str(&format!(
+            "{name}{{node=\"{code}\",state=\"{state}\"}} {n}\n"
+        ));
+    }
+    let name = "liandong_descendant_data_age_seconds";
+    out.push_str(&format!(
+        "# HELP {name} How old each descendant's data held here is.\n# TYPE {name} gauge\n"
+    ));
+    let now = Instant::now();
+    for (descendant, seen) in known(node) {
+        if let Some(t) = seen.fresh_at {
+            let age = now.saturating_duration_since(t).as_secs();
+            out.push_str(&format!(
+                "{name}{{node=\"{code}\",descendant=\"{descendant}\"}} {age}\n"
+            ));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,134 @@
+//! Statistics for supervision (电子监察): figures over the status summaries of a region — the
+//! cases whose owner or accepting node lies in a node's subtree. Pure: the API, the CLI and the
+//! metrics all read these figures, and tests can recompute them from the events.
+//!
+//! Definitions:
+//! - **overdue**: open (the clock runs) and red on the promised clock;
+//! - **按期办结率** (`on_time_rate`): concluded within the promised deadline / concluded;
+//! - **average working days** to conclusion: acceptance to conclusion, paused days not counted,
+//!   over the concluded cases;
+//! - **joint reviews waiting / late**: open cases whose joint review still waits for an opinion /
+//!   has a late participant.
+
+use std::collections::BTreeMap;
+
+use federation_proto::{CaseSummary, NodeCode, Warning};
+use serde::Serialize;
+
+/// The figures of one set of cases.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Figures {
+    pub cases: u64,
+    pub by_state: BTreeMap<&'static str, u64>,
+    /// Open and red on the promised clock.
+    pub overdue: u64,
+    /// Open and yellow: about to be late.
+    pub due_soon: u64,
+    /// Open past the legal deadline (法定时限).
+    pub legal_overdue: u64,
+    pub concluded: u64,
+    pub on_time: u64,
+    pub on_time_rate: Option<f64>,
+    pub average_working_days: Option<f64>,
+    pub joint_waiting: u64,
+    pub joint_late: u64,
+    /// Open cases with 容缺 or 补件 materials outstanding.
+    pub materials_owed: u64,
+    /// Ratings by satisfaction, "1" (非常满意) to "5" (非常不满意).
+    pub satisfaction: BTreeMap<String, u64>,
+    pub rectifications_open: u64,
+    pub rectifications_late: u64,
+    pub notices_open: u64,
+    pub notices_answered: u64,
+    #[serde(skip)]
+    working_days_sum: u64,
+    #[serde(skip)]
+    working_days_count: u64,
+}
+
+impl Figures {
+    /// Counts one case in.
+    pub fn add(&mut self, s: &CaseSummary) {
+        self.cases += 1;
+        *self.by_state.entry(s.state.as_str()).or_default() += 1;
+        let open = s.state.is_open();
+        self.overdue += u64::from(open && s.warning == Warning::Red);
+        self.due_soon += u64::from(open && s.warning == Warning::Yellow);
+        self.legal_overdue += u64::from(open && s.legal_warning == Warning::Red);
+        if s.state.is_concluded() {
+            self.concluded += 1;
+            self.on_time += u64::from(s.warning != Warning::Red);
+        }
+        if let (true, Some(days)) = (s.state.is_concluded(), s.working_days) {
+            self.working_days_sum += u64::from(days);
+            self.working_days_count += 1;
+        }
+        if let (true, Some(joint)) = (open, s.joint) {
+            self.joint_waiting += u64::from(joint.waiting > 0);
+            self.joint_late += u64::from(joint.late > 0);
+        }
+        self.materials_owed += u64::from(open && s.owed > 0);
+        if let Some(score) = s.satisfaction {
+            *self.satisfaction.entry(score.to_string()).or_default() += 1;
+        }
+        if let (Some((_, warning)), None) = (s.rectification, s.rectified_on) {
+            self.rectifications_open += 1;
+            self.rectifications_late += u64::from(warning == Warning::Red);
+        }
+        for n in &s.notices {
+            self.notices_open += u64::from(n.answer.is_none());
+            self.notices_answered += u64::from(n.answer.is_some());
+        }
+    }
+
+    /// Derives the rates once every case is counted.
+    fn finish(&mut self) {
+        self.on_time_rate =
+            (self.concluded > 0).then(|| self.on_time as f64 / self.concluded as f64);
+        self.average_working_days = (self.working_days_count > 0)
+            .then(|| self.working_days_sum as f64 / self.working_days_count as f64);
+    }
+}
+
+/// Supervision figures of a region: in total, by item, by department and by owning node.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Report {
+    pub totals: Figures,
+    pub by_item: BTreeMap<String, Figures>,
+    pub by_department: BTreeMap<String, Figures>,
+    pub by_node: BTreeMap<NodeCode, Figures>,
+}
+
+impl Report {
+    /// The figures of the cases of `region`'s subtree among `summaries`: those whose owner or
+    /// accepting node it covers.
+    pub fn of<'a>(
+        region: NodeCode,
+        summaries: impl IntoIterator<Item = &'a CaseSummary>,
+    ) -> Report {
+        let mut report = Report::default();
+        for s in summaries {
+            if !(region.covers(s.owner) || region.covers(s.accepting_node)) {
+                continue;
+            }
+            report.totals.add(s);
+            report.by_item.entry(s.item.clone()).or_default().add(s);
+            report
+                .by_department
+                .entry(s.department.clone())
+                .or_default()
+                .add(s);
+            report.by_node.entry(s.owner).or_default().add(s);
+        }
+        report.totals.finish();
+        for figures in report
+            .by_item
+            .values_mut()
+            .chain(report.by_department.values_mut())
+            .chain(report.by_node.values_mut())
+        {
+            figures.finish();
+        }
+        report
+    }
+}
