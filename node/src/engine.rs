@@ -612,9 +612,14 @@ impl Writer {
         Ok(())
     }
 
-    /// Keeps the case's status summary here and, when this node owns the case, queues it for
-    /// the ancestors.
+    /// Keeps the case's status summary here when this node is involved in the case (it has
+    /// every event, so its fold is current) and, when it owns the case, queues the summary for
+    /// the ancestors. A parent's backup copy of a child's case may lack events: it keeps the
+    /// summaries the owner sends instead.
     fn summarise(&self, case: &Case, as_of: Hlc, change: &mut Change) -> Result<(), EngineError> {
+        if !case.involved().contains(&self.code) {
+            return Ok(());
+        }
         let summary = self.summary_of(case, as_of);
         if case.owner == self.code && self.router.parent.is_some() {
             self.router

@@ -166,28 +166,6 @@ pub fn run_operator(client: &Client, command: OperatorCommand) -> Result<()> {
     Ok(())
 }
 
-pub fn status(client: &Client, json: bool) -> Result<()> {
-    let s = client.get("/api/v1/status")?;
-    if json {
-        println!("{}", serde_json::to_string_pretty(&s)?);
-        return Ok(());
-    }
-    let t = &s["totals"];
-    println!("node {} as of {}", text(&s["node"]), text(&s["as_of"]));
-    println!("  cases     {}", t["cases"]);
-    println!("  overdue   {}", t["overdue"]);
-    let rate = t["on_time_rate"]
-        .as_f64()
-        .map_or("-".to_string(), |r| format!("{:.1} %", r * 100.0));
-    println!("  on time   {rate} of {} concluded", t["concluded"]);
-    if let Some(states) = t["by_state"].as_object() {
-        for (state, n) in states {
-            println!("  {state:<20} {n}");
-        }
-    }
-    Ok(())
-}
-
 /// Builds `{"action": NAME, ...}` from `KEY=TEXT` and `KEY:=JSON` words (as httpie does), so
 /// a certificate number stays text and a fee stays a number without guessing.
 fn action_body(action: &str, fields: &[String]) -> Result<Value> {
@@ -219,7 +197,7 @@ fn encode(s: &str) -> String {
         .collect()
 }
 
-fn text(v: &Value) -> String {
+pub(crate) fn text(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
         Value::Null => "-".into(),

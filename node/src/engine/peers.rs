@@ -159,12 +159,14 @@ impl Writer {
         summary: CaseSummary,
         change: &mut Change,
     ) -> Result<(), EngineError> {
+        // Passed up whatever this node keeps: its own copy may be newer (a fold of the same
+        // events, written later) without its ancestors having one.
+        self.router.route_up(item, &mut change.queue)?;
         let newer = self
             .store
             .summary(&summary.case_no)?
             .is_none_or(|held| held.as_of < summary.as_of);
         if newer {
-            self.router.route_up(item, &mut change.queue)?;
             change.summary = Some(summary);
         }
         Ok(())

@@ -23,6 +23,9 @@ impl Writer {
         let mut stale = Vec::new();
         for case in self.store.cases() {
             let case = case?;
+            if !case.involved().contains(&self.code) {
+                continue;
+            }
             let held = self.store.summary(&case.case_no)?;
             if held.is_some() && !clocks_can_move(&case) {
                 continue;

@@ -57,12 +57,15 @@ pub struct LinkState {
     /// The live connection's control stream, for pulls.
     #[serde(skip)]
     pub control: Option<mpsc::Sender<Frame>>,
-    /// When the peer was last connected (now, while it is).
+    /// When the peer was last heard on the control stream.
     #[serde(skip)]
     pub last_seen: Option<Instant>,
 }
 
 type Registry = Arc<Mutex<BTreeMap<NodeCode, LinkState>>>;
+
+/// Pulls waiting for a child's report, by (request, child).
+type PendingPulls = Mutex<HashMap<(u64, NodeCode), oneshot::Sender<Vec<Freshness>>>>;
 
 /// Everything the links need.
 pub struct LinkSetup {
@@ -149,11 +152,7 @@ impl Links {
         let mut known = self.shared.known();
         if let Ok(r) = self.registry.lock() {
             for s in r.values().filter(|s| s.role == Role::Child) {
-                let fresh_at = if s.connected {
-                    Some(Instant::now())
-                } else {
-                    s.last_seen
-                };
+                let fresh_at = s.last_seen;
                 let seen = known.entry(s.peer).or_insert(Seen {
                     reachable: s.connected,
                     fresh_at,
@@ -190,8 +189,7 @@ pub(crate) struct Shared {
     pub store: Arc<dyn Store>,
     registry: Registry,
     pub restore: Option<watch::Sender<Option<u64>>>,
-    /// Pulls waiting for a child's report, by (request, child).
-    pulls: Mutex<HashMap<(u64, NodeCode), oneshot::Sender<Vec<Freshness>>>>,
+    pulls: PendingPulls,
     /// What the last pulls said of each descendant.
     known: Mutex<BTreeMap<NodeCode, Seen>>,
 }

@@ -77,7 +77,6 @@ impl Session {
                     s.connected = false;
                     s.current = None;
                     s.control = None;
-                    s.last_seen = Some(std::time::Instant::now());
                     s.last_error = result.as_ref().err().map(|e| format!("{e:#}"));
                 }
             });
@@ -356,6 +355,10 @@ impl Session {
             let Some(frame) = frame? else {
                 return Ok(());
             };
+            // Heard from now: a pull that finds the peer silent reports its data this old.
+            self.shared.update(self.peer, self.role, |s| {
+                s.last_seen = Some(std::time::Instant::now())
+            });
             match frame {
                 Frame::Ack { upto } => {
                     self.shared.engine.ack(self.peer, upto).await?;

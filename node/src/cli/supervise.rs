@@ -1,0 +1,150 @@
+//! `liandong status` and `liandong stats`: the supervisors' view (电子监察) of this node's
+//! subtree, as human tables or, with `--json`, the API's answer as it is.
+
+use anyhow::Result;
+use serde_json::{json, Value};
+
+use super::case::text;
+use crate::client::Client;
+
+/// `liandong status [--pull] [--json]`.
+pub fn status(client: &Client, pull: bool, timeout_ms: u64, json: bool) -> Result<()> {
+    let s = if pull {
+        client.post("/api/v1/status/pull", &json!({ "timeout_ms": timeout_ms }))?
+    } else {
+        client.get("/api/v1/status")?
+    };
+    if json {
+        println!("{}", serde_json::to_string_pretty(&s)?);
+        return Ok(());
+    }
+    println!(
+        "{} — status of its subtree as of {}",
+        text(&s["node"]),
+        text(&s["as_of"])
+    );
+    print_totals(&s["totals"]);
+    println!();
+    println!(
+        "  {:<12} {:<11} {:<30} {:>6} {:>8} {:>8}",
+        "node", "reachable", "data as of", "cases", "overdue", "on time"
+    );
+    for n in s["nodes"].as_array().into_iter().flatten() {
+        let reachable = match n["reachable"].as_bool() {
+            Some(true) => "yes",
+            Some(false) => "NO",
+            None => "unknown",
+        };
+        let fresh = match (n["fresh_as_of"].as_str(), n["age_seconds"].as_u64()) {
+            (Some(t), Some(age)) => format!("{} ({})", &t[..19.min(t.len())], ago(age)),
+            _ => "never heard".to_string(),
+        };
+        println!(
+            "  {:<12} {:<11} {:<30} {:>6} {:>8} {:>8}",
+            text(&n["code"]),
+            reachable,
+            fresh,
+            n["cases"],
+            n["overdue"],
+            rate(&n["on_time_rate"])
+        );
+    }
+    if let Some(missing) = s["not_reported"].as_array().filter(|m| !m.is_empty()) {
+        let names: Vec<String> = missing.iter().map(text).collect();
+        println!("\n  did not report to this pull: {}", names.join(", "));
+    }
+    Ok(())
+}
+
+/// `liandong stats [--json]`.
+pub fn stats(client: &Client, json: bool) -> Result<()> {
+    let s = client.get("/api/v1/stats")?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&s)?);
+        return Ok(());
+    }
+    println!(
+        "{} — statistics of its subtree as of {}",
+        text(&s["node"]),
+        text(&s["as_of"])
+    );
+    print_totals(&s["totals"]);
+    for (title, key) in [
+        ("by node (owner)", "by_node"),
+        ("by department", "by_department"),
+        ("by item", "by_item"),
+    ] {
+        println!("\n  {title}");
+        println!(
+            "    {:<26} {:>6} {:>8} {:>9} {:>8} {:>9} {:>8}",
+            "", "cases", "overdue", "concluded", "on time", "avg days", "督办 open"
+        );
+        for (name, f) in s[key].as_object().into_iter().flatten() {
+            println!(
+                "    {:<26} {:>6} {:>8} {:>9} {:>8} {:>9} {:>8}",
+                name,
+                f["cases"],
+                f["overdue"],
+                f["concluded"],
+                rate(&f["on_time_rate"]),
+                days(&f["average_working_days"]),
+                f["notices_open"]
+            );
+        }
+    }
+    Ok(())
+}
+
+fn print_totals(t: &Value) {
+    println!("  cases                 {}", t["cases"]);
+    println!(
+        "  overdue / due soon    {} / {}   (past the legal deadline: {})",
+        t["overdue"], t["due_soon"], t["legal_overdue"]
+    );
+    println!(
+        "  concluded             {}   on time (按期办结率) {}   average {} working days",
+        t["concluded"],
+        rate(&t["on_time_rate"]),
+        days(&t["average_working_days"])
+    );
+    println!(
+        "  joint reviews         {} waiting, {} with a late participant",
+        t["joint_waiting"], t["joint_late"]
+    );
+    println!(
+        "  materials owed        {} cases    督办 {} open, {} answered",
+        t["materials_owed"], t["notices_open"], t["notices_answered"]
+    );
+    println!(
+        "  rectifications (整改)  {} open, {} late",
+        t["rectifications_open"], t["rectifications_late"]
+    );
+    if let Some(scores) = t["satisfaction"].as_object().filter(|s| !s.is_empty()) {
+        let line: Vec<String> = scores.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+        println!(
+            "  satisfaction (1 非常满意 … 5 非常不满意)  {}",
+            line.join("  ")
+        );
+    }
+    if let Some(states) = t["by_state"].as_object() {
+        let line: Vec<String> = states.iter().map(|(k, v)| format!("{k} {v}")).collect();
+        println!("  by state              {}", line.join(", "));
+    }
+}
+
+fn rate(v: &Value) -> String {
+    v.as_f64()
+        .map_or("-".to_string(), |r| format!("{:.1} %", r * 100.0))
+}
+
+fn days(v: &Value) -> String {
+    v.as_f64().map_or("-".to_string(), |d| format!("{d:.1}"))
+}
+
+fn ago(seconds: u64) -> String {
+    match seconds {
+        0..=59 => format!("{seconds} s ago"),
+        60..=3599 => format!("{} min ago", seconds / 60),
+        _ => format!("{} h ago", seconds / 3600),
+    }
+}
