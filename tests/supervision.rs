@@ -350,6 +350,24 @@ fn city_statistics_equal_the_figures_recomputed_from_every_timeline() {
         .next()
         .expect("a 督办");
     assert!(s(&notice, "note").starts_with("自动督办"), "{notice}");
+    // Prometheus shows the same figures.
+    let metrics = city.metrics();
+    for line in [
+        format!("liandong_region_cases{{node=\"{CITY}\"}} 240"),
+        format!(
+            "liandong_region_overdue{{node=\"{CITY}\"}} {}",
+            expected["overdue"]
+        ),
+        format!(
+            "liandong_region_notices_open{{node=\"{CITY}\"}} {}",
+            expected["notices_open"]
+        ),
+    ] {
+        assert!(
+            metrics.lines().any(|l| l == line),
+            "no {line:?} in\n{metrics}"
+        );
+    }
     fed.assert_no_panic();
 }
 

@@ -372,4 +372,76 @@ mod tests {
             [Warning::Green, Warning::Red]
         );
     }
+
+    /// The legal clock and a 差评's rectification right after the 2025 National Day: accepted
+    /// Thu 10-09 with 3 promised and 5 legal days; Sat 10-11 is a working day (调休).
+    #[test]
+    fn legal_clock_and_rectification_after_national_day() {
+        let mut s = Script::new("350322");
+        let mut intake = intake(ItemKind::Promised, &[], &[]);
+        (intake.promised_days, intake.legal_days) = (3, 5);
+        s.by("350322", None, EventBody::Submit(intake));
+        // Working days after 10-09: 10-10, 10-11 (Sat), 10-13 | 10-14, 10-15.
+        let c = clocks(&s, "2025-10-10");
+        assert_eq!(
+            (c.promised, c.legal),
+            (Some(day("2025-10-13")), Some(day("2025-10-15")))
+        );
+        assert_eq!(
+            (c.warning, c.legal_warning),
+            (Some(Warning::Green), Some(Warning::Green))
+        );
+        let c = clocks(&s, "2025-10-11");
+        assert_eq!(
+            (c.warning, c.legal_warning),
+            (Some(Warning::Yellow), Some(Warning::Green))
+        );
+        let c = clocks(&s, "2025-10-14");
+        assert_eq!(
+            (c.warning, c.legal_warning),
+            (Some(Warning::Red), Some(Warning::Yellow))
+        );
+        assert_eq!(clocks(&s, "2025-10-16").legal_warning, Some(Warning::Red));
+
+        s.at("2025-10-14").by(
+            "350322",
+            None,
+            EventBody::Decide {
+                approve: true,
+                reason: "符合条件".into(),
+                override_reason: None,
+            },
+        );
+        s.by(
+            "350322",
+            None,
+            EventBody::Rate {
+                satisfaction: 4,
+                comment: "超期".into(),
+            },
+        );
+        let c = clocks(&s, "2025-10-20");
+        assert_eq!(c.working_days, Some(4), "10-10, 10-11, 10-13, 10-14");
+        assert_eq!(
+            (c.warning, c.legal_warning),
+            (Some(Warning::Red), Some(Warning::Green))
+        );
+        // 15 working days after 10-14 for the rectification: 11-04.
+        assert_eq!(c.rectification, Some((day("2025-11-04"), Warning::Green)));
+        assert_eq!(
+            clocks(&s, "2025-11-05").rectification,
+            Some((day("2025-11-04"), Warning::Red))
+        );
+        s.at("2025-10-20").by(
+            "350322",
+            None,
+            EventBody::Rectify {
+                note: "已整改".into(),
+            },
+        );
+        assert_eq!(
+            clocks(&s, "2025-12-01").rectification,
+            Some((day("2025-11-04"), Warning::Green))
+        );
+    }
 }
