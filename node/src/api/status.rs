@@ -33,7 +33,7 @@ pub async fn status(
     _caller: Caller,
 ) -> Result<Json<Value>, ApiError> {
     let report = report(&node)?;
-    Ok(Json(status_view(&node, &report, &known(&node), None)))
+    Ok(Json(status_view(&node, &report, &known(&node), None)?))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -58,12 +58,16 @@ pub async fn pull(
         None => Vec::new(),
     };
     let report = report(&node)?;
-    let missing: Vec<NodeCode> = reports
+    let answered: Vec<NodeCode> = reports
         .iter()
-        .filter(|f| !f.reachable)
+        .filter(|f| f.reachable)
         .map(|f| f.code)
         .collect();
-    let view = status_view(&node, &report, &known(&node), Some(&missing));
+    let missing: Vec<NodeCode> = descendants(&node, &report, &known(&node))?
+        .into_iter()
+        .filter(|c| *c != node.code && !answered.contains(c))
+        .collect();
+    let view = status_view(&node, &report, &known(&node), Some(&missing))?;
     Ok(Json(view))
 }
 
@@ -89,22 +93,34 @@ fn known(node: &NodeContext) -> BTreeMap<NodeCode, Seen> {
     node.links.as_ref().map(|l| l.known()).unwrap_or_default()
 }
 
-/// The status view of API.md: totals, and per node — this one and every descendant known from
-/// the links, the pulls or the summaries — its figures and freshness.
+/// This node and every descendant it knows of: from the federation directory (every node's
+/// certificate travels the tree), the links, the pulls and the summaries.
+fn descendants(
+    node: &NodeContext,
+    report: &Report,
+    known: &BTreeMap<NodeCode, Seen>,
+) -> Result<Vec<NodeCode>, ApiError> {
+    let mut codes: Vec<NodeCode> = known.keys().copied().collect();
+    codes.extend(report.by_node.keys().copied());
+    codes.extend(node.store.certificates()?.into_iter().map(|(code, _)| code));
+    codes.push(node.code);
+    codes.retain(|c| node.code.covers(*c));
+    codes.sort();
+    codes.dedup();
+    Ok(codes)
+}
+
+/// The status view of API.md: totals, and per node — this one and every descendant — its
+/// figures and freshness. After a pull, a node that did not report is unreachable.
 fn status_view(
     node: &NodeContext,
     report: &Report,
     known: &BTreeMap<NodeCode, Seen>,
     not_reported: Option<&[NodeCode]>,
-) -> Value {
+) -> Result<Value, ApiError> {
     let now_ms = node.clock.now_ms();
     let now = Instant::now();
-    let mut codes: Vec<NodeCode> = known.keys().copied().collect();
-    codes.extend(report.by_node.keys().copied());
-    codes.push(node.code);
-    codes.retain(|c| node.code.covers(*c));
-    codes.sort();
-    codes.dedup();
+    let codes = descendants(node, report, known)?;
     let empty = Figures::default();
     let nodes: Vec<Value> = codes
         .iter()
@@ -121,7 +137,8 @@ fn status_view(
                                 .saturating_sub(now.saturating_duration_since(t).as_millis() as u64)
                         }),
                     ),
-                    None => (None, None),
+                    // Never heard since this node started.
+                    None => (not_reported.map(|_| false), None),
                 }
             };
             json!({
@@ -144,7 +161,7 @@ fn status_view(
     if let (Some(missing), Some(obj)) = (not_reported, view.as_object_mut()) {
         obj.insert("not_reported".into(), json!(missing));
     }
-    view
+    Ok(view)
 }
 
 /// The region's figures and each descendant's data age, for Prometheus.

@@ -250,6 +250,21 @@ pub(crate) fn print_case(case: &Value, json: bool) {
         }
     }
     print_participants(case);
+    for n in case["notices"].as_array().into_iter().flatten() {
+        let answer = match n["answer"].as_str() {
+            Some(a) => format!("answered {}: {a}", text(&n["answered_on"])),
+            None => format!(
+                "OPEN — answer with: answer_notice 'notice:={}' answer=...",
+                n["id"]
+            ),
+        };
+        println!(
+            "  督办 from {} on {}: {}  [{answer}]",
+            text(&n["from"]),
+            text(&n["on"]),
+            text(&n["note"])
+        );
+    }
     if let Some(events) = case["events"].as_array() {
         for e in events {
             let rejected = e

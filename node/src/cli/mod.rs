@@ -1,11 +1,12 @@
-//! The `liandong` command line: one subcommand per job. `run` is the node; `case`, `operator`
-//! and `status` are clients of a running node's API; `init`, `ca`, `catalog` and `calendar` work
-//! on files.
+//! The `liandong` command line: one subcommand per job. `run` is the node; `case`, `operator`,
+//! `status` and `stats` are clients of a running node's API; `init`, `ca`, `catalog` and
+//! `calendar` work on files.
 
 pub mod ca;
 pub(crate) mod case;
 pub mod init;
 mod reference;
+mod supervise;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -84,8 +85,25 @@ enum Command {
         #[command(subcommand)]
         command: case::OperatorCommand,
     },
-    /// This node's cases by state, overdue cases and on-time rate (按期办结率).
+    /// Consolidated status of this node's subtree (电子监察): totals, overdue, on-time rate
+    /// (按期办结率), and per node whether it is reachable and how fresh its data is here.
     Status {
+        #[command(flatten)]
+        conn: Connection,
+        /// Ask every node below to deliver everything now and report first (waits until all
+        /// have, or the timeout; names those that did not).
+        #[arg(long)]
+        pull: bool,
+        /// How long a pull waits for the subtree, in milliseconds.
+        #[arg(long, default_value_t = 5000)]
+        timeout_ms: u64,
+        /// Print the raw JSON answer.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Statistics of this node's subtree: by state, node, department and item; overdue,
+    /// 按期办结率, average working days, joint reviews waiting and late, satisfaction, 督办.
+    Stats {
         #[command(flatten)]
         conn: Connection,
         /// Print the raw JSON answer.
@@ -97,12 +115,18 @@ enum Command {
         #[command(subcommand)]
         command: reference::CatalogCommand,
     },
-    /// Run a real county-center node on loopback in a temporary folder and walk one case of
-    /// each kind through it, crash and restart it; exits 0 only if every expectation holds.
+    /// Run a small federation on loopback in a temporary folder (莆田市, 仙游县 and 城厢区, a
+    /// township under each; real certificates, QUIC and sled), walk local cases and one case of
+    /// each cross-level workflow through it, crash and restart every node three weeks later;
+    /// exits 0 only if every node agrees and every expectation holds.
     Demo {
         /// Work in this (new) folder and keep it afterwards, instead of a temporary one.
         #[arg(long)]
         keep: Option<PathBuf>,
+        /// Flips the expected value of every check whose name contains NAME, to prove the demo
+        /// fails when an expectation does not hold.
+        #[arg(long, value_name = "NAME")]
+        falsify: Option<String>,
     },
     /// Working-day calendar (工作日历): check a date or a deadline.
     Calendar {
@@ -170,15 +194,21 @@ fn dispatch(command: Command) -> anyhow::Result<()> {
         } => restore(&config, std::time::Duration::from_secs(timeout_secs)),
         Command::Case { conn, command } => case::run(&conn.client()?, command),
         Command::Operator { conn, command } => case::run_operator(&conn.client()?, command),
-        Command::Status { conn, json } => case::status(&conn.client()?, json),
+        Command::Status {
+            conn,
+            pull,
+            timeout_ms,
+            json,
+        } => supervise::status(&conn.client()?, pull, timeout_ms, json),
+        Command::Stats { conn, json } => supervise::stats(&conn.client()?, json),
         Command::Catalog { command } => reference::catalog(command),
         Command::Calendar { file, command } => reference::calendar(file.as_deref(), command),
-        Command::Demo { keep } => demo(keep.as_deref()),
+        Command::Demo { keep, falsify } => demo(keep.as_deref(), falsify.as_deref()),
     }
 }
 
-fn demo(keep: Option<&std::path::Path>) -> anyhow::Result<()> {
-    if crate::demo::run(keep)? {
+fn demo(keep: Option<&std::path::Path>, falsify: Option<&str>) -> anyhow::Result<()> {
+    if crate::demo::run(keep, falsify)? {
         Ok(())
     } else {
         anyhow::bail!("the demo's expectations did not all hold")

@@ -44,8 +44,8 @@ pub fn status(client: &Client, pull: bool, timeout_ms: u64, json: bool) -> Resul
             text(&n["code"]),
             reachable,
             fresh,
-            n["cases"],
-            n["overdue"],
+            text(&n["cases"]),
+            text(&n["overdue"]),
             rate(&n["on_time_rate"])
         );
     }
@@ -83,12 +83,12 @@ pub fn stats(client: &Client, json: bool) -> Result<()> {
             println!(
                 "    {:<26} {:>6} {:>8} {:>9} {:>8} {:>9} {:>8}",
                 name,
-                f["cases"],
-                f["overdue"],
-                f["concluded"],
+                text(&f["cases"]),
+                text(&f["overdue"]),
+                text(&f["concluded"]),
                 rate(&f["on_time_rate"]),
                 days(&f["average_working_days"]),
-                f["notices_open"]
+                text(&f["notices_open"])
             );
         }
     }
