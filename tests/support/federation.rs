@@ -14,7 +14,8 @@
 //! after it restarts.
 //!
 //! Every node runs with `--clock`: first at [`CLOCK`], and at each restart a little later than
-//! its clock had reached (never backwards).
+//! its clock had reached (never backwards) — or at a later instant the test chooses
+//! ([`Federation::start_at`], e.g. weeks on, to let deadlines pass).
 
 use std::collections::BTreeMap;
 use std::net::{SocketAddr, UdpSocket};
@@ -24,6 +25,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use federation_proto::Date;
 use serde_json::Value;
 
 use super::{agent, liandong, path_str, Node};
@@ -252,8 +254,39 @@ impl Federation {
         let minutes = match member.clock {
             None => 0,
             // The clock had reached `last + elapsed`: start a whole minute past it.
-            Some((last, since)) => last + since.elapsed().as_secs().div_ceil(60) + 1,
+            Some((last, since)) => {
+                let next = last + since.elapsed().as_secs().div_ceil(60) + 1;
+                let (from, to) = (clock_plus(last), clock_plus(next));
+                assert_eq!(from[..10], to[..10], "the test ran past midnight of {from}");
+                next
+            }
         };
+        self.start_minutes(name, minutes)
+    }
+
+    /// Starts the stopped member with its clock at `clock` (`YYYY-MM-DDTHH:MM`, China Standard
+    /// Time) — e.g. weeks after [`CLOCK`], to let deadlines pass — waits for `ready` and pins its
+    /// ports. Fails the test if `clock` is not later than the member's clock has reached (a
+    /// node's clock never goes backwards) or the node does not come up. Later restarts go on
+    /// from `clock`.
+    pub fn start_at(&mut self, name: &str, clock: &str) {
+        let minutes = minutes_after_clock(clock);
+        if let Some((last, since)) = self.member(name).clock {
+            let reached = last + since.elapsed().as_secs().div_ceil(60);
+            assert!(
+                minutes > reached,
+                "{name}: {clock} is not later than its clock (about {})",
+                clock_plus(reached)
+            );
+        }
+        if let Err(why) = self.start_minutes(name, minutes) {
+            panic!("{why}");
+        }
+    }
+
+    /// Starts the member with its clock `minutes` after [`CLOCK`] and records that start.
+    fn start_minutes(&mut self, name: &str, minutes: u64) -> Result<(), String> {
+        let member = self.member(name);
         member.node.try_start(Some(&clock_plus(minutes)))?;
         member.clock = Some((minutes, Instant::now()));
         self.pin_ports(name);
@@ -480,13 +513,36 @@ impl Federation {
     }
 }
 
-/// [`CLOCK`] plus `minutes`, as `YYYY-MM-DDTHH:MM`.
+const MINUTES_PER_DAY: u64 = 24 * 60;
+
+/// Minutes since midnight of `YYYY-MM-DDTHH:MM`, and its date.
+fn split_clock(clock: &str) -> (Date, u64) {
+    let (day, time) = clock
+        .split_once('T')
+        .unwrap_or_else(|| panic!("{clock:?} is not YYYY-MM-DDTHH:MM"));
+    let (h, m) = time.split_once(':').expect("the time is HH:MM");
+    let day: Date = day.parse().expect("a valid date");
+    let (h, m): (u64, u64) = (h.parse().expect("hours"), m.parse().expect("minutes"));
+    assert!(h < 24 && m < 60, "{clock:?} is not a time of day");
+    (day, h * 60 + m)
+}
+
+/// [`CLOCK`] plus `minutes` (possibly days later), as `YYYY-MM-DDTHH:MM`.
 fn clock_plus(minutes: u64) -> String {
-    let (day, time) = CLOCK.split_once('T').expect("CLOCK has a time");
-    let (h, m) = time.split_once(':').expect("CLOCK is HH:MM");
-    let total = h.parse::<u64>().unwrap() * 60 + m.parse::<u64>().unwrap() + minutes;
-    assert!(total < 24 * 60, "the test ran past midnight of {day}");
-    format!("{day}T{:02}:{:02}", total / 60, total % 60)
+    let (day, time) = split_clock(CLOCK);
+    let total = time + minutes;
+    let day = day.add_days((total / MINUTES_PER_DAY) as i32);
+    let time = total % MINUTES_PER_DAY;
+    format!("{day}T{:02}:{:02}", time / 60, time % 60)
+}
+
+/// How many minutes `clock` is after [`CLOCK`]; fails the test if it is before.
+fn minutes_after_clock(clock: &str) -> u64 {
+    let (base_day, base_time) = split_clock(CLOCK);
+    let (day, time) = split_clock(clock);
+    let total = i64::from(day.days() - base_day.days()) * MINUTES_PER_DAY as i64 + time as i64
+        - base_time as i64;
+    u64::try_from(total).unwrap_or_else(|_| panic!("{clock} is before {CLOCK}"))
 }
 
 fn files_under(dir: &Path) -> Vec<PathBuf> {
