@@ -108,12 +108,12 @@ fn any_applicant() -> impl Strategy<Value = Applicant> {
 fn any_intake() -> impl Strategy<Value = Intake> {
     let what = (text(), text(), any_item_kind(), text(), any_level());
     let materials = (any_applicant(), texts(), texts(), texts());
-    let numbers = (any::<u16>(), any::<u16>(), any::<u64>());
+    let numbers = (any::<u16>(), any::<u16>(), any::<u64>(), any::<u16>());
     (what, materials, numbers).prop_map(
         |(
             (item, item_name, kind, department, deciding_level),
             (applicant, materials, missing, owed),
-            (promised_days, legal_days, fee_fen),
+            (promised_days, legal_days, fee_fen, first_review_days),
         )| Intake {
             item,
             item_name,
@@ -127,6 +127,7 @@ fn any_intake() -> impl Strategy<Value = Intake> {
             promised_days,
             legal_days,
             fee_fen,
+            first_review_days,
         },
     )
 }

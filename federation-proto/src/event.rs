@@ -160,6 +160,9 @@ pub struct Intake {
     pub promised_days: u16,
     pub legal_days: u16,
     pub fee_fen: u64,
+    /// For a 上报件: the working days of the lower level's first review (初审, 行政许可法
+    /// art. 43); 0 for other items.
+    pub first_review_days: u16,
 }
 
 /// A participant of a joint review (联办): a department at a node.

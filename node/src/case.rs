@@ -161,6 +161,8 @@ pub struct Case {
     pub promised_days: u16,
     pub legal_days: u16,
     pub fee_fen: u64,
+    /// A 上报件's first-review limit (初审) in working days; 0 for other items.
+    pub first_review_days: u16,
     pub submitted_on: Date,
     pub accepted_on: Option<Date>,
     pub concluded_on: Option<Date>,
@@ -236,6 +238,7 @@ impl Case {
             promised_days: intake.promised_days,
             legal_days: intake.legal_days,
             fee_fen: intake.fee_fen,
+            first_review_days: intake.first_review_days,
             submitted_on: on,
             accepted_on: None,
             concluded_on: None,

@@ -24,10 +24,6 @@ use crate::case::Case;
 /// Working days a 差评 rectification (整改) is due in.
 pub const RECTIFICATION_DAYS: u16 = 15;
 
-/// Working days the lower level has for the first review (初审) of a 上报件 (行政许可法 art. 43;
-/// art. 82 counts the law's days as working days).
-pub const FIRST_REVIEW_DAYS: u16 = 20;
-
 /// Warning thresholds, configurable per node (`[warnings]` in node.toml).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -143,7 +139,7 @@ pub fn evaluate(
         let elapsed = calendar.workdays_between(accepted, concluded)?;
         clocks.working_days = Some(elapsed.saturating_sub(clocks.paused_days));
     }
-    if case.kind == ItemKind::ReportUp {
+    if case.kind == ItemKind::ReportUp && case.first_review_days > 0 {
         clocks.first_review = Some(judge.first_review(case, accepted)?);
     }
     Ok(clocks)
@@ -189,15 +185,16 @@ impl Judge<'_> {
     /// the case up; pauses before the report stop it too.
     fn first_review(&self, case: &Case, accepted: Date) -> Result<(Date, Warning), CalendarError> {
         let paused = paused_days(case, self.calendar, self.today, case.reported_on)?;
+        let limit = case.first_review_days;
         let due = self
             .calendar
-            .add_workdays(accepted, u32::from(FIRST_REVIEW_DAYS) + paused)?;
+            .add_workdays(accepted, u32::from(limit) + paused)?;
         let run = match case.reported_on {
             Some(on) => Run::StoppedOn(on),
             None if case.state.is_open() => Run::Running,
             None => Run::Ended,
         };
-        Ok((due, self.clock(FIRST_REVIEW_DAYS, due, run)?.0))
+        Ok((due, self.clock(limit, due, run)?.0))
     }
 
     /// The rectification a 差评 opens runs from the rating until it is recorded as done.

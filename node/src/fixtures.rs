@@ -21,5 +21,6 @@ pub fn intake() -> Intake {
         promised_days: 3,
         legal_days: 10,
         fee_fen: 0,
+        first_review_days: 0,
     }
 }

@@ -102,5 +102,6 @@ fn intake_for(item: &Item, applicant: Applicant, materials: Vec<String>) -> Inta
         promised_days: item.promised_days,
         legal_days: item.legal_days,
         fee_fen: item.fee_fen,
+        first_review_days: item.first_review_days.unwrap_or(0),
     }
 }

@@ -34,6 +34,7 @@ pub fn intake(kind: ItemKind, missing: &[&str], owed: &[&str]) -> Intake {
         promised_days: 5,
         legal_days: 20,
         fee_fen: 0,
+        first_review_days: if kind == ItemKind::ReportUp { 20 } else { 0 },
     }
 }
 
