@@ -262,6 +262,53 @@ fn origins(view: &Value) -> Vec<String> {
     events(view).into_iter().map(|(o, _, _)| o).collect()
 }
 
+/// A 住建 clerk at 榜头镇's window takes in an application for [`SHIGONG`] with every
+/// material. Returns the case as accepted and the clerk's token.
+fn accept_at_township(fed: &Federation) -> (Value, String) {
+    let town = fed.node(BANGTOU);
+    let town_clerk = town.clerk(ZHUJIAN);
+    let case = town.submit_all(&town_clerk, SHIGONG);
+    (case, town_clerk)
+}
+
+/// [`accept_at_township`], then the window forwards the case with no target, up to 仙游县, and
+/// both show it alike. Returns the case number and the window clerk's token.
+#[track_caller]
+fn forwarded_by_township(fed: &Federation) -> (String, String) {
+    let (case, town_clerk) = accept_at_township(fed);
+    let no = s(&case, "case_no").to_string();
+    fed.node(BANGTOU).act_ok(&town_clerk, &no, &forward());
+    assert_agree(fed, &[BANGTOU, XIANYOU], &no);
+    (no, town_clerk)
+}
+
+/// A 住建 clerk at 仙游县 takes over case `no`, forwarded up to the county. Returns the case as
+/// taken over and the clerk's token.
+fn take_over_at_county(fed: &Federation, no: &str) -> (Value, String) {
+    let county = fed.node(XIANYOU);
+    let county_clerk = county.clerk(ZHUJIAN);
+    let case = county.act_ok(&county_clerk, no, &act("take_over"));
+    (case, county_clerk)
+}
+
+/// 仙游县's clerk sends case `no` back down to 榜头镇 with `action` (a `forward` or a `return`):
+/// it is in transit to the township, both show it alike, and the township's clerk takes it
+/// over. Returns the case as taken over.
+#[track_caller]
+fn back_down_to_township(
+    fed: &Federation,
+    no: &str,
+    county_clerk: &str,
+    action: &Value,
+    town_clerk: &str,
+) -> Value {
+    let case = fed.node(XIANYOU).act_ok(county_clerk, no, action);
+    assert_eq!(s(&case, "state"), "in_transit");
+    assert_eq!(s(&case, "forwarded_to"), BANGTOU, "{case}");
+    assert_agree(fed, &[BANGTOU, XIANYOU], no);
+    fed.node(BANGTOU).act_ok(town_clerk, no, &act("take_over"))
+}
+
 // ---------------------------------------------------------------------------------------------
 
 /// 跨层级受理 (就近办): 榜头镇 takes in an application for a county item; `forward` with no
@@ -282,9 +329,7 @@ fn a_township_accepts_the_county_decides_and_the_township_delivers() {
     ]);
     fed.wait_settled();
     let both = [BANGTOU, XIANYOU];
-    let town = fed.node(BANGTOU);
-    let town_clerk = town.clerk(ZHUJIAN);
-    let case = town.submit_all(&town_clerk, SHIGONG);
+    let (case, town_clerk) = accept_at_township(&fed);
     let no = s(&case, "case_no").to_string();
     assert_eq!(s(&case, "state"), "accepted", "{case}");
     assert_eq!(s(&case, "accepting_node"), BANGTOU);
@@ -297,18 +342,18 @@ fn a_township_accepts_the_county_decides_and_the_township_delivers() {
     assert_eq!(s(&case, "legal_deadline"), "2025-10-28");
 
     // Up to the deciding level.
+    let town = fed.node(BANGTOU);
     let case = town.act_ok(&town_clerk, &no, &forward());
     assert_eq!(s(&case, "state"), "in_transit");
     assert_eq!(s(&case, "forwarded_to"), XIANYOU, "{case}");
     assert_agree(&fed, &both, &no);
 
-    let county = fed.node(XIANYOU);
-    let county_clerk = county.clerk(ZHUJIAN);
-    let case = county.act_ok(&county_clerk, &no, &act("take_over"));
+    let (case, county_clerk) = take_over_at_county(&fed, &no);
     assert_eq!(
         (s(&case, "state"), s(&case, "owner")),
         ("accepted", XIANYOU)
     );
+    let county = fed.node(XIANYOU);
     let case = county.act_ok(&county_clerk, &no, &act("review"));
     assert_eq!(s(&case, "state"), "in_review");
 
@@ -367,18 +412,13 @@ fn a_township_accepts_the_county_decides_and_the_township_delivers() {
     assert_eq!(s(&case, "state"), "approved", "{case}");
     assert_eq!(s(&case, "concluded_on"), TODAY);
     // Back down to the window that accepted it.
-    let case = county.act_ok(&county_clerk, &no, &forward());
-    assert_eq!(s(&case, "state"), "in_transit");
-    assert_eq!(s(&case, "forwarded_to"), BANGTOU, "{case}");
-    assert_agree(&fed, &both, &no);
-
-    let town = fed.node(BANGTOU);
-    let case = town.act_ok(&town_clerk, &no, &act("take_over"));
+    let case = back_down_to_township(&fed, &no, &county_clerk, &forward(), &town_clerk);
     assert_eq!(
         (s(&case, "state"), s(&case, "owner")),
         ("approved", BANGTOU),
         "a decided case keeps its result when it comes back down"
     );
+    let town = fed.node(BANGTOU);
     let certificate = json!({"action": "certify", "certificate_no": "350322202509300001"});
     town.act_ok(&town_clerk, &no, &certificate);
     let case = town.act_ok(&town_clerk, &no, &act("deliver"));
@@ -728,29 +768,18 @@ fn a_county_returns_a_forwarded_case_to_the_township() {
     ]);
     fed.wait_settled();
     let both = [BANGTOU, XIANYOU];
-    let town = fed.node(BANGTOU);
-    let town_clerk = town.clerk(ZHUJIAN);
-    let case = town.submit_all(&town_clerk, SHIGONG);
-    let no = s(&case, "case_no").to_string();
-    town.act_ok(&town_clerk, &no, &forward());
-    assert_agree(&fed, &both, &no);
+    let (no, town_clerk) = forwarded_by_township(&fed);
 
-    let county = fed.node(XIANYOU);
-    let county_clerk = county.clerk(ZHUJIAN);
-    county.act_ok(&county_clerk, &no, &act("take_over"));
+    let (_, county_clerk) = take_over_at_county(&fed, &no);
     let back = json!({"action": "return", "reason": "施工合同签章不全，退回乡镇窗口核实"});
-    let case = county.act_ok(&county_clerk, &no, &back);
-    assert_eq!(s(&case, "state"), "in_transit");
-    assert_eq!(s(&case, "forwarded_to"), BANGTOU, "{case}");
-    assert_agree(&fed, &both, &no);
-
-    let case = town.act_ok(&town_clerk, &no, &act("take_over"));
+    let case = back_down_to_township(&fed, &no, &county_clerk, &back, &town_clerk);
     assert_eq!(
         (s(&case, "state"), s(&case, "owner")),
         ("accepted", BANGTOU)
     );
     let view = assert_agree(&fed, &both, &no);
     // Once the county knows, it may no longer act on the case.
+    let county = fed.node(XIANYOU);
     assert_error(
         &county.act(&county_clerk, &no, &act("review")),
         409,
@@ -799,15 +828,9 @@ fn race(first: First) {
     }
     fed.wait_settled();
     let both = [BANGTOU, XIANYOU];
-    let town = fed.node(BANGTOU);
-    let county = fed.node(XIANYOU);
-    let (town_clerk, county_clerk) = (town.clerk(ZHUJIAN), county.clerk(ZHUJIAN));
-
-    let case = town.submit_all(&town_clerk, SHIGONG);
-    let no = s(&case, "case_no").to_string();
-    town.act_ok(&town_clerk, &no, &forward());
-    assert_agree(&fed, &both, &no);
-    county.act_ok(&county_clerk, &no, &act("take_over"));
+    let (no, town_clerk) = forwarded_by_township(&fed);
+    let (_, county_clerk) = take_over_at_county(&fed, &no);
+    let (town, county) = (fed.node(BANGTOU), fed.node(XIANYOU));
     county.act_ok(&county_clerk, &no, &act("review"));
     assert_agree(&fed, &both, &no);
 

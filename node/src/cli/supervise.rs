@@ -14,16 +14,11 @@ pub fn status(client: &Client, pull: bool, timeout_ms: u64, json: bool) -> Resul
     } else {
         client.get("/api/v1/status")?
     };
-    if json {
-        println!("{}", serde_json::to_string_pretty(&s)?);
-        return Ok(());
-    }
-    println!(
-        "{} — status of its subtree as of {}",
-        text(&s["node"]),
-        text(&s["as_of"])
-    );
-    print_totals(&s["totals"]);
+    print_answer(&s, json, "status", print_nodes)
+}
+
+/// The status of each node of the subtree, and those that did not report to a pull.
+fn print_nodes(s: &Value) {
     println!();
     println!(
         "  {:<12} {:<11} {:<30} {:>6} {:>8} {:>8}",
@@ -53,22 +48,16 @@ pub fn status(client: &Client, pull: bool, timeout_ms: u64, json: bool) -> Resul
         let names: Vec<String> = missing.iter().map(text).collect();
         println!("\n  did not report to this pull: {}", names.join(", "));
     }
-    Ok(())
 }
 
 /// `liandong stats [--json]`.
 pub fn stats(client: &Client, json: bool) -> Result<()> {
     let s = client.get("/api/v1/stats")?;
-    if json {
-        println!("{}", serde_json::to_string_pretty(&s)?);
-        return Ok(());
-    }
-    println!(
-        "{} — statistics of its subtree as of {}",
-        text(&s["node"]),
-        text(&s["as_of"])
-    );
-    print_totals(&s["totals"]);
+    print_answer(&s, json, "statistics", print_breakdowns)
+}
+
+/// The statistics by node, by department and by item.
+fn print_breakdowns(s: &Value) {
     for (title, key) in [
         ("by node (owner)", "by_node"),
         ("by department", "by_department"),
@@ -92,6 +81,22 @@ pub fn stats(client: &Client, json: bool) -> Result<()> {
             );
         }
     }
+}
+
+/// The API's answer `s` as it is with `--json`; otherwise the heading (`<node> — <what> of its
+/// subtree as of …`), the totals, and then `details`.
+fn print_answer(s: &Value, json: bool, what: &str, details: fn(&Value)) -> Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(s)?);
+        return Ok(());
+    }
+    println!(
+        "{} — {what} of its subtree as of {}",
+        text(&s["node"]),
+        text(&s["as_of"])
+    );
+    print_totals(&s["totals"]);
+    details(s);
     Ok(())
 }
 

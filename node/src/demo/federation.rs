@@ -19,6 +19,7 @@ use serde_json::{json, Value};
 
 use super::checks::projection;
 use super::timeline::pad;
+use super::{case_no, materials};
 use crate::cli::ca;
 use crate::cli::init::{create, InitArgs};
 use crate::client::Client;
@@ -285,6 +286,24 @@ impl Federation {
         }
         Ok(views)
     }
+
+    /// `window` takes in an application for `item` by `applicant` with every material and
+    /// forwards it with no target, up to where it is decided; once `to`'s node holds it, `to`
+    /// takes it over. Returns the case number.
+    pub fn hand_over(
+        &self,
+        window: &Desk,
+        to: &Desk,
+        item: &str,
+        applicant: Value,
+    ) -> Result<String> {
+        let case = window.submit_complete(item, applicant)?;
+        let no = case_no(&case)?;
+        window.act(no, json!({"action": "forward"}))?;
+        self.sync(no, &[window.node, to.node])?;
+        to.act(no, json!({"action": "take_over"}))?;
+        Ok(no.to_string())
+    }
 }
 
 /// A case as each of several nodes sees it (`None`: not held there).
@@ -340,6 +359,11 @@ impl Desk {
             &case,
         );
         Ok(case)
+    }
+
+    /// [`Desk::submit`] with every material the node's catalog lists for `item`.
+    pub fn submit_complete(&self, item: &str, applicant: Value) -> Result<Value> {
+        self.submit(item, applicant, materials(self, item, &[])?)
     }
 
     /// Performs an action and prints it with the resulting state.

@@ -140,12 +140,7 @@ fn show(title: &str, case: &Value) {
 /// 即办件: decided at the window in one step.
 fn immediate(fed: &Federation, c: &mut Checks) -> Result<Value> {
     let clerk = desk(fed, "林窗口", "市场监督管理局")?;
-    let item = "000187002000";
-    let case = clerk.submit(
-        item,
-        person("陈海生", "35030219800101123")?,
-        materials(&clerk, item, &[])?,
-    )?;
+    let case = clerk.submit_complete("000187002000", person("陈海生", "35030219800101123")?)?;
     c.expect(
         "即办: approved at intake",
         &case["state"],
@@ -238,14 +233,9 @@ fn promised(fed: &Federation, c: &mut Checks) -> Result<Value> {
 /// An item with a fee: certify only after payment of exactly the fee.
 fn with_fee(fed: &Federation, c: &mut Checks) -> Result<Value> {
     let clerk = desk(fed, "黄窗口", "自然资源和规划局")?;
-    let item = "000171021000";
     let certificate =
         json!({"action": "certify", "certificate_no": "闽(2025)莆田市城厢区不动产权第0001号"});
-    let case = clerk.submit(
-        item,
-        person("吴美玲", "35030219920615234")?,
-        materials(&clerk, item, &[])?,
-    )?;
+    let case = clerk.submit_complete("000171021000", person("吴美玲", "35030219920615234")?)?;
     let no = case_no(&case)?;
     clerk.act(no, json!({"action": "review"}))?;
     clerk.act(
@@ -278,11 +268,9 @@ fn with_fee(fed: &Federation, c: &mut Checks) -> Result<Value> {
 /// overridden on the record.
 fn joint(fed: &Federation, c: &mut Checks) -> Result<Value> {
     let lead = desk(fed, "蔡窗口", "住房和城乡建设局")?;
-    let item = "000172023000";
-    let case = lead.submit(
-        item,
+    let case = lead.submit_complete(
+        "000172023000",
         org("城厢区城市建设投资有限公司", "91350302MA2XN0002")?,
-        materials(&lead, item, &[])?,
     )?;
     let no = case_no(&case)?;
     let departments = ["自然资源和规划局", "人民防空办公室", "气象局"];
@@ -338,11 +326,9 @@ fn joint(fed: &Federation, c: &mut Checks) -> Result<Value> {
 /// 特别程序 pauses the clock; the applicant then withdraws.
 fn suspended_then_withdrawn(fed: &Federation, c: &mut Checks) -> Result<Value> {
     let clerk = desk(fed, "许窗口", "卫生健康局")?;
-    let item = "000152021000";
-    let case = clerk.submit(
-        item,
+    let case = clerk.submit_complete(
+        "000152021000",
         org("莆田市城厢区凤凰山酒店", "91350302MA2XN0003")?,
-        materials(&clerk, item, &[])?,
     )?;
     let no = case_no(&case)?;
     let case = clerk.act(
@@ -382,11 +368,9 @@ fn refused(fed: &Federation, c: &mut Checks) -> Result<Value> {
 /// Accepted and left undecided: due 2025-10-14, so red after the restart on 2025-10-20.
 fn left_open(fed: &Federation, c: &mut Checks) -> Result<Value> {
     let clerk = desk(fed, "朱窗口", "交通运输局")?;
-    let item = "000173009000";
-    let case = clerk.submit(
-        item,
+    let case = clerk.submit_complete(
+        "000173009000",
         org("莆田市城厢区顺达物流有限公司", "91350302MA2XN0004")?,
-        materials(&clerk, item, &[])?,
     )?;
     let case = clerk.act(case_no(&case)?, json!({"action": "review"}))?;
     c.expect(

@@ -25,7 +25,7 @@ use super::checks::Checks;
 use super::federation::{
     label, Desk, Federation, Views, CHENGXIANG, CITY, FENGTING, LONGQIAO, XIANYOU,
 };
-use super::{case_no, materials, org, person, timeline};
+use super::{case_no, org, person, timeline};
 
 /// One workflow's case and who is involved in it.
 pub struct Flow {
@@ -153,12 +153,7 @@ fn cross_level(fed: &Federation, c: &mut Checks) -> Result<Flow> {
     heading("1. 跨层级受理 (就近办): 残疾人证 accepted at 枫亭镇, decided at 仙游县, delivered at 枫亭镇");
     let window = fed.desk(FENGTING, "陈窗口", "残疾人联合会")?;
     let county = fed.desk(XIANYOU, "林审核", "残疾人联合会")?;
-    let item = "000306001000";
-    let case = window.submit(
-        item,
-        person("黄秀英", "35032219650312456")?,
-        materials(&window, item, &[])?,
-    )?;
+    let case = window.submit_complete("000306001000", person("黄秀英", "35032219650312456")?)?;
     let no = case_no(&case)?;
     let both = [FENGTING, XIANYOU];
     c.expect(
@@ -227,11 +222,9 @@ fn report_up(fed: &Federation, c: &mut Checks) -> Result<Flow> {
     heading("2. 上报件: 林木采伐许可证 pre-reviewed (初审) at 仙游县, decided at 莆田市");
     let county = fed.desk(XIANYOU, "郭审核", "林业局")?;
     let city = fed.desk(CITY, "市林业局审批员", "林业局")?;
-    let item = "000176006000";
-    let case = county.submit(
-        item,
+    let case = county.submit_complete(
+        "000176006000",
         org("仙游县度尾镇林业专业合作社", "93350322MA2XN0005")?,
-        materials(&county, item, &[])?,
     )?;
     let no = case_no(&case)?;
     let both = [XIANYOU, CITY];
@@ -290,17 +283,13 @@ fn returned(fed: &Federation, c: &mut Checks) -> Result<Flow> {
     heading("3. 退回: 龙桥街道 forwards a 临时占用城市道路 application, 城厢区 returns it");
     let window = fed.desk(LONGQIAO, "吴窗口", "城市管理局")?;
     let county = fed.desk(CHENGXIANG, "陈审核", "城市管理局")?;
-    let item = "000179005000";
-    let case = window.submit(
-        item,
+    let no = &fed.hand_over(
+        &window,
+        &county,
+        "000179005000",
         org("莆田市城厢区鸿达市政工程有限公司", "91350302MA2XN0006")?,
-        materials(&window, item, &[])?,
     )?;
-    let no = case_no(&case)?;
     let both = [LONGQIAO, CHENGXIANG];
-    window.act(no, action("forward"))?;
-    fed.sync(no, &both)?;
-    county.act(no, action("take_over"))?;
     let case = county.act(
         no,
         json!({"action": "return", "reason": "占道施工方案缺少交通疏导方案，退回窗口告知申请人"}),
@@ -331,17 +320,13 @@ fn race(fed: &Federation, c: &mut Checks) -> Result<Flow> {
     heading("4. 同时操作: 枫亭镇 records a withdrawal while 仙游县 decides");
     let window = fed.desk(FENGTING, "李窗口", "城市管理局")?;
     let county = fed.desk(XIANYOU, "王审核", "城市管理局")?;
-    let item = "000179002000";
-    let case = window.submit(
-        item,
+    let no = &fed.hand_over(
+        &window,
+        &county,
+        "000179002000",
         org("仙游县枫亭镇天一广告有限公司", "91350322MA2XN0007")?,
-        materials(&window, item, &[])?,
     )?;
-    let no = case_no(&case)?;
     let both = [FENGTING, XIANYOU];
-    window.act(no, action("forward"))?;
-    fed.sync(no, &both)?;
-    county.act(no, action("take_over"))?;
     county.act(no, action("review"))?;
     fed.sync(no, &both)?;
     let (withdrew, decided) = at_once(
@@ -441,11 +426,9 @@ fn open_joint_review(fed: &Federation, c: &mut Checks) -> Result<Joint> {
         "5. 市县联动联审: 建设工程竣工联合验收 owned by 仙游县, seats at 莆田市, 仙游县 and 枫亭镇",
     );
     let lead = fed.desk(XIANYOU, "蔡窗口", "住房和城乡建设局")?;
-    let item = "000172023000";
-    let case = lead.submit(
-        item,
+    let case = lead.submit_complete(
+        "000172023000",
         org("仙游县城市建设投资集团有限公司", "91350322MA2XN0002")?,
-        materials(&lead, item, &[])?,
     )?;
     let no = case_no(&case)?;
     let all = [XIANYOU, CITY, FENGTING];
