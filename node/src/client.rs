@@ -9,6 +9,7 @@ use serde_json::Value;
 use crate::config::Config;
 
 /// Where the API is and who we are.
+#[derive(Clone)]
 pub struct Client {
     base: String,
     token: String,
@@ -41,6 +42,16 @@ impl Client {
     pub fn get(&self, path: &str) -> Result<Value> {
         let req = self.agent.get(&format!("{}{path}", self.base));
         self.send(req, None)
+    }
+
+    /// A plain-text answer (e.g. `/metrics`).
+    pub fn get_text(&self, path: &str) -> Result<String> {
+        let req = self.agent.get(&format!("{}{path}", self.base));
+        let req = req.set("Authorization", &format!("Bearer {}", self.token));
+        match req.call() {
+            Ok(resp) => Ok(resp.into_string()?),
+            Err(e) => Err(anyhow!("GET {path} at {}: {e}", self.base)),
+        }
     }
 
     pub fn post(&self, path: &str, body: &Value) -> Result<Value> {

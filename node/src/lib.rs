@@ -19,9 +19,11 @@
 //! - [`server`]: `liandong run` — wiring it all together.
 //! - [`config`], [`clock`], [`files`]: node config, the node's clock, safe file writes.
 //! - [`client`], [`cli`]: the command line and its API client.
-//! - [`demo`], [`launcher`]: `liandong demo`, which runs real node processes.
+//! - [`demo`], [`bench`], [`launcher`]: `liandong demo` and `liandong bench`, which run real node
+//!   processes.
 
 pub mod api;
+pub mod bench;
 pub mod calendar;
 pub mod case;
 pub mod catalog;

@@ -264,14 +264,19 @@ fn ensure_admin(config: &Config, store: &dyn Store) -> Result<()> {
     Ok(())
 }
 
+/// The node's event-signing key (ed25519, PKCS#8 PEM) from `path`.
+pub fn load_key(path: &Path) -> Result<SigningKey> {
+    let pem = std::fs::read_to_string(path)
+        .with_context(|| format!("reading the node key {}", path.display()))?;
+    SigningKey::from_pkcs8_pem(&pem)
+        .map_err(|e| anyhow::anyhow!("{} is not an ed25519 PKCS#8 key: {e}", path.display()))
+}
+
 /// The node's ed25519 key (PKCS#8 PEM): created on first start if `ca issue` has not put one
 /// there.
 fn load_or_create_key(path: &Path) -> Result<SigningKey> {
     if path.exists() {
-        let pem = std::fs::read_to_string(path)
-            .with_context(|| format!("reading the node key {}", path.display()))?;
-        return SigningKey::from_pkcs8_pem(&pem)
-            .map_err(|e| anyhow::anyhow!("{} is not an ed25519 PKCS#8 key: {e}", path.display()));
+        return load_key(path);
     }
     let key = SigningKey::generate(&mut rand_core::OsRng);
     let pem = key

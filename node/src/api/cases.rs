@@ -28,7 +28,7 @@ fn actor(op: &Operator) -> Actor {
 }
 
 /// The `{case_no}` of the path; axum's own rejection (e.g. not UTF-8) becomes our error format.
-fn parse_case_no(path: Result<Path<String>, PathRejection>) -> Result<CaseNo, ApiError> {
+pub(super) fn parse_case_no(path: Result<Path<String>, PathRejection>) -> Result<CaseNo, ApiError> {
     let Path(s) = path.map_err(|e| ApiError::bad_request(e.body_text()))?;
     s.parse()
         .map_err(|e: federation_proto::case_no::CaseNoError| ApiError::bad_request(e.to_string()))

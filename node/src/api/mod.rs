@@ -74,6 +74,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/stats", get(status::stats))
         .route("/api/v1/links", get(node::links))
         .route("/api/v1/summaries", get(node::summaries))
+        .route("/api/v1/summaries/{case_no}", get(node::summary))
         .route(
             "/api/v1/operators",
             post(node::add_operator).get(node::operators),

@@ -2,7 +2,8 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::State;
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, State};
 use axum::http::{Method, StatusCode, Uri};
 use axum::Json;
 use federation_proto::State as CaseState;
@@ -139,6 +140,20 @@ pub async fn summaries(
 ) -> Result<Json<Value>, ApiError> {
     let summaries = node.store.summaries().collect::<Result<Vec<_>, _>>()?;
     Ok(Json(json!({ "summaries": summaries })))
+}
+
+/// The summary of one case held here (`GET /api/v1/summaries/{case_no}`).
+pub async fn summary(
+    State(node): State<AppState>,
+    _caller: Caller,
+    case_no: Result<Path<String>, PathRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let case_no = super::cases::parse_case_no(case_no)?;
+    let summary = node
+        .store
+        .summary(&case_no)?
+        .ok_or_else(|| ApiError::not_found(format!("no summary of case {case_no} here")))?;
+    Ok(Json(json!(summary)))
 }
 
 pub async fn wrong_method(method: Method, uri: Uri) -> ApiError {

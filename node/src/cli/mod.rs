@@ -128,6 +128,22 @@ enum Command {
         #[arg(long, value_name = "NAME")]
         falsify: Option<String>,
     },
+    /// Measure the federation on real nodes on loopback against this machine's own limits
+    /// (sled append+flush, fsync, QUIC over loopback, measured in the same run): intake on one
+    /// node, replication and latency township → county → city, catch-up after a county outage,
+    /// and the 63-node 莆田 tree replaying a year of cases. Prints a table; writes JSON.
+    Bench {
+        /// Write the figures as JSON to this file (default: target/bench/bench-<unix time>.json).
+        #[arg(long)]
+        json: Option<PathBuf>,
+        /// Small sizes, for a run in under three minutes (CI, a first look).
+        #[arg(long)]
+        quick: bool,
+        /// Work in this (new) folder and keep it afterwards (nodes, logs), instead of a
+        /// temporary one.
+        #[arg(long)]
+        keep: Option<PathBuf>,
+    },
     /// Working-day calendar (工作日历): check a date or a deadline.
     Calendar {
         /// A calendar file that overlays the built-in national calendar (see README).
@@ -180,7 +196,10 @@ pub fn main() -> ExitCode {
 fn dispatch(command: Command) -> anyhow::Result<()> {
     if !matches!(
         command,
-        Command::Run { .. } | Command::Restore { .. } | Command::Demo { .. }
+        Command::Run { .. }
+            | Command::Restore { .. }
+            | Command::Demo { .. }
+            | Command::Bench { .. }
     ) {
         quiet_on_closed_pipe();
     }
@@ -204,6 +223,9 @@ fn dispatch(command: Command) -> anyhow::Result<()> {
         Command::Catalog { command } => reference::catalog(command),
         Command::Calendar { file, command } => reference::calendar(file.as_deref(), command),
         Command::Demo { keep, falsify } => demo(keep.as_deref(), falsify.as_deref()),
+        Command::Bench { json, quick, keep } => {
+            crate::bench::run(&crate::bench::Options { json, quick, keep }).map(|_| ())
+        }
     }
 }
 

@@ -11,21 +11,18 @@
 //! address. Every node binds port 0 at its first start and then has its `node.toml` rewritten to
 //! the ports it got, so that after a restart its children find it again and our clients too.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
+use federation_proto::NodeCode;
 use serde_json::{json, Value};
 
 use super::checks::projection;
 use super::timeline::pad;
 use super::{case_no, materials};
-use crate::cli::ca;
-use crate::cli::init::{create, InitArgs};
 use crate::client::Client;
-use crate::config::Config;
-use crate::files::write_atomic;
-use crate::launcher::NodeProcess;
+use crate::launcher::{LocalFederation, LocalNode};
 
 pub const CITY: &str = "350300";
 pub const XIANYOU: &str = "350322";
@@ -86,166 +83,89 @@ pub fn label(code: &str) -> String {
     }
 }
 
-struct Member {
-    spec: &'static NodeSpec,
-    config: PathBuf,
-    log: PathBuf,
-    process: Option<NodeProcess>,
-    admin: Client,
-}
-
 /// The running federation. Dropping it kills every node.
 pub struct Federation {
-    members: Vec<Member>,
+    nodes: LocalFederation,
+}
+
+fn code(s: &str) -> Result<NodeCode> {
+    s.parse()
+        .with_context(|| format!("{s} is not a division code"))
 }
 
 impl Federation {
     /// Creates the CA in `root/pki`, then each node of [`TOPOLOGY`] in `root/<code>` (init +
     /// certificate), starts it with its clock at `clock`, and waits until every link is up.
     pub fn build(root: &Path, clock: &str) -> Result<Federation> {
-        let pki = root.join("pki");
-        ca::init(&pki, Some("莆田市")).context("creating the federation CA")?;
-        println!("federation CA in {}", pki.display());
-        let mut fed = Federation {
-            members: Vec::new(),
-        };
+        let mut nodes = LocalFederation::create(root, "莆田市")?;
+        println!("federation CA in {}", root.join("pki").display());
         for spec in &TOPOLOGY {
-            fed.add(spec, root, &pki, clock)
+            let parent = spec.parent.map(code).transpose()?;
+            let node = nodes
+                .add(code(spec.code)?, spec.name, parent, Some(clock))
                 .with_context(|| format!("starting node {}", spec.code))?;
+            let config = node.config()?;
+            println!(
+                "  {} {}  QUIC {}  API {}{}",
+                pad(&label(spec.code), 18),
+                pad(spec.name, 22),
+                config.file.node.listen,
+                config.file.node.api,
+                config
+                    .file
+                    .node
+                    .parent
+                    .map(|p| format!("  parent {p}"))
+                    .unwrap_or_default()
+            );
         }
+        let fed = Federation { nodes };
         fed.wait_linked()?;
         Ok(fed)
     }
 
-    /// `init` (with the running parent's QUIC address), `ca issue`, start, pin the ports.
-    fn add(&mut self, spec: &'static NodeSpec, root: &Path, pki: &Path, clock: &str) -> Result<()> {
-        let parent = match spec.parent {
-            Some(p) => Some(format!("{p}@{}", self.config_of(p)?.file.node.listen)),
-            None => None,
-        };
-        let dir = root.join(spec.code);
-        let config = create(InitArgs {
-            code: spec.code.parse()?,
-            name: spec.name.into(),
-            dir: dir.clone(),
-            parent: parent.clone(),
-            listen: "127.0.0.1:0".parse()?,
-            api: "127.0.0.1:0".parse()?,
-        })?;
-        ca::issue(pki, spec.code.parse()?, &dir, crate::pki::DEFAULT_NODE_DAYS)?;
-        let log = root.join(format!("{}.log", spec.code));
-        let process = NodeProcess::start(&config, Some(clock), &log)?;
-        let pinned = pin_ports(&config)?;
-        println!(
-            "  {} {}  QUIC {}  API {}{}",
-            pad(&label(spec.code), 18),
-            pad(spec.name, 22),
-            pinned.file.node.listen,
-            pinned.file.node.api,
-            parent.map(|p| format!("  parent {p}")).unwrap_or_default()
-        );
-        let admin = Client::connect(&config, None, None)?;
-        self.members.push(Member {
-            spec,
-            config,
-            log,
-            process: Some(process),
-            admin,
-        });
-        Ok(())
-    }
-
-    fn member(&self, code: &str) -> Result<&Member> {
-        self.members
-            .iter()
-            .find(|m| m.spec.code == code)
-            .with_context(|| format!("node {code} is not in the demo federation"))
-    }
-
-    fn config_of(&self, code: &str) -> Result<Config> {
-        let path = &self.member(code)?.config;
-        Config::load(path).with_context(|| format!("loading {}", path.display()))
+    fn member(&self, node: &str) -> Result<&LocalNode> {
+        self.nodes.node(code(node)?)
     }
 
     /// Every node's code, parents first.
     pub fn codes(&self) -> Vec<&'static str> {
-        self.members.iter().map(|m| m.spec.code).collect()
+        TOPOLOGY.iter().map(|s| s.code).collect()
     }
 
     /// The admin's client of a node.
-    pub fn admin(&self, code: &str) -> Result<&Client> {
-        Ok(&self.member(code)?.admin)
+    pub fn admin(&self, node: &str) -> Result<&Client> {
+        Ok(&self.member(node)?.admin)
     }
 
     /// A new clerk of `department` at node `code`, acting through its own token.
     pub fn desk(&self, code: &'static str, name: &str, department: &str) -> Result<Desk> {
         let member = self.member(code)?;
-        let answer = member.admin.post(
-            "/api/v1/operators",
-            &json!({"name": name, "role": "clerk", "department": department}),
-        )?;
-        let token = answer["token"]
-            .as_str()
-            .with_context(|| format!("no token in the answer of {code}: {answer}"))?;
+        let token = member.add_clerk(name, department)?;
         Ok(Desk {
             node: code,
             who: format!("{} {name}", label(code)),
-            client: Client::connect(&member.config, None, Some(token))?,
+            client: member.client(&token)?,
         })
     }
 
     /// SIGKILL every node (the harshest crash there is), then start them all again, parents
     /// first, with their clocks at `clock`, and wait until every link is back.
     pub fn restart_all(&mut self, clock: &str) -> Result<()> {
-        for m in self.members.iter_mut().rev() {
-            if let Some(mut p) = m.process.take() {
-                p.kill()
-                    .with_context(|| format!("killing node {}", m.spec.code))?;
-            }
+        for spec in TOPOLOGY.iter().rev() {
+            self.nodes.kill(code(spec.code)?)?;
         }
-        for m in &mut self.members {
-            m.process = Some(NodeProcess::start(&m.config, Some(clock), &m.log)?);
+        for spec in &TOPOLOGY {
+            self.nodes.start(code(spec.code)?, Some(clock))?;
         }
         self.wait_linked()
     }
 
     /// Waits until every child lists its parent as connected and every parent its child.
     pub fn wait_linked(&self) -> Result<()> {
-        let start = Instant::now();
-        let pairs: Vec<(&str, &str)> = self
-            .members
-            .iter()
-            .filter_map(|m| m.spec.parent.map(|p| (m.spec.code, p)))
-            .collect();
-        loop {
-            let mut down = Vec::new();
-            for (child, parent) in &pairs {
-                if !self.connected(child, parent)? || !self.connected(parent, child)? {
-                    down.push(format!("{child}–{parent}"));
-                }
-            }
-            if down.is_empty() {
-                println!("  every link is up ({} ms)", start.elapsed().as_millis());
-                return Ok(());
-            }
-            if start.elapsed() > SETTLE {
-                bail!(
-                    "links still down after {SETTLE:?}: {}; see the node logs",
-                    down.join(", ")
-                );
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    /// Whether `node` lists `peer` as a connected link.
-    fn connected(&self, node: &str, peer: &str) -> Result<bool> {
-        let links = self.admin(node)?.get("/api/v1/links")?;
-        Ok(links["links"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .any(|l| l["peer"] == peer && l["connected"] == true))
+        let took = self.nodes.wait_linked(SETTLE)?;
+        println!("  every link is up ({} ms)", took.as_millis());
+        Ok(())
     }
 
     /// The case as `node` sees it, `None` if the node does not hold it (404).
@@ -315,28 +235,6 @@ fn agree(views: &Views) -> bool {
         && views
             .iter()
             .all(|(_, v)| v.as_ref().map(projection) == first)
-}
-
-/// Rewrites `listen` and `api` in node.toml from port 0 to the ports the node bound
-/// (ports.json), so both stay the same across restarts. Returns the new config.
-fn pin_ports(path: &Path) -> Result<Config> {
-    let mut config = Config::load(path).with_context(|| format!("loading {}", path.display()))?;
-    let ports_path = config.ports_file();
-    let text = std::fs::read_to_string(&ports_path)
-        .with_context(|| format!("reading {}", ports_path.display()))?;
-    let ports: Value =
-        serde_json::from_str(&text).with_context(|| format!("parsing {}", ports_path.display()))?;
-    let node = &mut config.file.node;
-    if let Some(p) = ports["quic"].as_u64() {
-        node.listen.set_port(u16::try_from(p)?);
-    }
-    let api = ports["api"]
-        .as_u64()
-        .with_context(|| format!("{} has no api port", ports_path.display()))?;
-    node.api.set_port(u16::try_from(api)?);
-    let text = toml::to_string_pretty(&config.file).context("writing node.toml")?;
-    write_atomic(path, text.as_bytes())?;
-    Ok(config)
 }
 
 /// One clerk at one node's window: every action goes through that node's API with the

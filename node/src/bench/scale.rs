@@ -1,0 +1,425 @@
+//! Scale: the 莆田 tree — 1 city, 5 county-level districts, 57 townships
+//! (`data/divisions_putian.csv`, from GB/T 2260) — as 63 real nodes on this machine, replaying
+//! a year of the city's caseload at full speed: ≈1 % joint reviews (a district's item with the
+//! city's 自然资源和规划局 as participant), ≈10 % cross-level (a township accepts a district item,
+//! the district decides, the township delivers), the rest local 即办 items. Then a consistency
+//! check: the city's statistics hold every case in its expected final state, and every involved
+//! node agrees on a sample of cases.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use federation_proto::NodeCode;
+use serde_json::{json, Value};
+
+use super::flows::CLOCK;
+use super::{show, Figure, Sizes};
+use crate::client::Client;
+use crate::launcher::{LocalFederation, LocalNode};
+
+const DIVISIONS: &str = include_str!("../../data/divisions_putian.csv");
+/// How long the replay may take to settle before the check fails.
+const PATIENCE: Duration = Duration::from_secs(900);
+
+/// Items of the replay: (code, department).
+const LOCAL_TOWN: (&str, &str) = ("000152043000", "卫生健康办公室");
+const LOCAL_COUNTY: (&str, &str) = ("000187002000", "市场监督管理局");
+const CROSS: (&str, &str) = ("000172005000", "住房和城乡建设局");
+const JOINT: (&str, &str) = ("000172023000", "住房和城乡建设局");
+const JOINT_SEAT: &str = "自然资源和规划局";
+
+struct Division {
+    code: NodeCode,
+    name: String,
+    parent: Option<NodeCode>,
+}
+
+fn divisions() -> Result<Vec<Division>> {
+    DIVISIONS
+        .lines()
+        .skip(1)
+        .filter(|l| !l.trim().is_empty())
+        .map(|line| {
+            let f: Vec<&str> = line.split(',').collect();
+            let [code, name, level, parent] = f[..] else {
+                bail!("bad line in divisions_putian.csv: {line}");
+            };
+            Ok(Division {
+                code: code.parse()?,
+                name: name.to_string(),
+                parent: (level != "city").then(|| parent.parse()).transpose()?,
+            })
+        })
+        .collect()
+}
+
+/// One node's share of the replay, and what came of it.
+#[derive(Default)]
+struct Plan {
+    local: usize,
+    cross: usize,
+    joint: usize,
+    cross_cases: Vec<String>,
+    joint_cases: Vec<String>,
+}
+
+pub fn measure(root: &Path, sizes: Sizes, figures: &mut Vec<Figure>) -> Result<()> {
+    println!("== scale: the 莆田 tree, 63 nodes ==");
+    let before = figures.len();
+    let started = Instant::now();
+    let mut fed = LocalFederation::create(root, "莆田市")?;
+    for d in divisions()? {
+        fed.add(
+            d.code,
+            &format!("{}行政服务中心", d.name),
+            d.parent,
+            Some(CLOCK),
+        )?;
+    }
+    fed.wait_linked(Duration::from_secs(120))?;
+    let up = started.elapsed().as_secs_f64();
+    figures.push(Figure::new(
+        "scale: 63 nodes started and linked",
+        "s",
+        vec![up],
+    ));
+    let idle: Vec<f64> = fed.nodes().iter().filter_map(LocalNode::rss_mb).collect();
+    figures.push(Figure::new("idle node RSS (median of 63)", "MB", idle).target(30.0, true));
+
+    let mut replay = Replay::new(&fed, sizes.scale_cases)?;
+    let start = Instant::now();
+    let expected = replay.run(&fed)?;
+    let wall = start.elapsed().as_secs_f64();
+    let total = sizes.scale_cases as f64;
+    figures.push(
+        Figure::new(
+            &format!("scale: replay of {} cases, wall time", sizes.scale_cases),
+            "s",
+            vec![wall],
+        )
+        .target(
+            if sizes.scale_cases >= 185_000 {
+                120.0
+            } else {
+                f64::INFINITY
+            },
+            true,
+        ),
+    );
+    figures.push(Figure::new(
+        "scale: replay throughput",
+        "cases/s",
+        vec![total / wall],
+    ));
+    let rss: Vec<f64> = fed.nodes().iter().filter_map(LocalNode::rss_mb).collect();
+    figures.push(Figure::new(
+        "scale: total RSS after the replay",
+        "MB",
+        vec![rss.iter().sum()],
+    ));
+    figures.push(Figure::new(
+        "scale: node RSS after the replay (median)",
+        "MB",
+        rss,
+    ));
+    let divergent = replay.divergent(&fed)?;
+    figures.push(
+        Figure::new(
+            "scale: cases lost or divergent",
+            "cases",
+            vec![divergent as f64],
+        )
+        .target(0.0, true),
+    );
+    println!("  expected at the city: {expected}");
+    show(&figures[before..]);
+    Ok(())
+}
+
+/// The caseload and the clerks that carry it.
+struct Replay {
+    plans: BTreeMap<NodeCode, Plan>,
+    clerks: BTreeMap<(NodeCode, &'static str), Client>,
+    city: NodeCode,
+}
+
+impl Replay {
+    /// Spreads `cases` over the nodes: townships take local and cross-level cases, districts
+    /// local and joint ones.
+    fn new(fed: &LocalFederation, cases: usize) -> Result<Replay> {
+        let nodes = fed.nodes();
+        let city = nodes.first().context("an empty federation")?.code;
+        let towns: Vec<NodeCode> = nodes
+            .iter()
+            .filter(|n| n.code.len() == 9)
+            .map(|n| n.code)
+            .collect();
+        let counties: Vec<NodeCode> = nodes
+            .iter()
+            .filter(|n| n.code.len() == 6 && n.code != city)
+            .map(|n| n.code)
+            .collect();
+        let mut plans: BTreeMap<NodeCode, Plan> = BTreeMap::new();
+        let joint = cases / 100;
+        let cross = cases / 10;
+        for i in 0..joint {
+            plans.entry(counties[i % counties.len()]).or_default().joint += 1;
+        }
+        for i in 0..cross {
+            plans.entry(towns[i % towns.len()]).or_default().cross += 1;
+        }
+        for i in 0..cases - joint - cross {
+            // Two thirds of the local cases at the townships, a third at the districts.
+            let node = if i % 3 == 2 {
+                counties[i % counties.len()]
+            } else {
+                towns[i % towns.len()]
+            };
+            plans.entry(node).or_default().local += 1;
+        }
+        let mut clerks = BTreeMap::new();
+        for n in nodes {
+            let departments: &[&'static str] = match n.code.len() {
+                9 => &[LOCAL_TOWN.1, CROSS.1],
+                _ if n.code == city => &[JOINT_SEAT],
+                _ => &[LOCAL_COUNTY.1, CROSS.1],
+            };
+            for d in departments {
+                let token = n.add_clerk("回放窗口", d)?;
+                clerks.insert((n.code, *d), n.client(&token)?);
+            }
+        }
+        Ok(Replay {
+            plans,
+            clerks,
+            city,
+        })
+    }
+
+    fn clerk(&self, node: NodeCode, department: &'static str) -> Result<&Client> {
+        self.clerks
+            .get(&(node, department))
+            .with_context(|| format!("no {department} clerk at {node}"))
+    }
+
+    /// The three rounds of the year, each node's work on its own thread; returns the states
+    /// the city must end with, once it shows them.
+    fn run(&mut self, fed: &LocalFederation) -> Result<Value> {
+        let any = self.clerk(self.city, JOINT_SEAT)?;
+        let materials: BTreeMap<&str, Value> = [LOCAL_TOWN.0, LOCAL_COUNTY.0, CROSS.0, JOINT.0]
+            .into_iter()
+            .map(|item| Ok((item, super::load::materials(any, item)?)))
+            .collect::<Result<_>>()?;
+        let counter = AtomicUsize::new(0);
+        // 1. Intake: local cases, cross-level ones sent up, joint reviews opened.
+        let results = self.each_node(|code, plan| self.intake(code, plan, &materials, &counter))?;
+        for (code, (cross, joint)) in results {
+            let plan = self.plans.entry(code).or_default();
+            (plan.cross_cases, plan.joint_cases) = (cross, joint);
+        }
+        // 2. The districts decide what came up and send it back; the city gives its opinions.
+        for code in self.plans.keys().filter(|c| c.len() == 6) {
+            let sent_up: usize = self.children_of(*code).map(|(_, p)| p.cross).sum();
+            wait_for(fed.node(*code)?, "in_transit", sent_up)?;
+        }
+        let joint: usize = self.plans.values().map(|p| p.joint).sum();
+        wait_for(fed.node(self.city)?, "joint_review", joint)?;
+        self.each_node(|code, _| self.decide_and_answer(code))?;
+        // 3. The townships deliver; the districts conclude their joint reviews.
+        self.each_node(|code, plan| self.conclude(code, plan))?;
+        let approved: usize = self.plans.values().map(|p| p.local).sum();
+        let delivered: usize = self.plans.values().map(|p| p.cross + p.joint).sum();
+        let expected = json!({"approved": approved, "delivered": delivered});
+        let city = &fed.node(self.city)?.admin;
+        let start = Instant::now();
+        while city.get("/api/v1/stats")?["totals"]["by_state"] != expected {
+            if start.elapsed() > PATIENCE {
+                bail!("the city's figures never reached {expected}");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Ok(expected)
+    }
+
+    /// `f` for every node with a plan, each on its own thread; their results by node.
+    fn each_node<T: Send>(
+        &self,
+        f: impl Fn(NodeCode, &Plan) -> Result<T> + Sync,
+    ) -> Result<BTreeMap<NodeCode, T>> {
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = self
+                .plans
+                .iter()
+                .map(|(code, plan)| (*code, scope.spawn(|| f(*code, plan))))
+                .collect();
+            handles
+                .into_iter()
+                .map(|(code, h)| {
+                    let result = h
+                        .join()
+                        .map_err(|_| anyhow::anyhow!("the replay thread of {code} panicked"))?;
+                    Ok((
+                        code,
+                        result.with_context(|| format!("replaying at {code}"))?,
+                    ))
+                })
+                .collect()
+        })
+    }
+
+    fn children_of(&self, county: NodeCode) -> impl Iterator<Item = (&NodeCode, &Plan)> {
+        self.plans
+            .iter()
+            .filter(move |(c, _)| c.len() == 9 && county.is_ancestor_of(**c))
+    }
+
+    /// Round 1 at one node: its case numbers (cross-level, joint).
+    fn intake(
+        &self,
+        code: NodeCode,
+        plan: &Plan,
+        materials: &BTreeMap<&str, Value>,
+        counter: &AtomicUsize,
+    ) -> Result<(Vec<String>, Vec<String>)> {
+        let next = || counter.fetch_add(1, Ordering::Relaxed) as u64;
+        let submit = |(item, department): (&'static str, &'static str)| {
+            let clerk = self.clerk(code, department)?;
+            super::load::submit(clerk, item, &materials[item], next())
+        };
+        let local = if code.len() == 9 {
+            LOCAL_TOWN
+        } else {
+            LOCAL_COUNTY
+        };
+        for _ in 0..plan.local {
+            submit(local)?;
+        }
+        let mut cross = Vec::with_capacity(plan.cross);
+        for _ in 0..plan.cross {
+            let no = submit(CROSS)?;
+            act(
+                self.clerk(code, CROSS.1)?,
+                &no,
+                json!({"action": "forward"}),
+            )?;
+            cross.push(no);
+        }
+        let mut joint = Vec::with_capacity(plan.joint);
+        for _ in 0..plan.joint {
+            let no = submit(JOINT)?;
+            let clerk = self.clerk(code, JOINT.1)?;
+            act(clerk, &no, json!({"action": "review"}))?;
+            let seat = json!([{"node": self.city, "department": JOINT_SEAT}]);
+            act(
+                clerk,
+                &no,
+                json!({"action": "open_joint_review", "participants": seat, "feedback_days": 5}),
+            )?;
+            joint.push(no);
+        }
+        Ok((cross, joint))
+    }
+
+    /// Round 2 at one node: a district takes over, approves and returns its townships' cases;
+    /// the city answers every joint review.
+    fn decide_and_answer(&self, code: NodeCode) -> Result<()> {
+        if code == self.city {
+            let clerk = self.clerk(code, JOINT_SEAT)?;
+            for no in self.plans.values().flat_map(|p| &p.joint_cases) {
+                act(
+                    clerk,
+                    no,
+                    json!({"action": "opinion", "agree": true, "comment": "同意"}),
+                )?;
+            }
+        } else if code.len() == 6 {
+            let clerk = self.clerk(code, CROSS.1)?;
+            for no in self.children_of(code).flat_map(|(_, p)| &p.cross_cases) {
+                act(clerk, no, json!({"action": "take_over"}))?;
+                act(
+                    clerk,
+                    no,
+                    json!({"action": "decide", "approve": true, "reason": "符合条件"}),
+                )?;
+                act(clerk, no, json!({"action": "forward"}))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Round 3 at one node: a township takes back and delivers its decided cases; a district
+    /// decides and delivers its joint cases once the city's opinion is in.
+    fn conclude(&self, code: NodeCode, plan: &Plan) -> Result<()> {
+        let clerk = self.clerk(code, CROSS.1)?;
+        let here = code.to_string();
+        for no in &plan.cross_cases {
+            until_case(clerk, no, |c| {
+                c["state"] == "in_transit" && c["forwarded_to"] == here
+            })?;
+            act(clerk, no, json!({"action": "take_over"}))?;
+            act(clerk, no, json!({"action": "deliver"}))?;
+        }
+        for no in &plan.joint_cases {
+            until_case(clerk, no, |c| !c["participants"][0]["opinion"].is_null())?;
+            act(
+                clerk,
+                no,
+                json!({"action": "decide", "approve": true, "reason": "联审通过"}),
+            )?;
+            act(clerk, no, json!({"action": "deliver"}))?;
+        }
+        Ok(())
+    }
+
+    /// Cases whose involved nodes disagree, in a sample of the cross-level ones: the
+    /// township's and the district's timelines and states must be identical.
+    fn divergent(&self, fed: &LocalFederation) -> Result<usize> {
+        let mut divergent = 0;
+        for (town, plan) in self.plans.iter().filter(|(c, _)| c.len() == 9) {
+            let county = town
+                .ancestor_at(federation_proto::Level::County)
+                .context("no county")?;
+            for no in plan.cross_cases.iter().take(3) {
+                let path = format!("/api/v1/cases/{no}");
+                let a = fed.node(*town)?.admin.get(&path)?;
+                let b = fed.node(county)?.admin.get(&path)?;
+                if a["events"] != b["events"] || a["state"] != b["state"] {
+                    divergent += 1;
+                }
+            }
+        }
+        Ok(divergent)
+    }
+}
+
+fn act(clerk: &Client, case_no: &str, body: Value) -> Result<Value> {
+    clerk.post(&format!("/api/v1/cases/{case_no}/actions"), &body)
+}
+
+/// Waits until the case, as `clerk`'s node shows it, satisfies `ready`.
+fn until_case(clerk: &Client, case_no: &str, ready: impl Fn(&Value) -> bool) -> Result<()> {
+    let start = Instant::now();
+    let path = format!("/api/v1/cases/{case_no}");
+    while !clerk.get(&path).is_ok_and(|c| ready(&c)) {
+        if start.elapsed() > PATIENCE {
+            bail!("{case_no} never reached the expected state");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    Ok(())
+}
+
+/// Waits until `node` holds `count` cases in `state`.
+fn wait_for(node: &LocalNode, state: &str, count: usize) -> Result<()> {
+    let start = Instant::now();
+    while node.cases_in(state)? < count as u64 {
+        if start.elapsed() > PATIENCE {
+            bail!("{} never held {count} cases in {state}", node.code);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Ok(())
+}
