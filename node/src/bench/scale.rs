@@ -162,7 +162,8 @@ impl Replay {
             .filter(|n| n.code.len() == 6 && n.code != city)
             .map(|n| n.code)
             .collect();
-        let mut plans: BTreeMap<NodeCode, Plan> = BTreeMap::new();
+        // The city has no cases of its own, but a round of work: its opinions.
+        let mut plans: BTreeMap<NodeCode, Plan> = BTreeMap::from([(city, Plan::default())]);
         let joint = cases / 100;
         let cross = cases / 10;
         for i in 0..joint {
@@ -353,6 +354,9 @@ impl Replay {
     /// Round 3 at one node: a township takes back and delivers its decided cases; a district
     /// decides and delivers its joint cases once the city's opinion is in.
     fn conclude(&self, code: NodeCode, plan: &Plan) -> Result<()> {
+        if plan.cross_cases.is_empty() && plan.joint_cases.is_empty() {
+            return Ok(());
+        }
         let clerk = self.clerk(code, CROSS.1)?;
         let here = code.to_string();
         for no in &plan.cross_cases {
