@@ -271,3 +271,20 @@ fn working_dir(keep: Option<&Path>) -> Result<PathBuf> {
     std::fs::create_dir_all(&dir)?;
     Ok(dir)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn figures_report_median_spread_and_targets() {
+        let f = Figure::new("x", "events/s", vec![3.0, 1.0, 2.0, 10.0, 4.0]);
+        assert_eq!((f.median, f.min, f.max), (3.0, 1.0, 10.0));
+        assert!(f.clone().target(3.0, false).target.is_some_and(|t| t.met));
+        assert!(f.clone().target(2.0, true).target.is_some_and(|t| !t.met));
+        let sorted: Vec<f64> = (1..=100).map(f64::from).collect();
+        assert_eq!(quantile(&sorted, 0.99), 99.0);
+        assert_eq!(quantile(&sorted, 0.5), 50.0);
+        assert!(quantile(&[], 0.5).is_nan());
+    }
+}
