@@ -589,3 +589,296 @@ fn limit_zero_lists_no_case() {
         listed.len()
     );
 }
+
+/// Texts an attacker would try: SQL, shell, HTML/script, path traversal, NUL and terminal
+/// escapes, header injection, template and format strings, a right-to-left override.
+const HOSTILE: [&str; 11] = [
+    "'; DROP TABLE cases; --",
+    "\" OR \"1\"=\"1",
+    "$(rm -rf /) `reboot` ; cat /etc/passwd | nc 127.0.0.1 9",
+    "<script>alert('x')</script><img src=x onerror=alert(1)>",
+    "../../../../etc/passwd",
+    "..\\..\\windows\\system32\\config",
+    "%00%2e%2e%2f\u{0}nul",
+    "a\u{7}\u{1b}[31mred\u{1b}[0m",
+    "x\r\nSet-Cookie: admin=1\r\n\r\nHTTP/1.1 200 OK",
+    "{{7*7}} ${7*7} %s%s%n {0}",
+    "\u{202e}fdp.exe",
+];
+
+/// Asserts that `answer` either refuses with a 4xx in the error format, or is a 2xx; returns
+/// whether it was accepted.
+#[track_caller]
+fn refused_or_accepted(what: &str, answer: &(u16, Value)) -> bool {
+    let (status, body) = answer;
+    match status {
+        200..=299 => true,
+        400..=499 => {
+            assert!(
+                body["error"].is_string() && !s(body, "message").is_empty(),
+                "{what}: {status} without {{\"error\", \"message\"}}: {body}"
+            );
+            false
+        }
+        _ => panic!("{what}: answered {status} {body}"),
+    }
+}
+
+/// Hostile texts as an applicant's name, as materials, as the reasons of a suspension, a
+/// refusal and a decision, as a certificate number and as an operator's name: each is refused
+/// with a clear 4xx or stored verbatim as inert text and read back exactly as sent (materials
+/// are trimmed, as any material name). The same texts as case numbers in the path and as list
+/// filters get a 4xx or an empty answer. The node answers throughout and never panics.
+#[test]
+fn hostile_texts_are_refused_or_stored_verbatim() {
+    let node = Node::start("350322", Some(CLOCK));
+    let admin = node.admin_token();
+    let materials = node.materials(SHIGONG, false);
+    let mut stored = 0;
+    for (i, text) in HOSTILE.iter().enumerate() {
+        // The applicant's name.
+        let applicant = json!({"kind": "person", "name": text, "id": resident_id(100 + i as u32)});
+        let answer = node.post(
+            "/api/v1/cases",
+            &admin,
+            &json!({"item": SHIGONG, "applicant": applicant, "materials": materials}),
+        );
+        if refused_or_accepted("an applicant's name", &answer) {
+            let no = s(&answer.1, "case_no");
+            assert_eq!(node.case(no)["applicant"]["name"], *text);
+            stored += 1;
+        }
+
+        // A material, then reasons and a certificate number on the case.
+        let mut given = materials.clone();
+        given.push(text.to_string());
+        let answer = node.post(
+            "/api/v1/cases",
+            &admin,
+            &json!({"item": SHIGONG, "applicant": person(), "materials": given}),
+        );
+        if !refused_or_accepted("a material", &answer) {
+            continue;
+        }
+        let no = s(&answer.1, "case_no").to_string();
+        let case = node.case(&no);
+        assert!(
+            case["materials"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|m| m == text.trim()),
+            "material {text:?} not stored verbatim: {}",
+            case["materials"]
+        );
+        stored += 1;
+        let steps = [
+            json!({"action": "review"}),
+            json!({"action": "suspend", "procedure": "site_survey", "reason": text}),
+            json!({"action": "resume"}),
+            json!({"action": "decide", "approve": true, "reason": text}),
+            json!({"action": "pay", "amount_fen": case["fee_fen"], "receipt": text}),
+            json!({"action": "certify", "certificate_no": text}),
+        ];
+        for step in steps {
+            if step["action"] == "pay" && case["fee_fen"] == 0 {
+                continue;
+            }
+            let answer = node.act(&admin, &no, &step);
+            refused_or_accepted(&format!("{step}"), &answer);
+        }
+        let case = node.case(&no);
+        if case["decision"].is_object() {
+            assert_eq!(case["decision"]["reason"], *text, "{case}");
+        }
+        if case["certificate_no"].is_string() {
+            assert_eq!(case["certificate_no"], *text, "{case}");
+        }
+
+        // A refusal at intake, on another case. (The case view shows no refusal reason:
+        // refused or accepted is all there is to see.)
+        let other = node.submit_all(&admin, SHIGONG);
+        let refuse = json!({"action": "refuse", "reason": text});
+        refused_or_accepted(
+            "a refusal's reason",
+            &node.act(&admin, s(&other, "case_no"), &refuse),
+        );
+
+        // An operator's name.
+        let answer = node.post(
+            "/api/v1/operators",
+            &admin,
+            &json!({"name": text, "role": "supervisor"}),
+        );
+        if refused_or_accepted("an operator's name", &answer) {
+            let (status, list) = node.get("/api/v1/operators", &admin);
+            assert_eq!(status, 200);
+            assert!(list
+                .to_string()
+                .contains(&Value::String(text.to_string()).to_string()));
+        }
+    }
+    assert!(
+        stored > 0,
+        "every hostile text was refused: is the test blind?"
+    );
+
+    // As case numbers in the path, and as list filters.
+    let mut paths: Vec<String> = HOSTILE
+        .iter()
+        .map(|t| t.bytes().map(|b| format!("%{b:02X}")).collect::<String>())
+        .collect();
+    paths.extend(
+        [
+            "..%2F..%2Fetc%2Fpasswd",
+            "%2e%2e",
+            "%00",
+            "350322-20250930-000001%00",
+            "350322-20250930-000001%0A",
+            "350322-20250930-000001;rm",
+            "..;",
+        ]
+        .map(String::from),
+    );
+    paths.push("A".repeat(10_000));
+    for path in &paths {
+        for answer in [
+            node.get(&format!("/api/v1/cases/{path}"), &admin),
+            node.act(&admin, path, &json!({"action": "review"})),
+        ] {
+            let (status, body) = &answer;
+            assert!(
+                matches!(status, 400 | 404) && body["error"].is_string(),
+                "case number {path:?}: {status} {body}"
+            );
+        }
+        let (status, list) = node.get(&format!("/api/v1/cases?item={path}&owner={path}"), &admin);
+        assert!(
+            (status == 200 && list["cases"] == json!([])) || status == 400,
+            "filter {path:?}: {status} {list}"
+        );
+    }
+    // Literal dot segments are resolved before the request is sent: whatever path they make,
+    // the answer is a JSON error.
+    let (status, body) = node.get("/api/v1/cases/../../etc/passwd", &admin);
+    assert!(
+        matches!(status, 400 | 404) && body["error"].is_string(),
+        "{status} {body}"
+    );
+
+    let (status, _) = node.get("/api/v1/node", &admin);
+    assert_eq!(status, 200);
+    node.assert_no_panic();
+}
+
+/// Bodies far over the 64 KiB limit: 16 MiB with a `Content-Length`, and 4 MiB sent chunked
+/// (no length announced). The node answers 413 after at most 64 KiB, or closes the connection
+/// while the client is still sending (which the client sees as a broken pipe); either way it
+/// does not read, let alone buffer, the rest, and it keeps answering.
+#[test]
+fn huge_bodies_are_refused_without_reading_them() {
+    let node = Node::start("350322", Some(CLOCK));
+    let admin = node.admin_token();
+    let big = vec![b' '; 16 << 20];
+    match node.try_request(
+        "POST",
+        "/api/v1/cases",
+        &admin,
+        Some((&big[..], "application/json")),
+    ) {
+        Ok(answer) => expect("16 MiB with a length", answer, 413, "too_large"),
+        Err(e) => eprintln!("16 MiB with a length: the node closed the connection: {e}"),
+    }
+    let port = node.ports()["api"].as_u64().expect("api port");
+    let chunked = ureq::post(&format!("http://127.0.0.1:{port}/api/v1/cases"))
+        .set("Authorization", &format!("Bearer {admin}"))
+        .set("Content-Type", "application/json")
+        .send(std::io::Cursor::new(vec![b'['; 4 << 20]));
+    match chunked {
+        Err(ureq::Error::Status(status, r)) => {
+            let text = r.into_string().unwrap_or_default();
+            let body: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+            expect("4 MiB chunked", (status, body), 413, "too_large");
+        }
+        Ok(r) => panic!("4 MiB chunked accepted: {}", r.status()),
+        Err(e) => eprintln!("4 MiB chunked: the node closed the connection: {e}"),
+    }
+    for _ in 0..3 {
+        let (status, _) = node.get("/api/v1/node", &admin);
+        assert_eq!(status, 200);
+    }
+    node.assert_no_panic();
+}
+
+/// Regression (node/src/engine.rs, `apply`): a request within the 64 KiB body limit whose texts
+/// make an event over `codec::MAX_EVENT_BYTES` (64 KiB) — here a 65 490-byte reason — was
+/// acknowledged and stored, and then the node refused to start again ("stored value cannot be
+/// decoded: input of 65592 bytes is over the limit"), and every peer would have rejected the
+/// event. It is refused (422) before anything is written; a long text that fits is stored
+/// verbatim; and the node restarts.
+#[test]
+fn texts_too_long_for_an_event_are_refused_and_the_node_restarts() {
+    let mut node = Node::start("350322", Some(CLOCK));
+    let zhujian = node.clerk(ZHUJIAN);
+    let case = node.submit_all(&zhujian, SHIGONG);
+    let no = s(&case, "case_no").to_string();
+    let before = node.case(&no);
+    let too_long = json!({"action": "refuse", "reason": "办".repeat(21_830)});
+    assert!(too_long.to_string().len() < 64 * 1024);
+    let answer = node.act(&zhujian, &no, &too_long);
+    let message = assert_error(&answer, 422, "invalid_action");
+    assert!(message.contains("too long"), "{message}");
+    assert_eq!(
+        node.case(&no),
+        before,
+        "the refused action changed the case"
+    );
+
+    let long = "审".repeat(20_000);
+    let suspended = node.act_ok(
+        &zhujian,
+        &no,
+        &json!({"action": "suspend", "procedure": "hearing", "reason": long}),
+    );
+    assert_eq!(s(&suspended, "state"), "suspended");
+    node.restart(Some("2025-09-30T10:30"));
+    let after = node.case(&no);
+    assert_eq!(after["events"], suspended["events"]);
+    assert_eq!(after["state"], "suspended");
+    node.assert_no_panic();
+}
+
+/// Regression (node/src/engine.rs, `apply`): every action is small enough, but the case record
+/// grows with them — here suspensions whose 60 KB reasons the case keeps — past what the store
+/// reads back (4 MiB). The write that would make the record too large is refused (422) before
+/// anything is written; the case, the case list and a restart keep working.
+#[test]
+fn a_case_that_would_grow_too_large_is_refused_and_the_node_restarts() {
+    let mut node = Node::start("350322", Some(CLOCK));
+    let zhujian = node.clerk(ZHUJIAN);
+    let case = node.submit_all(&zhujian, SHIGONG);
+    let no = s(&case, "case_no").to_string();
+    let reason = "停".repeat(20_000);
+    let suspend = json!({"action": "suspend", "procedure": "hearing", "reason": reason});
+    let resume = json!({"action": "resume"});
+    let mut refused = None;
+    for _ in 0..100 {
+        match node.act(&zhujian, &no, &suspend) {
+            (200, _) => {}
+            answer => {
+                refused = Some(answer);
+                break;
+            }
+        }
+        let (status, body) = node.act(&zhujian, &no, &resume);
+        assert_eq!(status, 200, "{body}");
+    }
+    let refused = refused.expect("100 suspensions of 60 KB each were all recorded");
+    let message = assert_error(&refused, 422, "invalid_action");
+    assert!(message.contains("too large"), "{message}");
+    let before = node.case(&no);
+    assert_eq!(node.cases("").len(), 1);
+    node.restart(Some("2025-09-30T10:30"));
+    assert_eq!(node.case(&no), before);
+    node.assert_no_panic();
+}

@@ -777,107 +777,48 @@ fn a_peer_sending_garbage_or_an_altered_event_is_cut_off() {
     fed.assert_no_panic();
 }
 
-/// A hand-driven QUIC peer speaking the link protocol, for the misbehaviour tests.
+/// The misbehaviours of `a_peer_sending_garbage_or_an_altered_event_is_cut_off`, by the
+/// hand-driven peer of support/rogue.rs (tests/attacks.rs has many more).
 mod rogue {
     use std::path::Path;
 
-    use ed25519_dalek::pkcs8::DecodePrivateKey;
-    use ed25519_dalek::SigningKey;
-    use federation_proto::frame::{encode_frame, Batch, Frame, Hello, Holds, Item};
-    use federation_proto::{sign, Actor, CaseNo, Event, EventBody, EventId, Hlc, NodeCode, Sig};
-    use liandong::link::Identity;
-    use liandong::pki;
+    use federation_proto::{CaseNo, EventBody, Hlc};
 
-    /// The streams a session keeps open; dropping them would stop the county's sends first.
-    pub struct Rogue {
-        _endpoint: quinn::Endpoint,
-        conn: quinn::Connection,
-        key: SigningKey,
-        _control: (quinn::SendStream, quinn::RecvStream),
-    }
+    use crate::support::rogue::Rogue;
 
     async fn connect(dir: &Path, county_quic: u16) -> Rogue {
-        let pem = std::fs::read_to_string(dir.join("node.key")).expect("rogue key");
-        let key = SigningKey::from_pkcs8_pem(&pem).expect("rogue key");
-        let cert = pki::read_cert_pem(&dir.join("node.crt")).expect("rogue cert");
-        let ca = pki::read_cert_pem(&dir.join("ca.crt")).expect("ca cert");
-        let identity = Identity::new(cert, ca, &key).expect("identity");
-        let mut endpoint =
-            quinn::Endpoint::client("127.0.0.1:0".parse().expect("addr")).expect("endpoint");
-        endpoint
-            .set_default_client_config(liandong::link::tls::client_config(&identity).expect("tls"));
-        let county: NodeCode = super::XIANYOU.parse().expect("code");
-        let addr = format!("127.0.0.1:{county_quic}").parse().expect("addr");
-        let conn = endpoint
-            .connect(addr, &pki::server_name(county))
-            .expect("connect")
+        Rogue::connect(dir, super::XIANYOU, county_quic, super::BANGTOU, 0)
             .await
-            .expect("handshake");
-        // Hello on the control stream, as a real child would.
-        let (mut tx, rx) = conn.open_bi().await.expect("control stream");
-        let me: NodeCode = super::BANGTOU.parse().expect("code");
-        let hello = Frame::Hello(Hello::new(
-            me,
-            Holds {
-                received_upto: 0,
-                queued_upto: 1,
-            },
-        ));
-        tx.write_all(&encode_frame(&hello).expect("hello"))
-            .await
-            .expect("send hello");
-        Rogue {
-            _endpoint: endpoint,
-            conn,
-            key,
-            _control: (tx, rx),
-        }
-    }
-
-    async fn send_bulk_then_wait(conn: &quinn::Connection, bytes: &[u8]) {
-        let mut bulk = conn.open_uni().await.expect("bulk stream");
-        bulk.write_all(bytes).await.expect("send");
-        // The county closes the connection; wait for it (bounded).
-        let _ = tokio::time::timeout(std::time::Duration::from_secs(10), conn.closed()).await;
+            .expect("handshake")
     }
 
     pub async fn garbage_frame(dir: &Path, county_quic: u16) {
-        let rogue = connect(dir, county_quic).await;
+        let mut rogue = connect(dir, county_quic).await;
         // A plausible length, then bytes that decode to nothing.
         let mut garbage = 40u32.to_be_bytes().to_vec();
         garbage.extend([0xFF; 40]);
-        send_bulk_then_wait(&rogue.conn, &garbage).await;
+        rogue.send_bulk(&garbage).await;
+        // The county closes the connection; wait for it (bounded).
+        rogue.closed().await;
     }
 
     pub async fn altered_event(dir: &Path, county_quic: u16) {
-        let rogue = connect(dir, county_quic).await;
-        let me: NodeCode = super::BANGTOU.parse().expect("code");
-        let mut event = Event {
-            id: EventId { origin: me, seq: 1 },
-            hlc: Hlc {
-                wall_ms: 1_759_194_000_000,
-                counter: 0,
-            },
-            case_no: CaseNo {
-                node: me,
-                date: "2025-09-30".parse().expect("date"),
-                seq: 1,
-            },
-            actor: Actor {
-                name: "rogue".into(),
-                department: None,
-            },
-            body: EventBody::Withdraw,
-            sig: Sig::EMPTY,
+        let mut rogue = connect(dir, county_quic).await;
+        let me = rogue.code;
+        let case_no = CaseNo {
+            node: me,
+            date: "2025-09-30".parse().expect("date"),
+            seq: 1,
         };
-        sign::sign(&mut event, &rogue.key);
+        let hlc = Hlc {
+            wall_ms: 1_759_194_000_000,
+            counter: 0,
+        };
+        let mut event = Rogue::event(me, 1, case_no, hlc, EventBody::Withdraw, &rogue.key);
         event.body = EventBody::Review;
-        let county: NodeCode = super::XIANYOU.parse().expect("code");
-        let item = Item::event(&event).expect("item").addressed(vec![county]);
-        let batch = Frame::Batch(Batch {
-            first: 1,
-            items: vec![item],
-        });
-        send_bulk_then_wait(&rogue.conn, &encode_frame(&batch).expect("batch")).await;
+        rogue
+            .send_batch(1, vec![Rogue::item(&event, &[super::XIANYOU])])
+            .await;
+        rogue.closed().await;
     }
 }

@@ -1052,6 +1052,78 @@ mod tests {
             prop_assert!(got.len() >= intact);
             prop_assert_eq!(&got[..intact], &frames[..intact]);
         }
+
+        /// What a hostile peer can do to a valid stream of frames — flip, insert, delete,
+        /// truncate, repeat a slice, forge a length prefix — read by both kinds of stream in any
+        /// chunks: never a panic, every call a frame, nothing yet, or an error; every batch's
+        /// items decode or fail alone. (The same as the cargo-fuzz target fuzz/frame_decoder,
+        /// run on every `cargo test`.)
+        #[test]
+        fn mutated_frames_never_panic(
+            frames in vec(any_frame(), 1..4),
+            edits in vec((0u8..6, any::<prop::sample::Index>(), any::<u32>(), vec(any::<u8>(), 0..16)), 1..5),
+            sizes in vec(1usize..200, 1..6),
+        ) {
+            let mut bytes = encode_all(&frames);
+            for (op, at, n, junk) in edits {
+                let i = at.index(bytes.len() + 1);
+                match op {
+                    0 if i < bytes.len() => bytes[i] ^= (n as u8).max(1),
+                    1 => {
+                        let tail = bytes.split_off(i);
+                        bytes.extend(&junk);
+                        bytes.extend(tail);
+                    }
+                    2 => {
+                        let end = (i + n as usize % 64).min(bytes.len());
+                        bytes.drain(i..end);
+                    }
+                    3 => bytes.truncate(i),
+                    4 => {
+                        let end = (i + n as usize % 64).min(bytes.len());
+                        let copy = bytes[i..end].to_vec();
+                        bytes.splice(i..i, copy);
+                    }
+                    _ => {
+                        // A forged length prefix at `i`: anything from 0 to 4 GiB.
+                        let tail = bytes.split_off(i);
+                        bytes.extend(n.to_be_bytes());
+                        bytes.extend(tail);
+                    }
+                }
+            }
+            for kind in [StreamKind::Control, StreamKind::Bulk] {
+                let mut reader = FrameReader::for_stream(kind);
+                let mut rest = &bytes[..];
+                for &size in sizes.iter().cycle() {
+                    if rest.is_empty() {
+                        break;
+                    }
+                    let n = size.min(rest.len());
+                    reader.push(&rest[..n]);
+                    rest = &rest[n..];
+                    loop {
+                        match reader.next_frame() {
+                            Ok(Some(Frame::Batch(b))) => {
+                                for item in &b.items {
+                                    let _ = item.decode();
+                                    let _ = codec::decode_event(&item.bytes);
+                                }
+                                let _ = b.check_sequence(1);
+                            }
+                            Ok(Some(_)) | Err(FrameError::Codec(_)) => {}
+                            Ok(None) | Err(FrameError::TooLarge { .. }) => break,
+                            Err(e) => prop_assert!(false, "unexpected {:?}", e),
+                        }
+                    }
+                    prop_assert!(reader.buffered() <= bytes.len());
+                }
+                match reader.end_of_stream() {
+                    Ok(()) | Err(FrameError::Truncated { .. } | FrameError::TooLarge { .. }) => {}
+                    Err(e) => prop_assert!(false, "end of stream: {:?}", e),
+                }
+            }
+        }
     }
 
     /// A declared length over the limit is refused as soon as its four bytes are in, without

@@ -18,6 +18,7 @@
 use std::sync::Arc;
 
 use ed25519_dalek::SigningKey;
+use federation_proto::codec;
 use federation_proto::frame::{Batch, Item, Refusal as LinkRefusal};
 use federation_proto::{
     sign, Actor, CaseNo, CaseSummary, Date, Event, EventBody, EventId, Hlc, Intake, NodeCode, Sig,
@@ -548,6 +549,8 @@ impl Writer {
                     .ok_or_else(|| Refusal::Invalid("the submission does not open a case".into()))?
             }
         };
+        check_event_size(&event)?;
+        check_case_size(&case, &event)?;
         let mut change = Change::default();
         self.route_authored(&event, &case, &before, &mut change.queue)?;
         self.summarise(&case, event.hlc, &mut change)?;
@@ -640,6 +643,47 @@ impl Writer {
         .ok();
         summary::summarise(case, clocks.as_ref(), as_of)
     }
+}
+
+/// Refuses an event authored here whose encoding is over [`codec::MAX_EVENT_BYTES`], before
+/// anything is written: every reader — this node's start-up check, its case views, every peer —
+/// decodes events with that limit. A 64 KiB request with one long reason used to make a larger
+/// event that the node stored and acknowledged but could never read again: it refused to
+/// restart, and its peers rejected the event (tests/bad_input.rs,
+/// `texts_too_long_for_an_event_are_refused_and_the_node_restarts`).
+fn check_event_size(event: &Event) -> Result<(), EngineError> {
+    let len = event_bytes(event)?.len();
+    if len > codec::MAX_EVENT_BYTES {
+        return Err(Refusal::Invalid(format!(
+            "too long to record: this {} would take {len} bytes, at most {} are allowed; \
+             shorten its texts",
+            event.body.action(),
+            codec::MAX_EVENT_BYTES
+        ))
+        .into());
+    }
+    Ok(())
+}
+
+/// Refuses an action after which the case record would be over
+/// [`crate::store::MAX_CASE_BYTES`], the most the store reads back. Each action may be small
+/// enough, but the record keeps what they carry (e.g. every suspension's reason): 70
+/// suspensions with 60 KB reasons made a case that could no longer be read — its actions, the
+/// case list and the node's restart all failed (tests/bad_input.rs,
+/// `a_case_that_would_grow_too_large_is_refused_and_the_node_restarts`).
+fn check_case_size(case: &Case, event: &Event) -> Result<(), EngineError> {
+    let len = codec::encode(case)?.len();
+    if len > crate::store::MAX_CASE_BYTES {
+        return Err(Refusal::Invalid(format!(
+            "case {} is too large to record this {}: it would take {len} bytes, at most {} \
+             are allowed",
+            case.case_no,
+            event.body.action(),
+            crate::store::MAX_CASE_BYTES
+        ))
+        .into());
+    }
+    Ok(())
 }
 
 /// The next case number of `day`: `<code>-<yyyymmdd>-<6-digit daily sequence>`.

@@ -3,7 +3,9 @@
 //!
 //! - A case event goes to every node involved in the case, hop by hop (the author addresses it;
 //!   relays forward toward the targets not yet reached), and an event authored here also to the
-//!   parent, whose copy is this node's off-site backup.
+//!   parent, whose copy is this node's off-site backup. A node that receives an event for the
+//!   first time passes it on to the nodes involved in the case as it knows it, which the author
+//!   may not have known of (`Writer::relay_to_involved` in engine/peers.rs).
 //! - A status summary goes up to the parent, which keeps it and passes it on up.
 //! - Certificates (the directory) flood the tree: every node passes a new one to its parent and
 //!   its children, except back where it came from, so whoever receives a node's events can

@@ -35,7 +35,7 @@ use crate::operator::Operator;
 use crate::pki::Revoked;
 
 /// Largest stored case record; a case's log grows with its events.
-const MAX_CASE_BYTES: usize = 4 * 1024 * 1024;
+pub const MAX_CASE_BYTES: usize = 4 * 1024 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -131,6 +131,8 @@ pub trait Store: Send + Sync + 'static {
     fn events_of(&self, no: &CaseNo) -> Result<Vec<Event>, StoreError>;
     fn event_count(&self) -> usize;
     fn has_event(&self, id: &EventId) -> Result<bool, StoreError>;
+    /// The event held under `id`, if any.
+    fn event(&self, id: &EventId) -> Result<Option<Event>, StoreError>;
     /// Events authored by `origin`, in sequence order.
     fn events_by_origin(&self, origin: NodeCode) -> Result<Vec<Event>, StoreError>;
     /// Up to `max` queued items for `peer` with link sequence above `after`.
@@ -478,6 +480,13 @@ impl Store for SledStore {
 
     fn has_event(&self, id: &EventId) -> Result<bool, StoreError> {
         Ok(self.events.contains_key(id.key())?)
+    }
+
+    fn event(&self, id: &EventId) -> Result<Option<Event>, StoreError> {
+        match self.events.get(id.key())? {
+            Some(value) => Ok(Some(codec::decode(&value, codec::MAX_EVENT_BYTES)?)),
+            None => Ok(None),
+        }
     }
 
     fn events_by_origin(&self, origin: NodeCode) -> Result<Vec<Event>, StoreError> {

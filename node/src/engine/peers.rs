@@ -4,7 +4,7 @@
 
 use federation_proto::frame::{Batch, Item, Payload, Record};
 use federation_proto::{sign, CaseSummary, Event, EventBody, EventId, Hlc, NodeCode};
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 
 use super::{Change, EngineError, Receipt, Writer};
 use crate::case::Case;
@@ -60,7 +60,7 @@ impl Writer {
             Payload::Event(event) => {
                 self.receive_event(from, item, event, &mut meta, &mut change)?
             }
-            Payload::Summary(summary) => self.receive_summary(item, summary, &mut change)?,
+            Payload::Summary(summary) => self.receive_summary(from, item, summary, &mut change)?,
             Payload::Record(Record::Certificate { code, der }) => {
                 self.take_certificate(code, der, Some(from), &mut change)?
             }
@@ -108,9 +108,25 @@ impl Writer {
         })?;
         sign::verify(&event, key)
             .map_err(|e| EngineError::BadSignature(format!("{e} (relayed by {from})")))?;
+        // `(origin, seq)` names one event. Another one, validly signed, under an id held
+        // already means two nodes sign as `origin` — a cloned node, or one whose store was lost
+        // and that started afresh instead of being restored. It used to be dropped silently as
+        // a duplicate (tests/attacks.rs, `two_nodes_with_the_same_code_raise_an_alert`). The
+        // event held first stays; this one is rejected and passed on to nobody, loudly. The
+        // link stays up: the peer that brought it may be an honest relay.
+        let held = self.store.event(&event.id)?;
+        if held.as_ref().is_some_and(|held| *held != event) {
+            let id = format!("{origin}:{}", event.id.seq);
+            error!(node = %self.code, peer = %from, alert = "equivocation", event = %id,
+                "ALERT: two different events signed as {id}: two nodes use the key of {origin}");
+            return Err(EngineError::Invalid(format!(
+                "event {id} differs from the event held under the same id: two nodes sign as \
+                 {origin} (a cloned node, or a store lost and not restored?)"
+            )));
+        }
         self.router
             .route_event(&item.bytes, &item.to, Some(from), &mut change.queue)?;
-        if self.store.has_event(&event.id)? {
+        if held.is_some() {
             return Ok(());
         }
         // Past everything seen, by one count: the summary written below must be newer than
@@ -130,11 +146,75 @@ impl Writer {
                 }
             }
         }
+        let before = self.store.case(&event.case_no)?;
         let case = self.fold_in(&event)?;
+        self.relay_to_involved(from, item, &event, before.as_ref(), case.as_ref(), change)?;
         if let Some(case) = &case {
             self.summarise(case, meta.hlc, change)?;
+            self.summarise_dropped(before.as_ref(), case, change);
         }
         change.event = Some((event, case));
+        Ok(())
+    }
+
+    /// A node that an event has just dropped from a case — a late event rejected on refold the
+    /// forward or joint review that had involved it — keeps one last summary of its fold, dated
+    /// at the case's latest event.
+    ///
+    /// Why: while involved it wrote its own summaries, dated by its own hybrid clock, which
+    /// may run ahead of the owner's (another node's events, a clock set forward). Dropped, it
+    /// stops writing them, and its last one — e.g. "joint review, owned by the county" — kept
+    /// beating the owner's later summaries ("withdrawn, owned by the township") by date: the
+    /// city supervised a state the case no longer had, for good (found by tests/chaos.rs).
+    /// Dated at the case's latest event, this summary gives way to any the owner sends later.
+    fn summarise_dropped(&self, before: Option<&Case>, after: &Case, change: &mut Change) {
+        let was_involved = before.is_some_and(|c| c.involved().contains(&self.code));
+        if !was_involved || after.involved().contains(&self.code) {
+            return;
+        }
+        let latest = after.log.iter().map(|l| l.hlc).max().unwrap_or(Hlc::ZERO);
+        change.summary = Some(self.summary_of(after, latest));
+    }
+
+    /// Passes an event that has just arrived here for the first time on to the nodes involved
+    /// in its case as this node knows it — before or after folding the event in — that the
+    /// author did not address through this hop.
+    ///
+    /// Why: an author addresses an event to the nodes involved *as it knows the case*, which
+    /// may be out of date. A township's withdrawal authored while its county was opening a
+    /// joint review with a seat at the city (or forwarding the case on) went to the county
+    /// only; the city, which had the case's history from the county before the withdrawal
+    /// arrived there, never saw it and kept showing the review open while every other node
+    /// showed the case withdrawn, for good (found by tests/chaos.rs). The nodes involved
+    /// *before* the event count as well: an event that sorts earlier can get that review or
+    /// forward rejected on refold, and the nodes it had involved must learn so. A node relays
+    /// an event only when it is new to it, and a receiver that holds it already keeps it once,
+    /// so nothing loops; our own events (a restore) were routed when we authored them.
+    fn relay_to_involved(
+        &self,
+        from: NodeCode,
+        item: &Item,
+        event: &Event,
+        before: Option<&Case>,
+        after: Option<&Case>,
+        change: &mut Change,
+    ) -> Result<(), EngineError> {
+        let origin = event.id.origin;
+        if origin == self.code {
+            return Ok(());
+        }
+        let mut targets: Vec<NodeCode> = Vec::new();
+        for node in before.into_iter().chain(after).flat_map(Case::involved) {
+            let addressed = node == self.code || node == from || node == origin;
+            if !addressed && !item.to.contains(&node) && !targets.contains(&node) {
+                targets.push(node);
+            }
+        }
+        if !targets.is_empty() {
+            // Not `Some(from)`: a target may lie beyond the peer the event came from.
+            self.router
+                .route_event(&item.bytes, &targets, None, &mut change.queue)?;
+        }
         Ok(())
     }
 
@@ -155,10 +235,12 @@ impl Writer {
 
     fn receive_summary(
         &mut self,
+        from: NodeCode,
         item: &Item,
         summary: CaseSummary,
         change: &mut Change,
     ) -> Result<(), EngineError> {
+        self.check_summary_sender(from, &summary)?;
         // Passed up whatever this node keeps: its own copy may be newer (a fold of the same
         // events, written later) without its ancestors having one.
         self.router.route_up(item, &mut change.queue)?;
@@ -168,6 +250,44 @@ impl Writer {
             .is_none_or(|held| held.as_of < summary.as_of);
         if newer {
             change.summary = Some(summary);
+        }
+        Ok(())
+    }
+
+    /// Summaries are not signed, so who may send which is checked here: otherwise any child
+    /// could rewrite the status its ancestors supervise (电子监察) of any case — e.g. a township
+    /// claiming its county's case approved, passed up to the city (tests/attacks.rs,
+    /// `a_township_cannot_act_on_its_countys_case`). A summary goes up from the case's owner,
+    /// hop by hop, so it comes from a child whose subtree holds the owner it names; and where
+    /// this node folds the case itself, the owner of its fold is in that subtree too (the owner's
+    /// events travel up the same link ahead of its summary).
+    fn check_summary_sender(
+        &self,
+        from: NodeCode,
+        summary: &CaseSummary,
+    ) -> Result<(), EngineError> {
+        let no = summary.case_no;
+        let refuse = |why: String| {
+            Err(EngineError::Invalid(format!(
+                "summary of {no} from {from}: {why}"
+            )))
+        };
+        if Some(from) == self.router.parent {
+            return refuse("summaries go only up, never down".into());
+        }
+        if !from.covers(summary.owner) {
+            return refuse(format!(
+                "it names {} as the owner, which is neither {from} nor below it",
+                summary.owner
+            ));
+        }
+        if let Some(case) = self.store.case(&no)? {
+            if !from.covers(case.owner) {
+                return refuse(format!(
+                    "the case is owned by {}, which is neither {from} nor below it",
+                    case.owner
+                ));
+            }
         }
         Ok(())
     }

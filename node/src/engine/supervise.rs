@@ -78,6 +78,7 @@ impl Writer {
             info_span!("notice", node = %self.code, case = %case_no, owner = %summary.owner)
                 .entered();
         federation_proto::sign::sign(&mut event, &self.key);
+        super::check_event_size(&event)?;
         let mut change = Change::default();
         let targets = crate::relay::authored_targets(&[summary.owner], self.router.parent);
         self.router

@@ -217,6 +217,13 @@ impl Session {
         };
         if let Err(refusal) = theirs.check(self.peer) {
             let _ = write_frame(tx, &Frame::Refuse(refusal.clone())).await;
+            // Returning drops the connection at once, which discards the refusal still in the
+            // send buffer: the peer saw a bare close and could not log why (tests/attacks.rs,
+            // `a_child_presenting_its_siblings_code_is_refused`). Give it a moment to leave, as
+            // `refuse` does, and name the reason in the close too.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            self.conn
+                .close(3u32.into(), refusal.code.as_str().as_bytes());
             bail!("hello refused: {refusal}");
         }
         if theirs.holds.received_upto > ours.queued {
