@@ -199,6 +199,9 @@ impl SledStore {
             .path(dir)
             .cache_capacity(cache_bytes)
             .mode(sled::Mode::HighThroughput)
+            // The write task flushes after every group commit, before it answers; sled's own
+            // background flush every 500 ms would only add I/O competing with it.
+            .flush_every_ms(None)
             .open()?;
         Ok(SledStore {
             events: db.open_tree("events")?,

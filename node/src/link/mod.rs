@@ -94,9 +94,7 @@ pub struct Links {
 impl Links {
     /// Binds the QUIC endpoint, then accepts children and dials the parent in the background.
     pub fn start(setup: LinkSetup) -> Result<Links> {
-        let mut endpoint =
-            quinn::Endpoint::server(tls::server_config(&setup.identity)?, setup.listen)
-                .with_context(|| format!("binding QUIC to {}", setup.listen))?;
+        let mut endpoint = endpoint(&setup.identity, setup.listen)?;
         endpoint.set_default_client_config(tls::client_config(&setup.identity)?);
         let local_addr = endpoint.local_addr()?;
         let registry: Registry = Arc::default();
@@ -180,6 +178,46 @@ impl Links {
     }
 }
 
+/// The node's QUIC endpoint on `listen`, with a stateless-reset key that survives restarts
+/// ([`Identity::reset_key`]). Connection IDs are plain random ones: quinn's default hashes them
+/// with a key made at start, and a restarted node would drop the old connection's packets as
+/// invalid instead of resetting it.
+fn endpoint(identity: &Identity, listen: SocketAddr) -> Result<quinn::Endpoint> {
+    let mut config = quinn::EndpointConfig::new(Arc::new(identity.reset_key()));
+    config.cid_generator(|| Box::new(RandomCids));
+    let socket =
+        std::net::UdpSocket::bind(listen).with_context(|| format!("binding QUIC to {listen}"))?;
+    let runtime = Arc::new(quinn::TokioRuntime);
+    quinn::Endpoint::new(config, Some(tls::server_config(identity)?), socket, runtime)
+        .with_context(|| format!("starting QUIC on {listen}"))
+}
+
+/// Random 8-byte connection IDs that any instance of the node accepts as its own.
+struct RandomCids;
+
+impl quinn::ConnectionIdGenerator for RandomCids {
+    fn generate_cid(&mut self) -> quinn::ConnectionId {
+        let mut bytes = [0u8; 8];
+        // Uniqueness, not secrecy: were the system's randomness unavailable, a clock-based ID
+        // still tells connections apart.
+        if getrandom::getrandom(&mut bytes).is_err() {
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos() as u64);
+            bytes = nanos.to_le_bytes();
+        }
+        quinn::ConnectionId::new(&bytes)
+    }
+
+    fn cid_len(&self) -> usize {
+        8
+    }
+
+    fn cid_lifetime(&self) -> Option<Duration> {
+        None
+    }
+}
+
 /// What every session of this node shares.
 pub(crate) struct Shared {
     pub code: NodeCode,
@@ -228,7 +266,10 @@ async fn accept_loop(endpoint: quinn::Endpoint, shared: Arc<Shared>) {
 /// Dials the parent for as long as the node runs; backs off with jitter between attempts.
 async fn dial_loop(endpoint: quinn::Endpoint, parent: ParentAddr, shared: Arc<Shared>) {
     const FIRST: Duration = Duration::from_millis(100);
-    const MAX: Duration = Duration::from_secs(5);
+    // A parent back from an outage is found within about this long (± jitter): the child is
+    // the only one who can dial, and its backlog waits until it does. One handshake every
+    // couple of seconds costs nothing.
+    const MAX: Duration = Duration::from_secs(2);
     let mut backoff = FIRST;
     loop {
         match dial(&endpoint, &parent).await {

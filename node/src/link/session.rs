@@ -348,8 +348,8 @@ impl Session {
     ) -> Result<()> {
         let mut reader = FrameReader::for_stream(StreamKind::Control);
         loop {
-            // The peer pings every third of the idle timeout: silence this long means the
-            // link is gone, whatever the transport believes.
+            // The peer pings every second: silence this long means the link is gone, whatever
+            // the transport believes.
             let frame =
                 tokio::time::timeout(tls::IDLE_TIMEOUT, next_frame(&mut stream, &mut reader))
                     .await
@@ -411,11 +411,16 @@ impl Session {
     }
 }
 
-/// Pings the peer on the control stream every third of the idle timeout.
+/// How often a link pings its peer on the control stream. Often enough that a peer back from a
+/// crash answers within a second with a stateless reset (see [`super::tls::Identity::reset_key`]),
+/// well inside the silence timeout.
+const PING_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Pings the peer on the control stream every [`PING_INTERVAL`].
 async fn ping(control: mpsc::Sender<Frame>) -> Result<()> {
     let mut nonce = 0u64;
     loop {
-        tokio::time::sleep(tls::IDLE_TIMEOUT / 3).await;
+        tokio::time::sleep(PING_INTERVAL).await;
         nonce += 1;
         control.send(Frame::Ping { nonce }).await?;
     }
