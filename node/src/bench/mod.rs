@@ -236,7 +236,16 @@ pub fn repeat(runs: usize, mut f: impl FnMut(usize) -> Result<f64>) -> Result<Ve
 /// Prints figures as they come, one line each.
 pub fn show(figures: &[Figure]) {
     for f in figures {
-        println!("  {:<58} {:>12.1} {}", f.name, f.median, f.unit);
+        println!("  {:<58} {:>12} {}", f.name, number(f.median), f.unit);
+    }
+}
+
+/// A figure for a table: small ones (ratios) with three decimals, others with one.
+fn number(x: f64) -> String {
+    if x.abs() < 10.0 {
+        format!("{x:.3}")
+    } else {
+        format!("{x:.1}")
     }
 }
 
@@ -250,8 +259,12 @@ fn print_table(report: &Report) {
             format!("{} {}", t.wanted, if t.met { "met" } else { "MISSED" })
         });
         println!(
-            "{:<58} {:>12.1} {:>12.1} {:>12.1}  {:<10} {target}",
-            f.name, f.median, f.min, f.max, f.unit
+            "{:<58} {:>12} {:>12} {:>12}  {:<10} {target}",
+            f.name,
+            number(f.median),
+            number(f.min),
+            number(f.max),
+            f.unit
         );
     }
     println!("({} s in all)", report.seconds.round());

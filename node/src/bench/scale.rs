@@ -222,7 +222,7 @@ impl Replay {
             (plan.cross_cases, plan.joint_cases) = (cross, joint);
         }
         // 2. The districts decide what came up and send it back; the city gives its opinions.
-        for code in self.plans.keys().filter(|c| c.len() == 6) {
+        for code in self.plans.keys().filter(|c| self.is_district(**c)) {
             let sent_up: usize = self.children_of(*code).map(|(_, p)| p.cross).sum();
             wait_for(fed.node(*code)?, "in_transit", sent_up)?;
         }
@@ -269,6 +269,11 @@ impl Replay {
                 })
                 .collect()
         })
+    }
+
+    /// A county-level node (区/县): 6 digits, not the city.
+    fn is_district(&self, code: NodeCode) -> bool {
+        code.len() == 6 && code != self.city
     }
 
     fn children_of(&self, county: NodeCode) -> impl Iterator<Item = (&NodeCode, &Plan)> {
@@ -336,7 +341,7 @@ impl Replay {
                     json!({"action": "opinion", "agree": true, "comment": "同意"}),
                 )?;
             }
-        } else if code.len() == 6 {
+        } else if self.is_district(code) {
             let clerk = self.clerk(code, CROSS.1)?;
             for no in self.children_of(code).flat_map(|(_, p)| &p.cross_cases) {
                 act(clerk, no, json!({"action": "take_over"}))?;
