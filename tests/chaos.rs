@@ -11,24 +11,13 @@ mod support;
 #[path = "support/chaos.rs"]
 mod chaos;
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use chaos::*;
 use serde_json::{json, Value};
-use support::federation::{wait_until, Federation, SETTLE};
+use support::federation::{wait_until, Federation, RaiseOnPanic, SETTLE};
 use support::{events, s};
-
-/// Sets its flag when dropped by a panicking thread.
-struct RaiseOnPanic<'a>(&'a AtomicBool);
-
-impl Drop for RaiseOnPanic<'_> {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            self.0.store(true, Ordering::SeqCst);
-        }
-    }
-}
 
 /// The chaos run. A federation of 莆田市 — the city, 仙游县 (its uplink through a relay) with
 /// 枫亭镇 (through a relay) and 榜头镇, 城厢区 with 龙桥街道 (through a relay) — takes a load of

@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use support::federation::{wait_until, Federation, UdpRelay, SETTLE};
+use support::federation::{wait_until, Federation, RaiseOnPanic, UdpRelay, SETTLE};
 use support::*;
 
 /// 莆田市.
@@ -91,17 +91,6 @@ fn log_lines_with(fed: &Federation, name: &str, words: &[&str]) -> Vec<String> {
         let l = l.to_lowercase();
         words.iter().all(|w| l.contains(&w.to_lowercase()))
     })
-}
-
-/// Sets its flag when dropped by a panicking thread.
-struct RaiseOnPanic<'a>(&'a AtomicBool);
-
-impl Drop for RaiseOnPanic<'_> {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            self.0.store(true, Ordering::SeqCst);
-        }
-    }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -55,6 +55,18 @@ pub fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
     }
 }
 
+/// Sets its flag when dropped by a panicking thread: a load thread that fails tells the others
+/// (and the test) to stop.
+pub struct RaiseOnPanic<'a>(pub &'a AtomicBool);
+
+impl Drop for RaiseOnPanic<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+}
+
 /// A federation of running (or stopped) nodes sharing one CA.
 pub struct Federation {
     /// Declared before `tmp`: the nodes are killed before their folders are removed.
