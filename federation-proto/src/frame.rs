@@ -985,6 +985,37 @@ mod tests {
 
     // ----- framing: hostile input -----
 
+    /// Feeds `input` to `reader` in chunks of the `sizes` in turn, reading after every push
+    /// until the reader wants more; each decoded frame goes to `on_frame`. Every read makes
+    /// progress (a frame, a skipped bad frame, or the end), and the reader never buffers more
+    /// than it was given.
+    fn read_in_chunks(
+        reader: &mut FrameReader,
+        input: &[u8],
+        sizes: &[usize],
+        mut on_frame: impl FnMut(Frame),
+    ) -> Result<(), TestCaseError> {
+        let mut rest = input;
+        for &size in sizes.iter().cycle() {
+            if rest.is_empty() {
+                break;
+            }
+            let n = size.min(rest.len());
+            reader.push(&rest[..n]);
+            rest = &rest[n..];
+            loop {
+                match reader.next_frame() {
+                    Ok(Some(frame)) => on_frame(frame),
+                    Err(FrameError::Codec(_)) => {}
+                    Ok(None) | Err(FrameError::TooLarge { .. }) => break,
+                    Err(e) => prop_assert!(false, "unexpected {:?}", e),
+                }
+            }
+            prop_assert!(reader.buffered() <= input.len());
+        }
+        Ok(())
+    }
+
     proptest! {
         #[test]
         fn garbage_never_panics(
@@ -997,24 +1028,7 @@ mod tests {
             framed.extend(&bytes);
             for input in [&bytes, &framed] {
                 let mut reader = FrameReader::new(limit);
-                let mut rest = &input[..];
-                for &size in sizes.iter().cycle() {
-                    if rest.is_empty() {
-                        break;
-                    }
-                    let n = size.min(rest.len());
-                    reader.push(&rest[..n]);
-                    rest = &rest[n..];
-                    // Each call makes progress: a frame, a skipped bad frame, or the end.
-                    loop {
-                        match reader.next_frame() {
-                            Ok(Some(_)) | Err(FrameError::Codec(_)) => {}
-                            Ok(None) | Err(FrameError::TooLarge { .. }) => break,
-                            Err(e) => prop_assert!(false, "unexpected {:?}", e),
-                        }
-                    }
-                    prop_assert!(reader.buf.len() <= input.len());
-                }
+                read_in_chunks(&mut reader, input, &sizes, |_| {})?;
                 let _ = reader.end_of_stream();
             }
         }
@@ -1094,30 +1108,15 @@ mod tests {
             }
             for kind in [StreamKind::Control, StreamKind::Bulk] {
                 let mut reader = FrameReader::for_stream(kind);
-                let mut rest = &bytes[..];
-                for &size in sizes.iter().cycle() {
-                    if rest.is_empty() {
-                        break;
-                    }
-                    let n = size.min(rest.len());
-                    reader.push(&rest[..n]);
-                    rest = &rest[n..];
-                    loop {
-                        match reader.next_frame() {
-                            Ok(Some(Frame::Batch(b))) => {
-                                for item in &b.items {
-                                    let _ = item.decode();
-                                    let _ = codec::decode_event(&item.bytes);
-                                }
-                                let _ = b.check_sequence(1);
-                            }
-                            Ok(Some(_)) | Err(FrameError::Codec(_)) => {}
-                            Ok(None) | Err(FrameError::TooLarge { .. }) => break,
-                            Err(e) => prop_assert!(false, "unexpected {:?}", e),
+                read_in_chunks(&mut reader, &bytes, &sizes, |frame| {
+                    if let Frame::Batch(b) = frame {
+                        for item in &b.items {
+                            let _ = item.decode();
+                            let _ = codec::decode_event(&item.bytes);
                         }
+                        let _ = b.check_sequence(1);
                     }
-                    prop_assert!(reader.buffered() <= bytes.len());
-                }
+                })?;
                 match reader.end_of_stream() {
                     Ok(()) | Err(FrameError::Truncated { .. } | FrameError::TooLarge { .. }) => {}
                     Err(e) => prop_assert!(false, "end of stream: {:?}", e),
