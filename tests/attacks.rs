@@ -57,11 +57,7 @@ impl Arena {
         ]);
         fed.wait_settled();
         let county_quic = fed.node(XIANYOU).quic_port().expect("county QUIC port");
-        let to_county = fed.parent_arg(XIANYOU);
-        fed.init("rogue", BANGTOU, Some(&to_county));
-        let pki = fed.pki().to_path_buf();
-        fed.issue("rogue", &pki, BANGTOU);
-        let rogue_dir = fed.node("rogue").dir();
+        let rogue_dir = fed.certified_not_started("rogue", BANGTOU, XIANYOU);
         let rt = tokio::runtime::Runtime::new().expect("runtime");
         Arena {
             fed,

@@ -728,11 +728,7 @@ fn a_peer_sending_garbage_or_an_altered_event_is_cut_off() {
     fed.wait_settled();
     let county_quic = fed.node(XIANYOU).quic_port().expect("county QUIC port");
     // The rogue: a genuine township certificate, driven by hand instead of by liandong.
-    let to_county = fed.parent_arg(XIANYOU);
-    fed.init("rogue", BANGTOU, Some(&to_county));
-    let pki = fed.pki().to_path_buf();
-    fed.issue("rogue", &pki, BANGTOU);
-    let rogue_dir = fed.node("rogue").dir();
+    let rogue_dir = fed.certified_not_started("rogue", BANGTOU, XIANYOU);
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     runtime.block_on(rogue::garbage_frame(&rogue_dir, county_quic));
     runtime.block_on(rogue::altered_event(&rogue_dir, county_quic));

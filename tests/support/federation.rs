@@ -177,6 +177,17 @@ impl Federation {
         self.node(name)
     }
 
+    /// A member `name` initialised as `code` below the running `parent` and certified by the
+    /// federation CA, but not started: a genuine certificate for a peer the test drives by
+    /// hand. Returns its folder.
+    pub fn certified_not_started(&mut self, name: &str, code: &str, parent: &str) -> PathBuf {
+        let parent_arg = self.parent_arg(parent);
+        self.init(name, code, Some(&parent_arg));
+        let pki = self.pki.clone();
+        self.issue(name, &pki, code);
+        self.node(name).dir()
+    }
+
     /// `liandong ca issue --dir pki --code cert_code --out <name's folder>`; the output, for the
     /// caller to judge.
     pub fn try_issue(&self, name: &str, pki: &Path, cert_code: &str) -> Output {
