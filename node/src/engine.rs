@@ -6,8 +6,9 @@
 //! check against a case's current state cannot race with another write to the same case.
 //!
 //! Group commit: the task takes every request waiting in its queue (up to [`MAX_BATCH`]), applies
-//! each in its own transaction (visible at once), then flushes once and answers them all. While a
-//! flush runs, new requests queue up and form the next batch, so the flush rate adapts to load.
+//! each to an in-memory overlay ([`staged`]), writes the whole group in one store transaction,
+//! then flushes once and answers them all. While a flush runs, new requests queue up and form
+//! the next group, so the flush rate adapts to load.
 //! A batch received from a peer is acknowledged only after that flush, and outbox senders are
 //! woken only after it, so nothing not yet durable ever leaves the node.
 //!
@@ -32,11 +33,16 @@ use crate::deadline::{self, WarningPolicy};
 use crate::pki::Revoked;
 use crate::reference::Reference;
 use crate::relay::{authored_targets, event_bytes, Directory, Router};
-use crate::store::{Commit, NodeMeta, Queued, Store, StoreError};
+use crate::store::{NodeMeta, Queued, Store, StoreError};
 use crate::summary;
+use crate::verify::{Checked, KeyRing};
+use staged::Staged;
 
 /// Most requests applied before one flush.
 pub const MAX_BATCH: usize = 1024;
+/// Most events and queued items held in one group: a bound on the overlay's memory (a request
+/// from a peer may carry a thousand items).
+const MAX_STAGED: usize = 16 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -91,7 +97,7 @@ enum Work {
     },
     Receive {
         from: NodeCode,
-        batch: Batch,
+        checked: Checked,
         reply: oneshot::Sender<Result<Receipt, EngineError>>,
     },
     Learn {
@@ -140,6 +146,10 @@ enum Work {
     },
 }
 
+fn stopped() -> EngineError {
+    EngineError::Unavailable("the write task has stopped".into())
+}
+
 /// A reply that waits for the flush.
 #[allow(clippy::large_enum_variant)]
 enum Done {
@@ -183,6 +193,7 @@ pub struct Setup {
 pub struct Engine {
     tx: mpsc::Sender<Work>,
     outbox: watch::Receiver<u64>,
+    keys: KeyRing,
 }
 
 impl Engine {
@@ -196,6 +207,7 @@ impl Engine {
         for entry in setup.store.revocations()? {
             directory.revoke(entry.code);
         }
+        let keys = directory.ring();
         let counters = setup.store.link_counters()?;
         let (tx, rx) = mpsc::channel(MAX_BATCH * 4);
         let (outbox_tx, outbox) = watch::channel(0);
@@ -208,8 +220,10 @@ impl Engine {
             reference: setup.reference,
             policy: setup.policy,
             meta,
+            written: meta,
             failed: None,
             queued: false,
+            staged: Staged::default(),
             outbox_tx,
         };
         // The write path is synchronous work on sled (transactions, fsync): it gets a thread
@@ -218,14 +232,13 @@ impl Engine {
             .name(format!("writer-{}", setup.code))
             .spawn(move || writer.run(rx))
             .map_err(|e| StoreError::Corrupt(format!("cannot start the write thread: {e}")))?;
-        Ok(Engine { tx, outbox })
+        Ok(Engine { tx, outbox, keys })
     }
 
     async fn ask<T>(
         &self,
         work: impl FnOnce(oneshot::Sender<Result<T, EngineError>>) -> Work,
     ) -> Result<T, EngineError> {
-        let stopped = || EngineError::Unavailable("the write task has stopped".into());
         let (reply, answer) = oneshot::channel();
         self.tx.send(work(reply)).await.map_err(|_| stopped())?;
         answer.await.map_err(|_| stopped())?
@@ -241,9 +254,33 @@ impl Engine {
         .await
     }
 
-    /// Applies a batch from a peer; the receipt comes once it is durable.
+    /// Checks and applies a batch from a peer; the receipt comes once it is durable.
     pub async fn receive(&self, from: NodeCode, batch: Batch) -> Result<Receipt, EngineError> {
-        self.ask(|reply| Work::Receive { from, batch, reply }).await
+        let checked = Checked::new(batch, &self.keys);
+        self.submit(from, checked).await?.await
+    }
+
+    /// Hands a checked batch from a peer to the write task without waiting for it to be
+    /// applied; the returned future gives the receipt once the batch is durable. Batches handed
+    /// in one after another are applied in that order.
+    pub async fn submit(
+        &self,
+        from: NodeCode,
+        checked: Checked,
+    ) -> Result<impl std::future::Future<Output = Result<Receipt, EngineError>>, EngineError> {
+        let (reply, answer) = oneshot::channel();
+        let work = Work::Receive {
+            from,
+            checked,
+            reply,
+        };
+        self.tx.send(work).await.map_err(|_| stopped())?;
+        Ok(async move { answer.await.map_err(|_| stopped())? })
+    }
+
+    /// The directory's keys, to check peers' batches with ([`Checked::new`]).
+    pub fn keys(&self) -> &KeyRing {
+        &self.keys
     }
 
     /// Takes a certificate seen in a link handshake into the directory and passes it on;
@@ -326,13 +363,17 @@ struct Writer {
     reference: Arc<Reference>,
     policy: WarningPolicy,
     meta: NodeMeta,
+    /// The counters as last written to the store.
+    written: NodeMeta,
     failed: Option<String>,
     /// Something was queued for a peer since the last flush.
     queued: bool,
+    /// The group's changes, not yet written to the store.
+    staged: Staged,
     outbox_tx: watch::Sender<u64>,
 }
 
-/// One atomic change, owned, before it is turned into a [`Commit`].
+/// One request's change, owned, before it joins the group ([`Staged`]).
 #[derive(Default)]
 struct Change {
     event: Option<(Event, Option<Case>)>,
@@ -356,13 +397,15 @@ impl Writer {
                     pending.push(done);
                 }
                 taken += 1;
-                next = if taken < MAX_BATCH {
+                next = if taken < MAX_BATCH && self.staged.len() < MAX_STAGED {
                     rx.try_recv().ok()
                 } else {
                     None
                 };
             }
-            if !pending.is_empty() {
+            // A request that failed half-way (a batch refused after some of its items) leaves
+            // changes without a reply waiting: they are written and flushed all the same.
+            if !pending.is_empty() || self.unwritten() {
                 self.flush(&mut pending);
             }
         }
@@ -402,7 +445,11 @@ impl Writer {
                     None
                 }
             },
-            Work::Receive { from, batch, reply } => match self.receive(from, batch) {
+            Work::Receive {
+                from,
+                checked,
+                reply,
+            } => match self.receive(from, checked) {
                 Ok(receipt) => Some(Done::Receipt(reply, receipt)),
                 Err(e) => {
                     let _ = reply.send(Err(e));
@@ -430,11 +477,11 @@ impl Writer {
             },
             Work::Revoke { entry, reply } => {
                 let mut change = Change::default();
-                let done = self
-                    .take_revocation(entry, None, &mut change)
-                    .and_then(|()| self.commit(self.meta, change));
-                match done {
-                    Ok(()) => Some(Done::Unit(reply)),
+                match self.take_revocation(entry, None, &mut change) {
+                    Ok(()) => {
+                        self.commit(self.meta, change);
+                        Some(Done::Unit(reply))
+                    }
                     Err(e) => {
                         let _ = reply.send(Err(e));
                         None
@@ -483,7 +530,10 @@ impl Writer {
     }
 
     fn flush(&mut self, pending: &mut Vec<Done>) {
-        let flushed = self.store.flush().map_err(|e| e.to_string());
+        let flushed = self
+            .write_staged()
+            .and_then(|()| self.store.flush())
+            .map_err(|e| e.to_string());
         if let Err(e) = &flushed {
             error!(error = %e, "flush failed: refusing further writes until restart");
             self.failed = Some(e.clone());
@@ -495,26 +545,77 @@ impl Writer {
         }
     }
 
-    /// Writes one change atomically and, once written, adopts its counters.
-    fn commit(&mut self, meta: NodeMeta, change: Change) -> Result<(), EngineError> {
-        let event = change.event.as_ref().map(|(e, c)| (e, c.as_ref()));
-        self.store.commit(&Commit {
-            event,
-            meta: &meta,
-            queue: &change.queue,
-            received: change.received,
-            summary: change.summary.as_ref(),
-            certificate: change
-                .certificate
-                .as_ref()
-                .map(|(c, der)| (*c, der.as_slice())),
-            revocation: change.revocation.as_ref(),
-            setting: change.setting.as_ref().map(|(k, v)| (*k, v.as_slice())),
-        })?;
+    /// Takes one change into the group and adopts its counters; the change is written with
+    /// the group, before its flush.
+    fn commit(&mut self, meta: NodeMeta, change: Change) {
         self.router.committed(&change.queue, change.received);
         self.queued |= !change.queue.is_empty();
+        self.staged.add(change);
         self.meta = meta;
+    }
+
+    /// Writes the group's changes to the store in one transaction (not yet durable: the
+    /// flush follows). A failure here loses them, so it fails the engine like a failed flush.
+    fn write_staged(&mut self) -> Result<(), StoreError> {
+        if let Some(reason) = &self.failed {
+            return Err(StoreError::Corrupt(format!(
+                "storage failed earlier: {reason}"
+            )));
+        }
+        if !self.unwritten() {
+            return Ok(());
+        }
+        let commit = self.staged.take(self.meta);
+        if let Err(e) = self.store.commit(&commit) {
+            self.failed = Some(e.to_string());
+            return Err(e);
+        }
+        self.written = self.meta;
         Ok(())
+    }
+
+    fn unwritten(&self) -> bool {
+        !self.staged.is_empty() || self.meta != self.written
+    }
+
+    /// The case as this node holds it, staged or written.
+    fn case(&self, no: &CaseNo) -> Result<Option<Case>, StoreError> {
+        match self.staged.case(no) {
+            Some(case) => Ok(Some(case.clone())),
+            None => self.store.case(no),
+        }
+    }
+
+    /// The case's events in fold order, staged or written.
+    fn events_of(&self, no: &CaseNo) -> Result<Vec<Event>, StoreError> {
+        let mut events = self.store.events_of(no)?;
+        let written = events.len();
+        events.extend(self.staged.events_of(no).cloned());
+        if events.len() > written {
+            events.sort_by_key(Event::fold_key);
+        }
+        Ok(events)
+    }
+
+    fn event(&self, id: &EventId) -> Result<Option<Event>, StoreError> {
+        match self.staged.event(id) {
+            Some(event) => Ok(Some(event.clone())),
+            None => self.store.event(id),
+        }
+    }
+
+    fn summary(&self, no: &CaseNo) -> Result<Option<CaseSummary>, StoreError> {
+        match self.staged.summary(no) {
+            Some(summary) => Ok(Some(summary.clone())),
+            None => self.store.summary(no),
+        }
+    }
+
+    fn setting(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        match self.staged.setting(key) {
+            Some(value) => Ok(Some(value.to_vec())),
+            None => self.store.setting(key),
+        }
     }
 
     fn apply(&mut self, actor: Actor, write: Write) -> Result<Case, EngineError> {
@@ -525,10 +626,7 @@ impl Writer {
                 (self.next_event(&mut meta, None, actor, body)?, None)
             }
             Write::Act { case_no, body } => {
-                let case = self
-                    .store
-                    .case(&case_no)?
-                    .ok_or(EngineError::NotFound(case_no))?;
+                let case = self.case(&case_no)?.ok_or(EngineError::NotFound(case_no))?;
                 let event = self.next_event(&mut meta, Some(case_no), actor, body)?;
                 (event, Some(case))
             }
@@ -555,7 +653,7 @@ impl Writer {
         self.route_authored(&event, &case, &before, &mut change.queue)?;
         self.summarise(&case, event.hlc, &mut change)?;
         change.event = Some((event, Some(case.clone())));
-        self.commit(meta, change)?;
+        self.commit(meta, change);
         Ok(case)
     }
 
@@ -604,7 +702,7 @@ impl Writer {
             .filter(|n| *n != self.code && !before.contains(n))
             .collect();
         if !newcomers.is_empty() && !before.is_empty() {
-            for old in self.store.events_of(&case.case_no)? {
+            for old in self.events_of(&case.case_no)? {
                 self.router
                     .route_event(&event_bytes(&old)?, &newcomers, None, queue)?;
             }
@@ -710,6 +808,7 @@ fn next_case_no(meta: &mut NodeMeta, code: NodeCode, day: Date) -> Result<CaseNo
 }
 
 mod peers;
+mod staged;
 mod supervise;
 #[cfg(test)]
 mod tests;

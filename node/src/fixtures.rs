@@ -1,6 +1,10 @@
 //! Test fixtures shared by the unit tests of several modules.
 
-use federation_proto::{Applicant, ApplicantKind, Intake, ItemKind, Level};
+use ed25519_dalek::SigningKey;
+use federation_proto::{
+    sign, Actor, Applicant, ApplicantKind, CaseNo, Event, EventBody, EventId, Hlc, Intake,
+    ItemKind, Level, NodeCode, Sig,
+};
 
 /// A complete promised-item intake at county level: accepted at once.
 pub fn intake() -> Intake {
@@ -23,4 +27,33 @@ pub fn intake() -> Intake {
         fee_fen: 0,
         first_review_days: 0,
     }
+}
+
+pub fn actor() -> Actor {
+    Actor {
+        name: "t".into(),
+        department: None,
+    }
+}
+
+/// Event `seq` of 枫亭镇 (350322101) on its first case of 2025-09-30, signed with `key`.
+pub fn township_event(key: &SigningKey, seq: u64, body: EventBody) -> Event {
+    let origin: NodeCode = "350322101".parse().unwrap();
+    let mut event = Event {
+        id: EventId { origin, seq },
+        hlc: Hlc {
+            wall_ms: 1_759_194_000_000 + seq,
+            counter: 0,
+        },
+        case_no: CaseNo {
+            node: origin,
+            date: "2025-09-30".parse().unwrap(),
+            seq: 1,
+        },
+        actor: actor(),
+        body,
+        sig: Sig::EMPTY,
+    };
+    sign::sign(&mut event, key);
+    event
 }

@@ -12,6 +12,7 @@
 //! - [`engine`]: the write path — sequence, clock, signing, group commit, applying peers' batches.
 //! - [`reference`]: the catalog and calendar in force, and adopting an ancestor's broadcast.
 //! - [`relay`]: what goes where — outbox queueing and the certificate directory.
+//! - [`verify`]: a peer's batch decoded and its signatures verified before the writer takes it.
 //! - [`link`]: QUIC links to the parent and children — TLS, hello, batches, acks.
 //! - [`operator`]: operators, roles and tokens.
 //! - [`pki`]: the federation PKI — node certificates binding a node's key to its code.
@@ -48,3 +49,4 @@ pub mod server;
 pub mod stats;
 pub mod store;
 pub mod summary;
+pub mod verify;

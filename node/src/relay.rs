@@ -25,6 +25,7 @@ use tracing::warn;
 
 use crate::pki;
 use crate::store::{LinkCounters, Queued};
+use crate::verify::KeyRing;
 
 /// Why a certificate is not taken into the directory.
 #[derive(Debug, thiserror::Error)]
@@ -47,6 +48,8 @@ pub enum DirectoryError {
 pub struct Directory {
     ca_der: Option<Vec<u8>>,
     keys: HashMap<NodeCode, (VerifyingKey, Vec<u8>)>,
+    /// The same keys, for the link sessions' checks ahead of the writer.
+    ring: KeyRing,
     /// Revoked nodes: their certificates verify nothing any more.
     revoked: HashSet<NodeCode>,
 }
@@ -56,8 +59,19 @@ impl Directory {
         Directory {
             ca_der,
             keys: HashMap::new(),
+            ring: KeyRing::default(),
             revoked: HashSet::new(),
         }
+    }
+
+    /// The keys as the link sessions see them; kept in step with this directory.
+    pub fn ring(&self) -> KeyRing {
+        self.ring.clone()
+    }
+
+    fn insert(&mut self, code: NodeCode, key: VerifyingKey, der: Vec<u8>) {
+        self.ring.set(code, key);
+        self.keys.insert(code, (key, der));
     }
 
     /// Checks a certificate against the CA and takes it in. `Ok(true)` when it is new or
@@ -83,16 +97,14 @@ impl Directory {
             });
         }
         let key = pki::verifying_key_of(der).map_err(pki)?;
-        self.keys.insert(code, (key, der.to_vec()));
+        self.insert(code, key, der.to_vec());
         Ok(true)
     }
 
     /// Loads stored entries without re-checking them (they were checked when learnt).
     pub fn restore(&mut self, code: NodeCode, der: Vec<u8>) {
         match pki::verifying_key_of(&der) {
-            Ok(key) => {
-                self.keys.insert(code, (key, der));
-            }
+            Ok(key) => self.insert(code, key, der),
             Err(e) => warn!(%code, error = %e, "stored certificate unusable"),
         }
     }
@@ -104,6 +116,7 @@ impl Directory {
     /// Marks `code` revoked; `true` when that is news.
     pub fn revoke(&mut self, code: NodeCode) -> bool {
         self.keys.remove(&code);
+        self.ring.remove(code);
         self.revoked.insert(code)
     }
 

@@ -20,6 +20,8 @@ impl Writer {
     /// Refreshes every summary whose clocks moved since it was written, then raises the
     /// automatic 督办s that are due. Returns how many summaries changed.
     pub(super) fn sweep(&mut self) -> Result<u64, EngineError> {
+        // The sweep scans the store: everything of this group goes in first.
+        self.write_staged()?;
         let mut stale = Vec::new();
         for case in self.store.cases() {
             let case = case?;
@@ -41,8 +43,10 @@ impl Writer {
             meta.hlc = Hlc::tick(meta.hlc, self.clock.now_ms());
             let mut change = Change::default();
             self.summarise(&case, meta.hlc, &mut change)?;
-            self.commit(meta, change)?;
+            self.commit(meta, change);
         }
+        // The summaries just refreshed are what decides the 督办s.
+        self.write_staged()?;
         self.auto_supervise()?;
         Ok(changed)
     }
@@ -57,12 +61,11 @@ impl Writer {
         note: String,
     ) -> Result<u64, EngineError> {
         let body = EventBody::Supervise { note };
-        if self.store.case(&case_no)?.is_some() {
+        if self.case(&case_no)?.is_some() {
             self.apply(actor, super::Write::Act { case_no, body })?;
             return Ok(self.meta.last_seq);
         }
         let summary = self
-            .store
             .summary(&case_no)?
             .ok_or(EngineError::NotFound(case_no))?;
         if !self.code.is_ancestor_of(summary.owner) {
@@ -84,7 +87,7 @@ impl Writer {
         self.router
             .route_event(&event_bytes(&event)?, &targets, None, &mut change.queue)?;
         change.event = Some((event, None));
-        self.commit(meta, change)?;
+        self.commit(meta, change);
         info!("督办 sent to the owner");
         Ok(self.meta.last_seq)
     }
@@ -132,7 +135,6 @@ impl Writer {
     /// Whether this node already authored a 督办 on the case (its summary may not show it yet).
     fn noticed_here(&self, case_no: &CaseNo) -> Result<bool, EngineError> {
         Ok(self
-            .store
             .events_of(case_no)?
             .iter()
             .any(|e| e.id.origin == self.code && matches!(e.body, EventBody::Supervise { .. })))

@@ -3,15 +3,8 @@
 use std::sync::atomic::Ordering;
 
 use super::*;
-use crate::fixtures::intake;
+use crate::fixtures::{actor, intake, township_event};
 use crate::store::SledStore;
-
-fn actor() -> Actor {
-    Actor {
-        name: "t".into(),
-        department: None,
-    }
-}
 
 fn start(dir: &std::path::Path) -> (Arc<SledStore>, Engine) {
     let store = Arc::new(SledStore::open(dir, 1 << 20).unwrap());
@@ -116,39 +109,17 @@ fn ca_and_cert(dir: &std::path::Path, code: &str, key: &SigningKey) -> (Vec<u8>,
     (ca_der, cert.der)
 }
 
-fn township_event(key: &SigningKey, seq: u64, body: EventBody) -> Event {
-    let origin: NodeCode = "350322101".parse().unwrap();
-    let mut event = Event {
-        id: EventId { origin, seq },
-        hlc: Hlc {
-            wall_ms: 1_759_194_000_000 + seq,
-            counter: 0,
-        },
-        case_no: CaseNo {
-            node: origin,
-            date: "2025-09-30".parse().unwrap(),
-            seq: 1,
-        },
-        actor: actor(),
-        body,
-        sig: Sig::EMPTY,
-    };
-    sign::sign(&mut event, key);
-    event
-}
-
 fn item(event: &Event, to: &[&str]) -> Item {
     Item::event(event)
         .unwrap()
         .addressed(to.iter().map(|c| c.parse().unwrap()).collect())
 }
 
-#[tokio::test]
-async fn peers_batches_are_verified_item_by_item() {
-    let dir = tempfile::tempdir().unwrap();
+/// A county (350322, below 350300) that knows its township 350322101 by the key returned.
+async fn county_with_township(dir: &std::path::Path) -> (Arc<SledStore>, Engine, SigningKey) {
     let township = SigningKey::from_bytes(&[9; 32]);
-    let (ca_der, cert) = ca_and_cert(dir.path(), "350322101", &township);
-    let store = Arc::new(SledStore::open(&dir.path().join("db"), 1 << 20).unwrap());
+    let (ca_der, cert) = ca_and_cert(dir, "350322101", &township);
+    let store = Arc::new(SledStore::open(&dir.join("db"), 1 << 20).unwrap());
     let engine = Engine::start(Setup {
         store: store.clone(),
         code: "350322".parse().unwrap(),
@@ -160,8 +131,18 @@ async fn peers_batches_are_verified_item_by_item() {
         ca_der: Some(ca_der),
     })
     .unwrap();
+    engine
+        .learn("350322101".parse().unwrap(), cert, false)
+        .await
+        .unwrap();
+    (store, engine, township)
+}
+
+#[tokio::test]
+async fn peers_batches_are_verified_item_by_item() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, engine, township) = county_with_township(dir.path()).await;
     let from: NodeCode = "350322101".parse().unwrap();
-    engine.learn(from, cert, false).await.unwrap();
 
     let submit = township_event(&township, 1, EventBody::Submit(intake()));
     let review = township_event(&township, 2, EventBody::Review);
@@ -223,5 +204,32 @@ async fn peers_batches_are_verified_item_by_item() {
         engine.receive(from, batch).await,
         Err(EngineError::BadSignature(_))
     ));
+    assert!(!store.has_event(&altered.id).unwrap());
+}
+
+/// The link's check is a head start, not the authority: an event it verified with a key that
+/// is not the directory's key for the origin (learnt or revoked since) is verified again.
+#[tokio::test]
+async fn an_event_checked_with_another_key_is_verified_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, engine, township) = county_with_township(dir.path()).await;
+    let mut altered = township_event(&township, 1, EventBody::Submit(intake()));
+    altered.body = EventBody::Review;
+    let checked = Checked {
+        batch: Batch {
+            first: 1,
+            items: vec![item(&altered, &["350322"])],
+        },
+        items: vec![Some(crate::verify::Decoded {
+            payload: federation_proto::frame::Payload::Event(altered.clone()),
+            verified_with: Some(SigningKey::from_bytes(&[3; 32]).verifying_key()),
+        })],
+    };
+    let from: NodeCode = "350322101".parse().unwrap();
+    let receipt = engine.submit(from, checked).await.unwrap().await;
+    assert!(
+        matches!(receipt, Err(EngineError::BadSignature(_))),
+        "{receipt:?}"
+    );
     assert!(!store.has_event(&altered.id).unwrap());
 }

@@ -28,8 +28,9 @@ use tokio::sync::{mpsc, watch};
 use tracing::{error, info, warn, Instrument};
 
 use super::{tls, Role, Shared};
-use crate::engine::EngineError;
+use crate::engine::{EngineError, Receipt};
 use crate::pki::Revocations;
+use crate::verify::Checked;
 
 /// Unacknowledged items a sender may have in flight.
 const WINDOW: u64 = 16_384;
@@ -38,6 +39,12 @@ const BATCH_ITEMS: usize = 1024;
 /// Bytes per batch frame we aim to stay under.
 const BATCH_BYTES: usize = MAX_FRAME_BYTES / 2;
 const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
+/// Batches handed to the engine and not yet acknowledged, per link.
+const PIPELINE: usize = 4;
+
+/// The receipt of a batch handed to the engine, once it is durable.
+type PendingReceipt =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<Receipt, EngineError>> + Send>>;
 
 pub(crate) struct Session {
     conn: Connection,
@@ -292,20 +299,58 @@ impl Session {
     }
 
     /// Applies the peer's batches and acknowledges each once it is durable.
+    ///
+    /// Batches are checked ([`Checked`]: decoded, signatures verified) off the write thread and
+    /// handed to it without waiting for the one before to be flushed, up to [`PIPELINE`] at a
+    /// time: the writer finds the next batch waiting when a flush ends, while the acks still go
+    /// back in order, each after its batch is durable.
     async fn receive_bulk(&self, control: mpsc::Sender<Frame>) -> Result<()> {
+        let (receipts_tx, receipts_rx) = mpsc::channel(PIPELINE);
+        tokio::try_join!(
+            self.read_batches(receipts_tx, &control),
+            self.acknowledge(receipts_rx, &control)
+        )?;
+        Ok(())
+    }
+
+    /// Reads, checks and submits the peer's batches, in order.
+    async fn read_batches(
+        &self,
+        receipts: mpsc::Sender<PendingReceipt>,
+        control: &mpsc::Sender<Frame>,
+    ) -> Result<()> {
         let mut stream = self.conn.accept_uni().await?;
         let mut reader = FrameReader::for_stream(StreamKind::Bulk);
         while let Some(frame) = next_frame(&mut stream, &mut reader).await? {
             let Frame::Batch(batch) = frame else {
                 return self
                     .refuse(
-                        &control,
+                        control,
                         RefuseCode::Malformed,
                         format!("{} on the bulk stream", frame.name()),
                     )
                     .await;
             };
-            match self.shared.engine.receive(self.peer, batch).await {
+            let keys = self.shared.engine.keys().clone();
+            let checked = tokio::task::spawn_blocking(move || Checked::new(batch, &keys)).await?;
+            let receipt = self.shared.engine.submit(self.peer, checked).await?;
+            if receipts.send(Box::pin(receipt)).await.is_err() {
+                // The acknowledging side has stopped; its error ends the link.
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends each batch's ack once the engine made it durable; closes the link on a bad
+    /// signature or a sequence the engine refuses.
+    async fn acknowledge(
+        &self,
+        mut receipts: mpsc::Receiver<PendingReceipt>,
+        control: &mpsc::Sender<Frame>,
+    ) -> Result<()> {
+        while let Some(receipt) = receipts.recv().await {
+            match receipt.await {
                 Ok(receipt) => {
                     control
                         .send(Frame::Ack {
@@ -315,9 +360,9 @@ impl Session {
                 }
                 Err(EngineError::BadSignature(m)) => {
                     error!(alert = "bad_signature", reason = %m, "ALERT: event with a bad signature; closing the link");
-                    return self.refuse(&control, RefuseCode::BadSignature, m).await;
+                    return self.refuse(control, RefuseCode::BadSignature, m).await;
                 }
-                Err(EngineError::Link(r)) => return self.refuse(&control, r.code, r.message).await,
+                Err(EngineError::Link(r)) => return self.refuse(control, r.code, r.message).await,
                 Err(e) => return Err(e.into()),
             }
         }
