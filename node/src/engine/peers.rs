@@ -188,7 +188,7 @@ impl Writer {
             }
         }
         let before = self.case(&event.case_no)?;
-        let case = self.fold_in(&event)?;
+        let case = self.fold_in(before.clone(), &event)?;
         self.relay_to_involved(from, item, &event, before.as_ref(), case.as_ref(), change)?;
         if let Some(case) = &case {
             self.summarise(case, meta.hlc, change)?;
@@ -259,10 +259,10 @@ impl Writer {
         Ok(())
     }
 
-    /// The case with `event` folded in: incrementally when it comes last in fold order, else
-    /// from all the case's events (a late arrival).
-    fn fold_in(&self, event: &Event) -> Result<Option<Case>, EngineError> {
-        if let Some(mut case) = self.case(&event.case_no)? {
+    /// The case (`current`, as held before `event`) with `event` folded in: incrementally
+    /// when it comes last in fold order, else from all the case's events (a late arrival).
+    fn fold_in(&self, current: Option<Case>, event: &Event) -> Result<Option<Case>, EngineError> {
+        if let Some(mut case) = current {
             let last = case.log.last().map(|l| (l.hlc, l.id.origin, l.id.seq));
             if last.is_none_or(|l| l < event.fold_key()) {
                 case.apply(event);

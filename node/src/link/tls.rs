@@ -79,6 +79,10 @@ fn transport() -> Arc<quinn::TransportConfig> {
     let mut t = quinn::TransportConfig::default();
     t.max_idle_timeout(quinn::IdleTimeout::try_from(IDLE_TIMEOUT).ok());
     t.keep_alive_interval(Some(IDLE_TIMEOUT / 3));
+    // Links join service centers of one province: round trips are well under this. quinn's
+    // default first guess (333 ms) spaces a handshake's resent Initial packets a second and
+    // more apart, so a child dialling a parent that is down found it late once it was back.
+    t.initial_rtt(std::time::Duration::from_millis(100));
     // Bulk catch-up: let one stream and the connection carry several batches in flight.
     t.stream_receive_window(quinn::VarInt::from_u32(16 << 20));
     t.receive_window(quinn::VarInt::from_u32(32 << 20));
