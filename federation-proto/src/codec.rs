@@ -67,6 +67,13 @@ pub fn encode_into<T: Serialize>(value: &T, out: &mut Vec<u8>) -> Result<(), Cod
         })
 }
 
+/// Appends `n` as bincode encodes a count (a varint): for splicing encodings together.
+pub fn encode_varint_into(n: u64, out: &mut Vec<u8>) -> Result<(), CodecError> {
+    bincode::encode_into_std_write(n, out, encode_config())
+        .map(|_| ())
+        .map_err(|e| CodecError::Encode(e.to_string()))
+}
+
 /// The version byte followed by the encoding of `value`.
 pub fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, CodecError> {
     let mut out = Vec::new();

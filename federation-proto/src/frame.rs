@@ -623,6 +623,54 @@ pub fn encode_frame_into(frame: &Frame, out: &mut Vec<u8>) -> Result<(), FrameEr
     Ok(())
 }
 
+/// Appends the length prefix and encoding of `Frame::Batch(Batch { first, items })`, each item
+/// given as its own `codec::encode` (as outboxes store them): the same bytes as
+/// [`encode_frame_into`], without decoding the items to encode them again.
+///
+/// Why it can: bincode is positional, so a batch's encoding is its header — the frame variant,
+/// `first` and the item count — followed by each item's encoding; an item's `codec::encode` is
+/// that encoding behind the version byte. On error `out` is left as it was.
+pub fn encode_batch_frame_into<T: AsRef<[u8]>>(
+    first: u64,
+    items: &[T],
+    out: &mut Vec<u8>,
+) -> Result<(), FrameError> {
+    let start = out.len();
+    let written = (|| {
+        // The header of an empty batch ends with its item count, 0 (one byte): put the real
+        // count in its place.
+        let empty = Frame::Batch(Batch {
+            first,
+            items: Vec::new(),
+        });
+        encode_frame_into(&empty, out)?;
+        out.pop();
+        codec::encode_varint_into(items.len() as u64, out)?;
+        for item in items {
+            match item.as_ref().split_first() {
+                Some((&codec::FORMAT_VERSION, body)) => out.extend_from_slice(body),
+                _ => {
+                    return Err(
+                        CodecError::Decode("an item not in this format version".into()).into(),
+                    )
+                }
+            }
+        }
+        let len = out.len() - start - LENGTH_PREFIX_BYTES;
+        let limit = StreamKind::Bulk.limit();
+        let prefix = u32::try_from(len)
+            .ok()
+            .filter(|_| len <= limit)
+            .ok_or(FrameError::TooLarge { len, limit })?;
+        out[start..start + LENGTH_PREFIX_BYTES].copy_from_slice(&prefix.to_be_bytes());
+        Ok(())
+    })();
+    if written.is_err() {
+        out.truncate(start);
+    }
+    written
+}
+
 /// The length prefix and encoding of `frame`.
 pub fn encode_frame(frame: &Frame) -> Result<Vec<u8>, FrameError> {
     let mut out = Vec::new();
@@ -861,6 +909,35 @@ mod tests {
             }
         }
         Ok(out)
+    }
+
+    proptest! {
+        /// A batch spliced from stored items is byte for byte the batch encoded whole,
+        /// however many items (the count's varint grows past 250).
+        #[test]
+        fn a_spliced_batch_is_the_batch_encoded(batch in any_batch(), copies in 0usize..300) {
+            let mut items = batch.items.clone();
+            while items.len() < copies {
+                items.extend(batch.items.iter().cloned());
+                if batch.items.is_empty() { break; }
+            }
+            let whole = Batch { first: batch.first, items };
+            let stored: Vec<Vec<u8>> =
+                whole.items.iter().map(|i| codec::encode(i).unwrap()).collect();
+            let mut spliced = vec![9];
+            encode_batch_frame_into(whole.first, &stored, &mut spliced).unwrap();
+            let mut encoded = vec![9];
+            encode_frame_into(&Frame::Batch(whole), &mut encoded).unwrap();
+            prop_assert_eq!(spliced, encoded);
+        }
+    }
+
+    #[test]
+    fn an_item_of_another_format_version_is_not_spliced() {
+        let mut out = vec![1, 2];
+        let err = encode_batch_frame_into(1, &[vec![0u8, 1, 2]], &mut out);
+        assert!(err.is_err());
+        assert_eq!(out, [1, 2]);
     }
 
     /// A frame of every variant, in declaration order.

@@ -18,11 +18,11 @@ use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
 use federation_proto::frame::{
-    encode_frame_into, Batch, Frame, FrameReader, Hello, Holds, Item, Refusal, RefuseCode,
-    StreamKind, MAX_FRAME_BYTES,
+    encode_batch_frame_into, encode_frame_into, Frame, FrameReader, Hello, Holds, Refusal,
+    RefuseCode, StreamKind, MAX_FRAME_BYTES,
 };
 use federation_proto::route::direct_child_of;
-use federation_proto::{codec, NodeCode};
+use federation_proto::NodeCode;
 use quinn::{Connection, RecvStream, SendStream};
 use tokio::sync::{mpsc, watch};
 use tracing::{error, info, warn, Instrument};
@@ -260,23 +260,23 @@ impl Session {
                 continue;
             }
             changes.borrow_and_update();
-            let batch = self.next_batch(sent)?;
-            let Some(batch) = batch else {
+            let Some((first, items)) = self.next_items(sent)? else {
                 tokio::select! {
                     r = changes.changed() => r?,
                     r = acks.changed() => r?,
                 }
                 continue;
             };
-            sent = batch.first + batch.items.len() as u64 - 1;
+            sent = first + items.len() as u64 - 1;
             buf.clear();
-            encode_frame_into(&Frame::Batch(batch), &mut buf)?;
+            encode_batch_frame_into(first, &items, &mut buf)?;
             stream.write_all(&buf).await?;
         }
     }
 
-    /// The next batch of consecutive outbox items after `sent`, bounded in items and bytes.
-    fn next_batch(&self, sent: u64) -> Result<Option<Batch>> {
+    /// The next consecutive outbox items after `sent`, as stored, with the link sequence of the
+    /// first; bounded in items and bytes.
+    fn next_items(&self, sent: u64) -> Result<Option<(u64, Vec<Vec<u8>>)>> {
         let queued = self.shared.store.outbox(self.peer, sent, BATCH_ITEMS)?;
         let Some(first) = queued.first().map(|(seq, _)| *seq) else {
             return Ok(None);
@@ -293,9 +293,9 @@ impl Session {
                 break;
             }
             bytes += raw.len();
-            items.push(codec::decode::<Item>(&raw, MAX_FRAME_BYTES)?);
+            items.push(raw);
         }
-        Ok(Some(Batch { first, items }))
+        Ok(Some((first, items)))
     }
 
     /// Applies the peer's batches and acknowledges each once it is durable.
