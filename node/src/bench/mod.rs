@@ -200,6 +200,14 @@ fn measure(work: &Path, sizes: Sizes, figures: &mut Vec<Figure>) -> Result<()> {
     );
     let sled_median = sled.median;
     figures.push(sled);
+    let shaped = repeat(sizes.runs, |i| {
+        limits::sled_case_writes(&work.join(format!("cases-{i}")), sizes.sled_events / 4)
+    })?;
+    figures.push(Figure::new(
+        "sled, a county's writes per case (5 trees, 1 txn per 1024)",
+        "cases/s",
+        shaped,
+    ));
     let fsync = limits::fsync_latency(work, sizes.fsync_rounds)?;
     figures.push(Figure::new(
         "fsync latency (4 KiB + fdatasync)",

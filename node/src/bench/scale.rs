@@ -31,6 +31,35 @@ const PATIENCE: Duration = Duration::from_secs(900);
 /// quick runs gave ≈570 cases/s with one thread per node, ≈780 with 2, ≈810 with 4 and ≈830
 /// with 8 (spread ±10 %); the load generator's own threads take about a tenth of the CPU.
 const CLIENTS_PER_NODE: usize = 8;
+/// How many times [`CLIENTS_PER_NODE`] a district and the city get: a district takes about five
+/// times a township's intake (a third of the local cases over 5 districts, the rest over 57
+/// townships) and alone decides what its townships send up, so with equal lanes the replay's
+/// tail ran on the districts alone (185 000 cases took 124 s with equal lanes).
+const BUSY_NODE_FACTOR: usize = 4;
+
+/// One of a node's client threads in a round.
+#[derive(Clone, Copy)]
+struct Lane {
+    index: usize,
+    of: usize,
+}
+
+impl Lane {
+    /// The lanes of `node`: more at a district or the city, where the work is.
+    fn count(node: NodeCode) -> usize {
+        if node.len() == 9 {
+            CLIENTS_PER_NODE
+        } else {
+            CLIENTS_PER_NODE * BUSY_NODE_FACTOR
+        }
+    }
+
+    /// The part of `n` things this lane does: contiguous, so that the lanes' results joined in
+    /// lane order come in the order one thread would have produced them.
+    fn share(self, n: usize) -> Range<usize> {
+        n * self.index / self.of..n * (self.index + 1) / self.of
+    }
+}
 
 /// Items of the replay: (code, department).
 const LOCAL_TOWN: (&str, &str) = ("000152043000", "卫生健康办公室");
@@ -200,7 +229,7 @@ impl Replay {
                 let token = n.add_clerk("回放窗口", d)?;
                 // Not clones: a clone shares its agent's pool, which keeps one idle
                 // connection per host, so parallel requests would reconnect.
-                let lanes = (0..CLIENTS_PER_NODE).map(|_| n.client(&token));
+                let lanes = (0..Lane::count(n.code)).map(|_| n.client(&token));
                 clerks.insert((n.code, *d), lanes.collect::<Result<_>>()?);
             }
         }
@@ -212,17 +241,17 @@ impl Replay {
     }
 
     /// The client of `lane` for a clerk of `department` at `node`.
-    fn clerk(&self, node: NodeCode, department: &'static str, lane: usize) -> Result<&Client> {
+    fn clerk(&self, node: NodeCode, department: &'static str, lane: Lane) -> Result<&Client> {
         self.clerks
             .get(&(node, department))
-            .and_then(|lanes| lanes.get(lane))
-            .with_context(|| format!("no {department} clerk at {node} for lane {lane}"))
+            .and_then(|lanes| lanes.get(lane.index))
+            .with_context(|| format!("no {department} clerk at {node} for lane {}", lane.index))
     }
 
     /// The three rounds of the year, each node's work spread over its lanes; returns the states
     /// the city must end with, once it shows them.
     fn run(&mut self, fed: &LocalFederation) -> Result<Value> {
-        let any = self.clerk(self.city, JOINT_SEAT, 0)?;
+        let any = self.clerk(self.city, JOINT_SEAT, Lane { index: 0, of: 1 })?;
         let materials: BTreeMap<&str, Value> = [LOCAL_TOWN.0, LOCAL_COUNTY.0, CROSS.0, JOINT.0]
             .into_iter()
             .map(|item| Ok((item, super::load::materials(any, item)?)))
@@ -265,7 +294,7 @@ impl Replay {
     /// so that a panic becomes an error rather than a panic of the scope.
     fn each_node<T: Send>(
         &self,
-        f: impl Fn(NodeCode, &Plan, usize) -> Result<T> + Sync,
+        f: impl Fn(NodeCode, &Plan, Lane) -> Result<T> + Sync,
     ) -> Result<BTreeMap<NodeCode, Vec<T>>> {
         let f = &f;
         let joined: Vec<(NodeCode, Result<T>)> = std::thread::scope(|scope| {
@@ -273,8 +302,11 @@ impl Replay {
                 .plans
                 .iter()
                 .flat_map(|(code, plan)| {
-                    (0..CLIENTS_PER_NODE)
-                        .map(move |lane| (*code, scope.spawn(move || f(*code, plan, lane))))
+                    let of = Lane::count(*code);
+                    (0..of).map(move |index| {
+                        let lane = Lane { index, of };
+                        (*code, scope.spawn(move || f(*code, plan, lane)))
+                    })
                 })
                 .collect();
             handles
@@ -311,7 +343,7 @@ impl Replay {
         &self,
         code: NodeCode,
         plan: &Plan,
-        lane: usize,
+        lane: Lane,
         materials: &BTreeMap<&str, Value>,
         counter: &AtomicUsize,
     ) -> Result<(Vec<String>, Vec<String>)> {
@@ -325,11 +357,11 @@ impl Replay {
         } else {
             LOCAL_COUNTY
         };
-        for _ in share(plan.local, lane) {
+        for _ in lane.share(plan.local) {
             submit(local)?;
         }
-        let mut cross = Vec::with_capacity(share(plan.cross, lane).len());
-        for _ in share(plan.cross, lane) {
+        let mut cross = Vec::with_capacity(lane.share(plan.cross).len());
+        for _ in lane.share(plan.cross) {
             let no = submit(CROSS)?;
             act(
                 self.clerk(code, CROSS.1, lane)?,
@@ -338,8 +370,8 @@ impl Replay {
             )?;
             cross.push(no);
         }
-        let mut joint = Vec::with_capacity(share(plan.joint, lane).len());
-        for _ in share(plan.joint, lane) {
+        let mut joint = Vec::with_capacity(lane.share(plan.joint).len());
+        for _ in lane.share(plan.joint) {
             let no = submit(JOINT)?;
             let clerk = self.clerk(code, JOINT.1, lane)?;
             act(clerk, &no, json!({"action": "review"}))?;
@@ -356,11 +388,11 @@ impl Replay {
 
     /// Round 2 at one node, `lane`'s share of it: a district takes over, approves and returns
     /// its townships' cases; the city answers every joint review.
-    fn decide_and_answer(&self, code: NodeCode, lane: usize) -> Result<()> {
+    fn decide_and_answer(&self, code: NodeCode, lane: Lane) -> Result<()> {
         if code == self.city {
             let clerk = self.clerk(code, JOINT_SEAT, lane)?;
             let joint: Vec<&String> = self.plans.values().flat_map(|p| &p.joint_cases).collect();
-            for no in &joint[share(joint.len(), lane)] {
+            for no in &joint[lane.share(joint.len())] {
                 act(
                     clerk,
                     no,
@@ -373,7 +405,7 @@ impl Replay {
                 .children_of(code)
                 .flat_map(|(_, p)| &p.cross_cases)
                 .collect();
-            for no in &sent_up[share(sent_up.len(), lane)] {
+            for no in &sent_up[lane.share(sent_up.len())] {
                 act(clerk, no, json!({"action": "take_over"}))?;
                 act(
                     clerk,
@@ -389,20 +421,20 @@ impl Replay {
     /// Round 3 at one node, `lane`'s share of it: a township takes back and delivers its
     /// decided cases; a district decides and delivers its joint cases once the city's opinion
     /// is in.
-    fn conclude(&self, code: NodeCode, plan: &Plan, lane: usize) -> Result<()> {
+    fn conclude(&self, code: NodeCode, plan: &Plan, lane: Lane) -> Result<()> {
         if plan.cross_cases.is_empty() && plan.joint_cases.is_empty() {
             return Ok(());
         }
         let clerk = self.clerk(code, CROSS.1, lane)?;
         let here = code.to_string();
-        for no in &plan.cross_cases[share(plan.cross_cases.len(), lane)] {
+        for no in &plan.cross_cases[lane.share(plan.cross_cases.len())] {
             until_case(clerk, no, |c| {
                 c["state"] == "in_transit" && c["forwarded_to"] == here
             })?;
             act(clerk, no, json!({"action": "take_over"}))?;
             act(clerk, no, json!({"action": "deliver"}))?;
         }
-        for no in &plan.joint_cases[share(plan.joint_cases.len(), lane)] {
+        for no in &plan.joint_cases[lane.share(plan.joint_cases.len())] {
             until_case(clerk, no, |c| !c["participants"][0]["opinion"].is_null())?;
             act(
                 clerk,
@@ -433,12 +465,6 @@ impl Replay {
         }
         Ok(divergent)
     }
-}
-
-/// The part of `n` things that `lane` does: contiguous, so that the lanes' results joined in
-/// lane order come in the order one thread would have produced them.
-fn share(n: usize, lane: usize) -> Range<usize> {
-    n * lane / CLIENTS_PER_NODE..n * (lane + 1) / CLIENTS_PER_NODE
 }
 
 fn act(clerk: &Client, case_no: &str, body: Value) -> Result<Value> {
