@@ -14,14 +14,19 @@ use crate::engine::MAX_BATCH;
 /// Bytes of one synthetic event: about what a small signed case event weighs.
 const EVENT_BYTES: usize = 400;
 
+/// A fresh sled for a limit.
+fn scratch_sled(path: &Path) -> Result<sled::Db> {
+    sled::Config::new()
+        .path(path)
+        .cache_capacity(64 << 20)
+        .open()
+        .context("opening the limit's sled")
+}
+
 /// Events per second sled takes when each batch of [`MAX_BATCH`] inserts is applied at once and
 /// flushed: the ceiling of any durable write path built on it.
 pub fn sled_append(dir: &Path, events: usize) -> Result<f64> {
-    let db = sled::Config::new()
-        .path(dir.join("sled-limit"))
-        .cache_capacity(64 << 20)
-        .open()
-        .context("opening the limit's sled")?;
+    let db = scratch_sled(&dir.join("sled-limit"))?;
     let tree = db.open_tree("events")?;
     let value = vec![7u8; EVENT_BYTES];
     let start = Instant::now();
@@ -54,11 +59,7 @@ const CASE_WRITES: [(&str, usize); 5] = [
 /// replication and catch-up on this storage layout, where [`sled_append`] is that of a bare
 /// event log.
 pub fn sled_case_writes(dir: &Path, cases: usize) -> Result<f64> {
-    let db = sled::Config::new()
-        .path(dir.join("sled-cases"))
-        .cache_capacity(64 << 20)
-        .open()
-        .context("opening the limit's sled")?;
+    let db = scratch_sled(&dir.join("sled-cases"))?;
     let trees = CASE_WRITES
         .iter()
         .map(|(name, _)| db.open_tree(name))
