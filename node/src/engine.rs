@@ -9,8 +9,9 @@
 //! each to an in-memory overlay ([`staged`]), writes the whole group in one store transaction,
 //! then flushes once and answers them all. While a flush runs, new requests queue up and form
 //! the next group, so the flush rate adapts to load.
-//! A batch received from a peer is acknowledged only after that flush, and outbox senders are
-//! woken only after it, so nothing not yet durable ever leaves the node.
+//! A batch received from a peer is acknowledged only after that flush, and outbox senders send
+//! only up to the link sequences published after it ([`Engine::outbox_changes`]), so nothing not
+//! yet durable ever leaves the node.
 //!
 //! If a flush fails, nothing since the previous flush can be promised durable: every waiting
 //! client gets an error and the engine refuses further writes until the node is restarted (the
@@ -37,6 +38,9 @@ use crate::store::{NodeMeta, Queued, Store, StoreError};
 use crate::summary;
 use crate::verify::{Checked, KeyRing};
 use staged::Staged;
+
+/// Per peer, the last link sequence queued for it that is durable.
+pub type Durable = std::collections::BTreeMap<NodeCode, u64>;
 
 /// Most requests applied before one flush.
 pub const MAX_BATCH: usize = 1024;
@@ -192,7 +196,7 @@ pub struct Setup {
 #[derive(Clone)]
 pub struct Engine {
     tx: mpsc::Sender<Work>,
-    outbox: watch::Receiver<u64>,
+    outbox: watch::Receiver<Durable>,
     keys: KeyRing,
 }
 
@@ -210,7 +214,9 @@ impl Engine {
         let keys = directory.ring();
         let counters = setup.store.link_counters()?;
         let (tx, rx) = mpsc::channel(MAX_BATCH * 4);
-        let (outbox_tx, outbox) = watch::channel(0);
+        // What is on disk at start is durable: the senders may send all of it.
+        let durable = counters.iter().map(|(peer, c)| (*peer, c.queued)).collect();
+        let (outbox_tx, outbox) = watch::channel(durable);
         let writer = Writer {
             router: Router::new(setup.code, setup.parent, counters, directory),
             store: setup.store,
@@ -348,8 +354,9 @@ impl Engine {
         .await
     }
 
-    /// Changes whenever new items became durable in some outbox.
-    pub fn outbox_changes(&self) -> watch::Receiver<u64> {
+    /// Per peer, the last link sequence queued for it that is durable: what its sender may
+    /// send. Changes whenever new items became durable in some outbox.
+    pub fn outbox_changes(&self) -> watch::Receiver<Durable> {
         self.outbox.clone()
     }
 }
@@ -370,7 +377,7 @@ struct Writer {
     queued: bool,
     /// The group's changes, not yet written to the store.
     staged: Staged,
-    outbox_tx: watch::Sender<u64>,
+    outbox_tx: watch::Sender<Durable>,
 }
 
 /// One request's change, owned, before it joins the group ([`Staged`]).
@@ -538,7 +545,10 @@ impl Writer {
             error!(error = %e, "flush failed: refusing further writes until restart");
             self.failed = Some(e.clone());
         } else if std::mem::take(&mut self.queued) {
-            self.outbox_tx.send_modify(|v| *v += 1);
+            // Published only now: a sender reading the store between the write and the flush
+            // would otherwise find items that a crash could still take back.
+            self.outbox_tx
+                .send_modify(|durable| durable.extend(self.router.queued_all()));
         }
         for done in pending.drain(..) {
             done.send(&flushed);

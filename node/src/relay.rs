@@ -156,6 +156,11 @@ impl Router {
         self.counters.get(&peer).map_or(0, |c| c.received)
     }
 
+    /// The last link sequence queued for each peer.
+    pub fn queued_all(&self) -> impl Iterator<Item = (NodeCode, u64)> + '_ {
+        self.counters.iter().map(|(peer, c)| (*peer, c.queued))
+    }
+
     pub fn queued(&self, peer: NodeCode) -> u64 {
         self.counters.get(&peer).map_or(0, |c| c.queued)
     }

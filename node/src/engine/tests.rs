@@ -233,3 +233,30 @@ async fn an_event_checked_with_another_key_is_verified_again() {
     );
     assert!(!store.has_event(&altered.id).unwrap());
 }
+
+/// An item written to an outbox but not flushed is not offered to the peer's sender: a crash
+/// could still take it back, and the peer would hold an event its author no longer has.
+#[tokio::test]
+async fn senders_see_only_what_a_flush_made_durable() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, engine, _) = county_with_township(dir.path()).await;
+    let parent: NodeCode = "350300".parse().unwrap();
+    let durable = || engine.outbox_changes().borrow().get(&parent).copied();
+    engine
+        .write(actor(), Write::Submit(intake()))
+        .await
+        .unwrap();
+    let before = durable().expect("the parent's outbox is published");
+    assert_eq!(before, store.outbox_depth(parent) as u64);
+
+    store.fail_flushes.store(true, Ordering::Relaxed);
+    assert!(engine
+        .write(actor(), Write::Submit(intake()))
+        .await
+        .is_err());
+    assert!(
+        store.outbox_depth(parent) as u64 > before,
+        "the group was written to the outbox before its flush"
+    );
+    assert_eq!(durable(), Some(before), "an unflushed item was offered");
+}

@@ -259,8 +259,12 @@ impl Session {
                 acks.changed().await?;
                 continue;
             }
-            changes.borrow_and_update();
-            let Some((first, items)) = self.next_items(sent)? else {
+            let durable = changes
+                .borrow_and_update()
+                .get(&self.peer)
+                .copied()
+                .unwrap_or(0);
+            let Some((first, items)) = self.next_items(sent, durable)? else {
                 tokio::select! {
                     r = changes.changed() => r?,
                     r = acks.changed() => r?,
@@ -274,11 +278,15 @@ impl Session {
         }
     }
 
-    /// The next consecutive outbox items after `sent`, as stored, with the link sequence of the
-    /// first; bounded in items and bytes.
-    fn next_items(&self, sent: u64) -> Result<Option<(u64, Vec<Vec<u8>>)>> {
+    /// The next consecutive outbox items after `sent` and up to `durable`, as stored, with the
+    /// link sequence of the first; bounded in items and bytes.
+    fn next_items(&self, sent: u64, durable: u64) -> Result<Option<(u64, Vec<Vec<u8>>)>> {
         let queued = self.shared.store.outbox(self.peer, sent, BATCH_ITEMS)?;
-        let Some(first) = queued.first().map(|(seq, _)| *seq) else {
+        let Some(first) = queued
+            .first()
+            .map(|(seq, _)| *seq)
+            .filter(|s| *s <= durable)
+        else {
             return Ok(None);
         };
         // A peer that holds nothing (new, or restored from us) takes our numbering as it is;
@@ -289,7 +297,8 @@ impl Session {
         let mut items = Vec::with_capacity(queued.len());
         let mut bytes = 0;
         for (i, (seq, raw)) in queued.into_iter().enumerate() {
-            if seq != first + i as u64 || (bytes + raw.len() > BATCH_BYTES && !items.is_empty()) {
+            let full = bytes + raw.len() > BATCH_BYTES && !items.is_empty();
+            if seq != first + i as u64 || seq > durable || full {
                 break;
             }
             bytes += raw.len();
