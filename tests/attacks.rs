@@ -608,6 +608,7 @@ fn a_township_cannot_act_on_its_countys_case() {
         rectification: None,
         rectified_on: None,
         notices: Vec::new(),
+        provisional: false,
         as_of: Hlc {
             wall_ms: T0 + 86_400_000,
             counter: 0,

@@ -307,17 +307,26 @@ fn yellow_then_red_and_concluded_cases_are_judged_by_their_conclusion_day() {
 }
 
 #[test]
-fn a_year_without_calendar_data_is_an_error_naming_it_until_a_calendar_file_adds_it() {
-    // Accepted Fri 2026-12-25: the legal limit (15) runs into 2027, which the built-in
-    // calendar does not cover.
+fn a_year_without_its_notice_gives_provisional_clocks_until_a_calendar_file_adds_it() {
+    // Accepted Fri 2026-12-25: the legal limit (15) runs into 2027, which has no notice built
+    // in. 3: 12-28, 12-29, 12-30. 15: 12-28..31 (4), 2027: 01-01 元旦 off, 01-04..08 (9),
+    // 01-11..15 (14), 01-18 (15) — by the law's 2027 as by the file below.
     let mut node = Node::start("350322", Some("2026-12-25T10:00"));
     let case = node.submit_all(&node.clerk(ZHUJIAN), SHIGONG);
     let case_no = no(&case);
     assert_eq!(s(&case, "state"), "accepted");
-    assert!(s(&case, "clock_error").contains("2027"), "{case}");
-    assert_eq!(case["legal_deadline"], Value::Null);
+    assert_clocks(&case, "2026-12-30", "2027-01-18", "green");
+    assert_eq!(case["provisional"], true, "{case}");
+    assert!(case.get("clock_error").is_none(), "{case}");
+    // The node said at start that 2027 has no official calendar (from 1 November).
+    assert!(
+        node.logs()
+            .contains("no official working-day calendar for 2027"),
+        "{}",
+        node.logs()
+    );
 
-    // A calendar overlay with 2027 (元旦 Fri 01-01 off).
+    // A calendar file with 2027 (元旦 Fri 01-01 off).
     std::fs::write(
         node.dir().join("calendar-2027.toml"),
         "[2027]\nholidays = [\"2027-01-01\"]\nworkdays = []\n",
@@ -328,11 +337,260 @@ fn a_year_without_calendar_data_is_an_error_naming_it_until_a_calendar_file_adds
     let text = text.replace("[files]\n", "[files]\ncalendar = \"calendar-2027.toml\"\n");
     std::fs::write(&config, text).unwrap();
     node.restart(Some("2026-12-25T11:00"));
-    // 3: 12-28, 12-29, 12-30. 15: 12-28..31 (4), 01-04..08 (9), 01-11..15 (14), 01-18 (15).
     let case = node.case(&case_no);
-    assert!(case.get("clock_error").is_none(), "{case}");
     assert_clocks(&case, "2026-12-30", "2027-01-18", "green");
+    assert_eq!(case["provisional"], false, "{case}");
+    let (_, calendar) = node.get("/api/v1/calendar", &node.admin_token());
+    assert_eq!(calendar["last_official_year"], 2027, "{calendar}");
+    assert_eq!(calendar["alarm"], Value::Null, "{calendar}");
     node.assert_no_panic();
+}
+
+/// Every built-in item accepted on any day from today to 2050 has both deadlines and a warning.
+#[test]
+fn every_item_accepted_up_to_2050_has_its_clocks() {
+    let mut node = Node::start("350322", Some("2026-12-04T10:00"));
+    let items: Vec<Value> = {
+        let (_, catalog) = node.get("/api/v1/catalog", &node.admin_token());
+        catalog["items"].as_array().expect("items").clone()
+    };
+    for clock in ["2026-12-04T10:00", "2036-06-30T10:00", "2050-12-30T10:00"] {
+        if clock != "2026-12-04T10:00" {
+            node.restart(Some(clock));
+        }
+        for item in &items {
+            let code = s(item, "code");
+            let token = node.clerk(s(item, "department"));
+            let case = node.submit_all(&token, code);
+            if s(&case, "state") == "not_accepted" {
+                continue;
+            }
+            for field in ["deadline", "legal_deadline"] {
+                assert!(
+                    case[field].is_string(),
+                    "{clock} {code}: no {field}: {case}"
+                );
+            }
+            assert!(
+                ["green", "yellow", "red"].contains(&s(&case, "warning")),
+                "{clock} {code}: {case}"
+            );
+        }
+    }
+    node.assert_no_panic();
+}
+
+/// A notice for 2027 as the State Council might publish it (test data, not the real one):
+/// 元旦 01-01..03; 春节 02-05..02-13 with Sun 02-14 and Sat 02-20 worked (调休); 清明 04-05;
+/// 劳动节 05-01..05; 端午 06-09; 中秋 09-15; 国庆 10-01..07 with Sat 10-09 worked.
+const NOTICE_2027: &str = r#"[2027]
+holidays = [
+  "2027-01-01", "2027-01-02", "2027-01-03",
+  "2027-02-05", "2027-02-06", "2027-02-07", "2027-02-08", "2027-02-09",
+  "2027-02-10", "2027-02-11", "2027-02-12", "2027-02-13",
+  "2027-04-05",
+  "2027-05-01", "2027-05-02", "2027-05-03", "2027-05-04", "2027-05-05",
+  "2027-06-09",
+  "2027-09-15",
+  "2027-10-01", "2027-10-02", "2027-10-03", "2027-10-04", "2027-10-05",
+  "2027-10-06", "2027-10-07",
+]
+workdays = ["2027-02-14", "2027-02-20", "2027-10-09"]
+"#;
+
+/// The county's statistics.
+fn totals(node: &Node) -> Value {
+    let (status, stats) = node.get("/api/v1/stats", &node.admin_token());
+    assert_eq!(status, 200, "{stats}");
+    stats["totals"].clone()
+}
+
+/// The 2027 boundary in a city–county federation: clocks into 2027 exist and are marked
+/// provisional from 2026-12-10; on 2027-01-02 the red lists, overdue counts and a late
+/// conclusion follow the provisional calendar; a case decided after 春节 is late by the law's
+/// 2027 and on time by the notice — and when the city loads the notice, its broadcast makes
+/// the county re-evaluate every case, concluded ones too, and every figure follows, up to the
+/// city's.
+#[test]
+fn the_2027_boundary_then_the_notice_arrives_by_broadcast() {
+    use support::federation::{wait_until, Federation, SETTLE};
+    const CITY: &str = "350300";
+    const COUNTY: &str = "350322";
+    let mut fed = Federation::start(&[(CITY, None), (COUNTY, Some(CITY))]);
+    fed.stop_all();
+    fed.start_at(CITY, "2026-12-10T09:00");
+    fed.start_at(COUNTY, "2026-12-10T09:00");
+    fed.wait_settled();
+    let decide = json!({"action": "decide", "approve": true, "reason": "符合条件"});
+    let (a, b, c) = {
+        let county = fed.node(COUNTY);
+        let zhujian = county.clerk(ZHUJIAN);
+        // Accepted Thu 2026-12-10.
+        // A, 施工许可 3/15: 12-11, 12-14, 12-15 | 12-16..18, 12-21..25, 12-28..31: all in 2026.
+        let a = county.submit_all(&zhujian, SHIGONG);
+        assert_clocks(&a, "2026-12-15", "2026-12-31", "green");
+        assert_eq!(a["provisional"], false, "{a}");
+        county.act_ok(&zhujian, &no(&a), &decide);
+        // B, 环评 10/30: 12-11, 12-14..18, 12-21..24 (10) | 12-25, 12-28..31 (15), 2027:
+        // 01-01 元旦 off, 01-04..08 (20), 01-11..15 (25), 01-18..22 (30).
+        let b = county.submit_all(&county.clerk(SHENGTAI), HUANPING);
+        assert_clocks(&b, "2026-12-24", "2027-01-22", "green");
+        assert_eq!(b["provisional"], true, "{b}");
+        // C, 占道 3/20: 12-15 | 12-16..18, 12-21..25, 12-28..31 (15), 01-04..08 (20).
+        let c = county.submit_all(&county.clerk(CHENGGUAN), ZHANDAO);
+        assert_clocks(&c, "2026-12-15", "2027-01-08", "green");
+        (no(&a), no(&b), no(&c))
+    };
+    fed.wait_settled();
+    // The city holds B's summary with both deadlines, marked provisional; every node warns.
+    let summary = |fed: &Federation, name: &str, case_no: &str| {
+        let node = fed.node(name);
+        node.get(&format!("/api/v1/summaries/{case_no}"), &node.admin_token())
+            .1
+    };
+    let at_city = summary(&fed, CITY, &b);
+    assert_eq!(at_city["legal_deadline"], "2027-01-22", "{at_city}");
+    assert_eq!(at_city["provisional"], true, "{at_city}");
+    assert_eq!(summary(&fed, CITY, &a)["provisional"], false);
+    for name in [CITY, COUNTY] {
+        let node = fed.node(name);
+        let (_, st) = node.get("/api/v1/status", &node.admin_token());
+        assert_eq!(
+            st["calendar"]["missing_years"],
+            json!([2027]),
+            "{name}: {st}"
+        );
+        assert!(node
+            .metrics()
+            .contains("liandong_calendar_missing_years{node="));
+        assert!(
+            node.metrics()
+                .contains("liandong_calendar_last_official_year{node=\"")
+                && node.metrics().contains("} 2026\n")
+        );
+    }
+    assert_eq!(totals(fed.node(COUNTY))["provisional"], 2);
+
+    // 2027-01-02 (Sat): B's and C's promised deadlines have passed: red, overdue; B decided
+    // today is concluded late.
+    fed.stop_all();
+    fed.start_at(CITY, "2027-01-02T09:00");
+    fed.start_at(COUNTY, "2027-01-02T09:00");
+    {
+        let county = fed.node(COUNTY);
+        assert_eq!(
+            listed(county, "warning=red"),
+            sorted(vec![b.clone(), c.clone()])
+        );
+        let t = totals(county);
+        assert_eq!(
+            (t["overdue"].clone(), t["concluded"].clone()),
+            (json!(2), json!(1))
+        );
+        let late = county.act_ok(&county.clerk(SHENGTAI), &b, &decide);
+        assert_eq!(s(&late, "warning"), "red", "{late}");
+        let t = totals(county);
+        assert_eq!(
+            (t["overdue"].clone(), t["on_time_rate"].clone()),
+            (json!(1), json!(0.5))
+        );
+    }
+
+    // Thu 2027-02-04: D, 施工许可 3/15, across 春节. By the law's 2027: 02-05 (除夕) to 02-08
+    // off, Sat 02-06 and Sun 02-07 made up on 02-09 and 02-10; 02-11, 02-12, 02-15 → due
+    // 02-15. By the notice: 02-05..13 off, Sun 02-14 worked: 02-14, 02-15, 02-16 → 02-16.
+    fed.stop_all();
+    fed.start_at(CITY, "2027-02-04T09:00");
+    fed.start_at(COUNTY, "2027-02-04T09:00");
+    let d = {
+        let county = fed.node(COUNTY);
+        let d = county.submit_all(&county.clerk(ZHUJIAN), SHIGONG);
+        assert_eq!(s(&d, "deadline"), "2027-02-15", "{d}");
+        no(&d)
+    };
+    // Decided on 02-16: late by the provisional calendar.
+    fed.stop_all();
+    fed.start_at(CITY, "2027-02-16T09:00");
+    fed.start_at(COUNTY, "2027-02-16T09:00");
+    {
+        let county = fed.node(COUNTY);
+        let decided = county.act_ok(&county.clerk(ZHUJIAN), &d, &decide);
+        assert_eq!(s(&decided, "warning"), "red", "{decided}");
+        assert_eq!(decided["provisional"], true);
+        let t = totals(county);
+        assert_eq!(
+            (t["concluded"].clone(), t["on_time"].clone()),
+            (json!(3), json!(1))
+        );
+    }
+    fed.wait_settled();
+    assert_eq!(summary(&fed, CITY, &d)["warning"], "red");
+
+    // The city loads the notice: one command.
+    let notice = fed.root().join("notice-2027.toml");
+    std::fs::write(&notice, NOTICE_2027).unwrap();
+    let city_config = fed.node(CITY).dir().join("node.toml");
+    let out = support::liandong(&[
+        "calendar",
+        "load",
+        notice.to_str().unwrap(),
+        "--config",
+        city_config.to_str().unwrap(),
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{out:?}");
+    assert!(stdout.contains("loaded 2027"), "{stdout}");
+
+    // The county adopts the broadcast and re-evaluates: D on time, nothing provisional.
+    let county = fed.node(COUNTY);
+    assert!(
+        wait_until(SETTLE, || county.case(&d)["warning"] == "green"),
+        "{}",
+        county.case(&d)
+    );
+    let view = county.case(&d);
+    assert_eq!(
+        (s(&view, "deadline"), view["provisional"].clone()),
+        ("2027-02-16", json!(false))
+    );
+    assert_eq!(county.case(&c)["provisional"], false);
+    let t = totals(county);
+    assert_eq!(
+        (t["on_time"].clone(), t["provisional"].clone()),
+        (json!(2), json!(0)),
+        "{t}"
+    );
+    let changed = fed.log_lines(COUNTY, |l| {
+        l.contains("clocks re-evaluated against the calendar")
+    });
+    assert!(changed.iter().any(|l| l.contains("changed")), "{changed:?}");
+    // The city's figures follow: the county's summaries came up.
+    assert!(
+        wait_until(SETTLE, || summary(&fed, CITY, &d)["warning"] == "green"),
+        "{}\n{}",
+        summary(&fed, CITY, &d),
+        fed.warnings_report()
+    );
+    let city = fed.node(CITY);
+    let t = totals(city);
+    assert_eq!(
+        (t["on_time"].clone(), t["provisional"].clone()),
+        (json!(2), json!(0)),
+        "{t}"
+    );
+    let (_, st) = city.get("/api/v1/status", &city.admin_token());
+    assert_eq!(st["calendar"]["last_official_year"], 2027, "{st}");
+    // A restart keeps the loaded notice.
+    fed.stop(CITY);
+    fed.start_at(CITY, "2027-02-16T10:00");
+    let city = fed.node(CITY);
+    let (_, cal) = city.get("/api/v1/calendar", &city.admin_token());
+    assert_eq!(
+        cal["official_years"],
+        json!([2024, 2025, 2026, 2027]),
+        "{cal}"
+    );
+    fed.assert_no_panic();
 }
 
 /// Runs `liandong calendar ARGS`; `Ok(stdout)` on success, `Err(stderr)` on a non-zero exit.
@@ -369,15 +627,35 @@ fn the_calendar_command() {
         "5"
     );
 
-    // 2027 has no data: an error naming the year, never a Monday-to-Friday guess.
-    for args in [
-        &["is-workday", "2027-01-04"][..],
-        &["add-workdays", "2027-03-01", "1"],
-        &["add-workdays", "2026-12-31", "1"],
+    // 2027 has no notice: answered with the law's calendar, marked provisional on stderr.
+    for (args, answer) in [
+        (&["is-workday", "2027-01-04"][..], "yes"),
+        (&["is-workday", "2027-02-09"], "no"), // 春节补假
+        (&["add-workdays", "2027-03-01", "1"], "2027-03-02"),
+        (&["add-workdays", "2026-12-31", "1"], "2027-01-04"),
     ] {
-        let err = calendar(args).expect_err("2027 is not in the built-in calendar");
-        assert!(err.contains("2027"), "{args:?}: {err}");
+        let out = liandong(&[&["calendar"][..], args].concat());
+        assert!(out.status.success(), "{args:?}: {out:?}");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout).trim(),
+            answer,
+            "{args:?}"
+        );
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("provisional: 2027"), "{args:?}: {err}");
     }
+    let out = liandong(&["calendar", "is-workday", "2026-06-01"]);
+    assert!(
+        out.stderr.is_empty(),
+        "an official year needs no note: {out:?}"
+    );
+    let shown = calendar(&["show", "2027"]).unwrap();
+    assert!(shown.contains("2027: PROVISIONAL"), "{shown}");
+    assert!(shown.contains("\"2027-02-05\", # 春节"), "{shown}");
+    assert!(shown.contains("\"2027-05-04\", # 劳动节补假"), "{shown}");
+    let shown = calendar(&["show", "2026"]).unwrap();
+    assert!(shown.contains("2026: official"), "{shown}");
+    assert!(shown.contains("workdays = [\"2026-01-04\""), "{shown}");
 
     // An overlay file adds 2027 (元旦 Fri 01-01 off): Thu 2026-12-31 + 1 = Mon 2027-01-04.
     let tmp = tempfile::tempdir().unwrap();

@@ -229,7 +229,13 @@ pub fn any_summary() -> impl Strategy<Value = CaseSummary> {
         option::of(any_date()),
     );
     let warning = || select(vec![Warning::Green, Warning::Yellow, Warning::Red]);
-    let status = (select(State::ALL.to_vec()), warning(), warning(), any_hlc());
+    let status = (
+        select(State::ALL.to_vec()),
+        warning(),
+        warning(),
+        any_hlc(),
+        any::<bool>(),
+    );
     let joint = (any_date(), any::<u16>(), any::<u16>())
         .prop_map(|(due, waiting, late)| JointStatus { due, waiting, late });
     let notice = (any_node_code(), any_date(), text(), option::of(text())).prop_map(
@@ -254,7 +260,7 @@ pub fn any_summary() -> impl Strategy<Value = CaseSummary> {
         |(
             (case_no, item, department, accepting_node, owner),
             (accepted_on, deadline, legal_deadline, concluded_on),
-            (state, warning, legal_warning, as_of),
+            (state, warning, legal_warning, as_of, provisional),
             (working_days, owed, joint, satisfaction, rectification, rectified_on, notices),
         )| CaseSummary {
             case_no,
@@ -276,6 +282,7 @@ pub fn any_summary() -> impl Strategy<Value = CaseSummary> {
             rectification,
             rectified_on,
             notices,
+            provisional,
             as_of,
         },
     )

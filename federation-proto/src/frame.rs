@@ -75,7 +75,9 @@ pub const ALPN: &[u8] = b"liandong/1";
 
 /// Wire revision within the ALPN's major version, stated in [`Hello::version`]. Peers must
 /// agree exactly; optional additions are negotiated with [`Hello::features`] instead.
-pub const PROTOCOL_VERSION: u16 = 1;
+/// Version 2: [`crate::CaseSummary`] carries `provisional` (clocks counted with the
+/// provisional calendar).
+pub const PROTOCOL_VERSION: u16 = 2;
 
 /// Optional features this build understands (a bitset, see [`Hello::features`]). None yet.
 pub const FEATURES: u64 = 0;
@@ -1440,7 +1442,7 @@ mod tests {
                 13, // body length
                 codec::FORMAT_VERSION,
                 0, // Frame::Hello
-                1, // version
+                2, // version
                 252,
                 0xFD,
                 0xA7,
@@ -1499,7 +1501,7 @@ mod tests {
         assert_eq!(refusal.code, RefuseCode::Version);
         assert_eq!(
             refusal.message,
-            "protocol version 2 is not supported: this node speaks version 1"
+            "protocol version 3 is not supported: this node speaks version 2"
         );
 
         let other = code("370685002");

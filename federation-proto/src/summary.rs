@@ -141,6 +141,9 @@ pub struct CaseSummary {
     pub rectification: Option<(Date, Warning)>,
     pub rectified_on: Option<Date>,
     pub notices: Vec<NoticeStatus>,
+    /// The clocks were counted over a year without its State Council notice (the provisional
+    /// calendar, 暂定日历): deadlines and warnings may move when the notice arrives.
+    pub provisional: bool,
     /// The writer's clock when it wrote this summary: a receiver keeps the one with the largest.
     pub as_of: Hlc,
 }

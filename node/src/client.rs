@@ -59,6 +59,11 @@ impl Client {
         self.send(req, Some(body))
     }
 
+    pub fn put(&self, path: &str, body: &Value) -> Result<Value> {
+        let req = self.agent.put(&format!("{}{path}", self.base));
+        self.send(req, Some(body))
+    }
+
     fn send(&self, req: ureq::Request, body: Option<&Value>) -> Result<Value> {
         let req = req.set("Authorization", &format!("Bearer {}", self.token));
         let result = match body {

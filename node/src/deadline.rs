@@ -10,7 +10,10 @@
 //!   the legal one;
 //! - yellow when the remaining working days ≤ max(1, threshold % of the limit); red when the
 //!   deadline has passed and the clock still runs; a clock that has stopped (a case concluded, an
-//!   opinion given, a first review reported up) is judged by the day it stopped, never by today.
+//!   opinion given, a first review reported up) is judged by the day it stopped, never by today;
+//! - every accepted case has both deadlines and a warning, whatever the year: a year without
+//!   its State Council notice is counted with the provisional calendar, and the clocks say so
+//!   ([`Clocks::provisional`]) until the notice arrives.
 //!   The same rule serves all three clocks a case can have: the promised one, the first review
 //!   of a 上报件 (初审, 行政许可法 art. 43) and each participant's feedback in a joint review
 //!   (限时反馈).
@@ -18,7 +21,7 @@
 use federation_proto::{Date, ItemKind, Warning};
 use serde::{Deserialize, Serialize};
 
-use crate::calendar::{Calendar, CalendarError};
+use crate::calendar::Calendar;
 use crate::case::Case;
 
 /// Working days a 差评 rectification (整改) is due in.
@@ -55,19 +58,24 @@ impl WarningPolicy {
 }
 
 /// A case's clocks as of one day.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Clocks {
-    /// 承诺时限 deadline: drives warnings.
+    /// 承诺时限 deadline: drives warnings. `None` only before acceptance (补正): the clock has
+    /// not started.
     pub promised: Option<Date>,
-    /// 法定时限 deadline: drives legality.
+    /// 法定时限 deadline: drives legality; `None` only before acceptance.
     pub legal: Option<Date>,
     pub paused_days: u32,
     /// Working days left until the promised deadline (0 once it is today or past).
     pub remaining_days: Option<u32>,
-    pub warning: Option<Warning>,
+    /// The promised clock's warning; green while the clock has not started.
+    pub warning: Warning,
     /// The legal clock's warning: red once the legal deadline has passed unconcluded, or was
     /// missed.
-    pub legal_warning: Option<Warning>,
+    pub legal_warning: Warning,
+    /// Some clock was counted over a year without its State Council notice (暂定日历): it may
+    /// move when the notice arrives.
+    pub provisional: bool,
     /// Working days from acceptance to conclusion, paused days not counted (办理用时).
     pub working_days: Option<u32>,
     /// A 上报件's first review below (初审): due date and warning.
@@ -78,6 +86,26 @@ pub struct Clocks {
     pub feedback: Vec<Warning>,
     /// The rectification (整改) a 差评 opened: due date and warning (green once done in time).
     pub rectification: Option<(Date, Warning)>,
+}
+
+impl Default for Clocks {
+    /// The clocks of a case not yet accepted: none started.
+    fn default() -> Clocks {
+        Clocks {
+            promised: None,
+            legal: None,
+            paused_days: 0,
+            remaining_days: None,
+            warning: Warning::Green,
+            legal_warning: Warning::Green,
+            provisional: false,
+            working_days: None,
+            first_review: None,
+            feedback_due: None,
+            feedback: Vec::new(),
+            rectification: None,
+        }
+    }
 }
 
 impl Clocks {
@@ -96,53 +124,63 @@ enum Run {
     Ended,
 }
 
-/// Evaluates the clocks of `case` on `today`.
-pub fn evaluate(
-    case: &Case,
-    calendar: &Calendar,
-    today: Date,
-    policy: &WarningPolicy,
-) -> Result<Clocks, CalendarError> {
+/// Evaluates the clocks of `case` on `today`. Always answers: a year without its notice is
+/// counted with the provisional calendar, and `provisional` says so.
+pub fn evaluate(case: &Case, calendar: &Calendar, today: Date, policy: &WarningPolicy) -> Clocks {
     let judge = Judge {
         calendar,
         today,
         policy,
     };
     let mut clocks = Clocks {
-        rectification: judge.rectification(case)?,
+        rectification: judge.rectification(case),
         ..Clocks::default()
     };
-    judge.feedback(case, &mut clocks)?;
-    let Some(accepted) = case.accepted_on else {
-        clocks.warning = Some(Warning::Green);
-        return Ok(clocks);
-    };
-    clocks.paused_days = paused_days(case, calendar, today, None)?;
-    let promised =
-        calendar.add_workdays(accepted, u32::from(case.promised_days) + clocks.paused_days)?;
-    let legal = calendar.add_workdays(
-        accepted,
-        u32::from(case.legal_days) + clocks.paused_days + u32::from(case.extension_days),
-    )?;
-    clocks.promised = Some(promised);
-    clocks.legal = Some(legal);
-    let run = match case.concluded_on {
-        Some(on) => Run::StoppedOn(on),
-        None if case.state.is_open() => Run::Running,
-        None => Run::Ended,
-    };
-    let (warning, remaining) = judge.clock(case.promised_days, promised, run)?;
-    clocks.warning = Some(warning);
-    clocks.remaining_days = remaining;
-    clocks.legal_warning = Some(judge.clock(case.legal_days, legal, run)?.0);
-    if let Some(concluded) = case.concluded_on {
-        let elapsed = calendar.workdays_between(accepted, concluded)?;
-        clocks.working_days = Some(elapsed.saturating_sub(clocks.paused_days));
+    judge.feedback(case, &mut clocks);
+    // Every clock runs from a start to its due date (and a pause to its end): the spans
+    // whose years decide whether the clocks are provisional.
+    let mut spans: Vec<(Date, Date)> = Vec::new();
+    if let (Some(rating), Some((due, _))) = (&case.rating, clocks.rectification) {
+        spans.push((rating.on, due));
     }
-    if case.kind == ItemKind::ReportUp && case.first_review_days > 0 {
-        clocks.first_review = Some(judge.first_review(case, accepted)?);
+    if let (Some(joint), Some(due)) = (&case.joint, clocks.feedback_due) {
+        spans.push((joint.opened_on, due));
     }
-    Ok(clocks)
+    if let Some(accepted) = case.accepted_on {
+        clocks.paused_days = paused_days(case, calendar, today, None);
+        let promised =
+            calendar.add_workdays(accepted, u32::from(case.promised_days) + clocks.paused_days);
+        let legal = calendar.add_workdays(
+            accepted,
+            u32::from(case.legal_days) + clocks.paused_days + u32::from(case.extension_days),
+        );
+        clocks.promised = Some(promised);
+        clocks.legal = Some(legal);
+        let run = match case.concluded_on {
+            Some(on) => Run::StoppedOn(on),
+            None if case.state.is_open() => Run::Running,
+            None => Run::Ended,
+        };
+        let (warning, remaining) = judge.clock(case.promised_days, promised, run);
+        clocks.warning = warning;
+        clocks.remaining_days = remaining;
+        clocks.legal_warning = judge.clock(case.legal_days, legal, run).0;
+        spans.push((accepted, promised.max(legal)));
+        if let Some(concluded) = case.concluded_on {
+            let elapsed = calendar.workdays_between(accepted, concluded);
+            clocks.working_days = Some(elapsed.saturating_sub(clocks.paused_days));
+            spans.push((accepted, concluded));
+        }
+        if case.kind == ItemKind::ReportUp && case.first_review_days > 0 {
+            let (due, warning) = judge.first_review(case, accepted);
+            clocks.first_review = Some((due, warning));
+            spans.push((accepted, due));
+        }
+    }
+    clocks.provisional = spans
+        .iter()
+        .any(|&(from, to)| calendar.provisional_between(from, to));
+    clocks
 }
 
 /// Judges clocks as of one day.
@@ -155,67 +193,60 @@ struct Judge<'a> {
 impl Judge<'_> {
     /// The warning of a clock of `limit` working days due on `due`, and while it runs the
     /// working days left.
-    fn clock(
-        &self,
-        limit: u16,
-        due: Date,
-        run: Run,
-    ) -> Result<(Warning, Option<u32>), CalendarError> {
+    fn clock(&self, limit: u16, due: Date, run: Run) -> (Warning, Option<u32>) {
         let today = match run {
             Run::StoppedOn(on) => {
                 let late = on > due;
-                return Ok((if late { Warning::Red } else { Warning::Green }, None));
+                return (if late { Warning::Red } else { Warning::Green }, None);
             }
-            Run::Ended => return Ok((Warning::Green, None)),
+            Run::Ended => return (Warning::Green, None),
             Run::Running => self.today,
         };
         if today > due {
-            return Ok((Warning::Red, Some(0)));
+            return (Warning::Red, Some(0));
         }
-        let remaining = self.calendar.workdays_between(today, due)?;
+        let remaining = self.calendar.workdays_between(today, due);
         let warning = if remaining <= self.policy.yellow_days(limit) {
             Warning::Yellow
         } else {
             Warning::Green
         };
-        Ok((warning, Some(remaining)))
+        (warning, Some(remaining))
     }
 
     /// The first review of a 上报件 runs at the accepting node from acceptance until it reports
     /// the case up; pauses before the report stop it too.
-    fn first_review(&self, case: &Case, accepted: Date) -> Result<(Date, Warning), CalendarError> {
-        let paused = paused_days(case, self.calendar, self.today, case.reported_on)?;
+    fn first_review(&self, case: &Case, accepted: Date) -> (Date, Warning) {
+        let paused = paused_days(case, self.calendar, self.today, case.reported_on);
         let limit = case.first_review_days;
         let due = self
             .calendar
-            .add_workdays(accepted, u32::from(limit) + paused)?;
+            .add_workdays(accepted, u32::from(limit) + paused);
         let run = match case.reported_on {
             Some(on) => Run::StoppedOn(on),
             None if case.state.is_open() => Run::Running,
             None => Run::Ended,
         };
-        Ok((due, self.clock(limit, due, run)?.0))
+        (due, self.clock(limit, due, run).0)
     }
 
     /// The rectification a 差评 opens runs from the rating until it is recorded as done.
-    fn rectification(&self, case: &Case) -> Result<Option<(Date, Warning)>, CalendarError> {
-        let Some(rating) = case.rating.as_ref().filter(|r| r.is_bad()) else {
-            return Ok(None);
-        };
+    fn rectification(&self, case: &Case) -> Option<(Date, Warning)> {
+        let rating = case.rating.as_ref().filter(|r| r.is_bad())?;
         let days = RECTIFICATION_DAYS;
-        let due = self.calendar.add_workdays(rating.on, u32::from(days))?;
+        let due = self.calendar.add_workdays(rating.on, u32::from(days));
         let run = case.rectified_on.map_or(Run::Running, Run::StoppedOn);
-        Ok(Some((due, self.clock(days, due, run)?.0)))
+        Some((due, self.clock(days, due, run).0))
     }
 
     /// Each participant's feedback clock, from the day the joint review opened.
-    fn feedback(&self, case: &Case, clocks: &mut Clocks) -> Result<(), CalendarError> {
+    fn feedback(&self, case: &Case, clocks: &mut Clocks) {
         let Some(joint) = &case.joint else {
-            return Ok(());
+            return;
         };
         let due = self
             .calendar
-            .add_workdays(joint.opened_on, u32::from(joint.feedback_days))?;
+            .add_workdays(joint.opened_on, u32::from(joint.feedback_days));
         clocks.feedback_due = Some(due);
         let open = case.joint_review_open();
         for seat in &joint.seats {
@@ -226,27 +257,19 @@ impl Judge<'_> {
             };
             clocks
                 .feedback
-                .push(self.clock(joint.feedback_days, due, run)?.0);
+                .push(self.clock(joint.feedback_days, due, run).0);
         }
-        Ok(())
     }
 }
 
 /// Working days the clock stood still, counting only pauses begun before `until` (all when
 /// `None`); an open pause counts up to today.
-fn paused_days(
-    case: &Case,
-    calendar: &Calendar,
-    today: Date,
-    until: Option<Date>,
-) -> Result<u32, CalendarError> {
+fn paused_days(case: &Case, calendar: &Calendar, today: Date, until: Option<Date>) -> u32 {
     case.pauses
         .iter()
         .filter(|p| until.is_none_or(|u| p.from < u))
-        .try_fold(0, |sum, p| {
-            let to = p.to.unwrap_or(today);
-            Ok(sum + calendar.workdays_between(p.from, to)?)
-        })
+        .map(|p| calendar.workdays_between(p.from, p.to.unwrap_or(today)))
+        .sum()
 }
 
 #[cfg(test)]
@@ -261,14 +284,13 @@ mod tests {
     }
 
     fn clocks(script: &Script, today: &str) -> Clocks {
-        let calendar = Calendar::builtin().unwrap();
+        let calendar = Calendar::builtin();
         evaluate(
             &script.fold(),
             &calendar,
             day(today),
             &WarningPolicy::default(),
         )
-        .unwrap()
     }
 
     /// A 上报件 accepted at 仙游县 on Thu 2025-10-09: 20 working days of first review (Sat
@@ -386,19 +408,19 @@ mod tests {
         );
         assert_eq!(
             (c.warning, c.legal_warning),
-            (Some(Warning::Green), Some(Warning::Green))
+            (Warning::Green, Warning::Green)
         );
         let c = clocks(&s, "2025-10-11");
         assert_eq!(
             (c.warning, c.legal_warning),
-            (Some(Warning::Yellow), Some(Warning::Green))
+            (Warning::Yellow, Warning::Green)
         );
         let c = clocks(&s, "2025-10-14");
         assert_eq!(
             (c.warning, c.legal_warning),
-            (Some(Warning::Red), Some(Warning::Yellow))
+            (Warning::Red, Warning::Yellow)
         );
-        assert_eq!(clocks(&s, "2025-10-16").legal_warning, Some(Warning::Red));
+        assert_eq!(clocks(&s, "2025-10-16").legal_warning, Warning::Red);
 
         s.at("2025-10-14").by(
             "350322",
@@ -419,10 +441,7 @@ mod tests {
         );
         let c = clocks(&s, "2025-10-20");
         assert_eq!(c.working_days, Some(4), "10-10, 10-11, 10-13, 10-14");
-        assert_eq!(
-            (c.warning, c.legal_warning),
-            (Some(Warning::Red), Some(Warning::Green))
-        );
+        assert_eq!((c.warning, c.legal_warning), (Warning::Red, Warning::Green));
         // 15 working days after 10-14 for the rectification: 11-04.
         assert_eq!(c.rectification, Some((day("2025-11-04"), Warning::Green)));
         assert_eq!(

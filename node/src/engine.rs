@@ -137,8 +137,16 @@ enum Work {
         child: NodeCode,
         reply: oneshot::Sender<Result<u64, EngineError>>,
     },
-    /// Re-evaluate the clocks of the cases held here (see [`supervise`]).
+    /// Re-evaluate the clocks of the cases held here (see [`supervise`]); `full` also those
+    /// whose clocks have stopped (the calendar may have changed under them).
     Sweep {
+        full: bool,
+        reply: oneshot::Sender<Result<u64, EngineError>>,
+    },
+    /// Load official calendar years into this node's own calendar, broadcast it down and
+    /// re-evaluate every case; answers how many summaries changed.
+    LoadCalendar {
+        text: String,
         reply: oneshot::Sender<Result<u64, EngineError>>,
     },
     /// A 督办 notice on a case, held here or known by its summary.
@@ -229,6 +237,7 @@ impl Engine {
             written: meta,
             failed: None,
             queued: false,
+            recheck: false,
             staged: Staged::default(),
             outbox_tx,
         };
@@ -332,9 +341,17 @@ impl Engine {
     }
 
     /// Re-evaluates the clocks of the cases held here, refreshing the summaries that changed
-    /// and raising automatic 督办s; returns how many summaries changed.
-    pub async fn sweep(&self) -> Result<u64, EngineError> {
-        self.ask(|reply| Work::Sweep { reply }).await
+    /// and raising automatic 督办s; returns how many summaries changed. `full` re-evaluates
+    /// concluded cases too, for a calendar that may have changed since their summaries.
+    pub async fn sweep(&self, full: bool) -> Result<u64, EngineError> {
+        self.ask(|reply| Work::Sweep { full, reply }).await
+    }
+
+    /// Loads official calendar years (a State Council notice as a calendar file) into this
+    /// node's own calendar, broadcasts it down the subtree and re-evaluates every case held
+    /// here; returns how many summaries changed, once durable.
+    pub async fn load_calendar(&self, text: String) -> Result<u64, EngineError> {
+        self.ask(|reply| Work::LoadCalendar { text, reply }).await
     }
 
     /// Issues a 督办 notice on a case held here or known by its summary; returns the notice's
@@ -375,6 +392,8 @@ struct Writer {
     failed: Option<String>,
     /// Something was queued for a peer since the last flush.
     queued: bool,
+    /// The calendar changed (a parent's broadcast): every case is re-evaluated after the group.
+    recheck: bool,
     /// The group's changes, not yet written to the store.
     staged: Staged,
     outbox_tx: watch::Sender<Durable>,
@@ -415,6 +434,18 @@ impl Writer {
             if !pending.is_empty() || self.unwritten() {
                 self.flush(&mut pending);
             }
+            // After the flush, so that the batch that brought the calendar is acknowledged
+            // without waiting for every case to be re-evaluated.
+            if std::mem::take(&mut self.recheck) && self.failed.is_none() {
+                if let Err(e) = self.sweep(true) {
+                    warn!(error = %e, "re-evaluating clocks after a calendar change failed");
+                }
+                // The sweep wrote its changes itself: what it queued becomes sendable only
+                // with a flush.
+                if self.unwritten() || self.queued {
+                    self.flush(&mut pending);
+                }
+            }
         }
     }
 
@@ -432,7 +463,8 @@ impl Writer {
                 Work::Learn { reply, .. } => drop(reply.send(Err(e()))),
                 Work::Rebase { reply, .. }
                 | Work::RestoreDump { reply, .. }
-                | Work::Sweep { reply }
+                | Work::Sweep { reply, .. }
+                | Work::LoadCalendar { reply, .. }
                 | Work::Notice { reply, .. } => drop(reply.send(Err(e()))),
                 Work::Revoke { reply, .. } | Work::Publish { reply } | Work::Ack { reply, .. } => {
                     drop(reply.send(Err(e())))
@@ -514,7 +546,14 @@ impl Writer {
                     None
                 }
             },
-            Work::Sweep { reply } => match self.sweep() {
+            Work::LoadCalendar { text, reply } => match self.load_calendar(&text) {
+                Ok(changed) => Some(Done::Seq(reply, changed)),
+                Err(e) => {
+                    let _ = reply.send(Err(e));
+                    None
+                }
+            },
+            Work::Sweep { full, reply } => match self.sweep(full) {
                 Ok(changed) => Some(Done::Seq(reply, changed)),
                 Err(e) => {
                     let _ = reply.send(Err(e));
@@ -747,9 +786,8 @@ impl Writer {
             &self.reference.calendar(),
             self.clock.today(),
             &self.policy,
-        )
-        .ok();
-        summary::summarise(case, clocks.as_ref(), as_of)
+        );
+        summary::summarise(case, &clocks, as_of)
     }
 }
 

@@ -4,7 +4,7 @@
 //! result is copied into the event so that every node folds the case the same way.
 
 use federation_proto::applicant::{self, ApplicantError};
-use federation_proto::{Applicant, Intake};
+use federation_proto::{Applicant, Date, Intake};
 use serde::Deserialize;
 
 use crate::catalog::{Catalog, Item};
@@ -43,8 +43,9 @@ pub enum IntakeError {
 
 /// Checks an application against the catalog and decides what intake records: accepted, 补正
 /// (core materials missing: all of them listed at once, 一次性告知), or 容缺 (non-core materials
-/// owed on a tolerant item).
-pub fn prepare(catalog: &Catalog, app: &Application) -> Result<Intake, IntakeError> {
+/// owed on a tolerant item). `today` bounds the applicant's birth date (no one is born in the
+/// future).
+pub fn prepare(catalog: &Catalog, app: &Application, today: Date) -> Result<Intake, IntakeError> {
     let item = catalog
         .get(&app.item)
         .ok_or_else(|| IntakeError::UnknownItem(app.item.clone()))?;
@@ -57,7 +58,7 @@ pub fn prepare(catalog: &Catalog, app: &Application) -> Result<Intake, IntakeErr
             });
         }
     }
-    applicant::validate(&app.applicant)?;
+    applicant::validate_on(&app.applicant, today)?;
     let materials = clean_materials(&app.materials)?;
     Ok(intake_for(item, app.applicant.clone(), materials))
 }

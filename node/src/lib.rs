@@ -23,6 +23,9 @@
 //! - [`demo`], [`bench`], [`launcher`]: `liandong demo` and `liandong bench`, which run real node
 //!   processes.
 
+// The case view (`api::view`) is one `json!` literal with some fifty fields.
+#![recursion_limit = "256"]
+
 pub mod api;
 pub mod bench;
 pub mod calendar;

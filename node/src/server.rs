@@ -59,7 +59,12 @@ pub async fn run(config: Config, clock: Clock) -> Result<()> {
         }
         None => None,
     };
-    tokio::spawn(sweep(engine.clone(), config.file.warnings.sweep_seconds));
+    tokio::spawn(sweep(
+        engine.clone(),
+        reference.clone(),
+        clock,
+        config.file.warnings.sweep_seconds,
+    ));
     let quic = links.as_ref().map(|l| l.local_addr().port());
     let context = Arc::new(NodeContext {
         code,
@@ -94,13 +99,24 @@ pub async fn run(config: Config, clock: Clock) -> Result<()> {
     Ok(())
 }
 
-/// Re-evaluates the clocks of the cases held here at start (the date may have moved on while
-/// the node was down) and every `seconds` after, so warnings and summaries follow the calendar.
-async fn sweep(engine: Engine, seconds: u64) {
+/// Re-evaluates the clocks of the cases held here at start — all of them, concluded ones too:
+/// the date may have moved on while the node was down, and the calendar file may have changed —
+/// and every `seconds` after, so warnings and summaries follow the calendar. Says once a day
+/// when next year has no official calendar yet ([`Calendar::boundary_alarm`]).
+async fn sweep(engine: Engine, reference: Arc<Reference>, clock: Clock, seconds: u64) {
     let mut every = tokio::time::interval(Duration::from_secs(seconds.max(1)));
+    let mut full = true;
+    let mut alarmed_on = None;
     loop {
         every.tick().await;
-        match engine.sweep().await {
+        let today = clock.today();
+        if alarmed_on != Some(today) {
+            alarmed_on = Some(today);
+            if let Some(alarm) = reference.calendar().boundary_alarm(today) {
+                warn!("{alarm}");
+            }
+        }
+        match engine.sweep(std::mem::take(&mut full)).await {
             Ok(0) => {}
             Ok(changed) => info!(changed, "clocks re-evaluated: summaries refreshed"),
             Err(e) => warn!(error = %e, "re-evaluating clocks failed"),
@@ -236,16 +252,15 @@ fn load_reference(config: &Config, store: &dyn Store) -> Result<Reference> {
     if let (Some(text), Some(p)) = (&own_calendar, &config.file.files.calendar) {
         Calendar::from_toml(text).with_context(|| format!("calendar {}", p.display()))?;
     }
-    let received = |kind: Kind| -> Result<Option<String>> {
-        Ok(store
-            .setting(kind.received_key())?
-            .and_then(|b| String::from_utf8(b).ok()))
+    let setting = |key: &[u8]| -> Result<Option<String>> {
+        Ok(store.setting(key)?.and_then(|b| String::from_utf8(b).ok()))
     };
     Ok(Reference::new(
         own_catalog,
         own_calendar,
-        received(Kind::Catalog)?,
-        received(Kind::Calendar)?,
+        setting(crate::reference::LOADED_CALENDAR_KEY)?,
+        setting(Kind::Catalog.received_key())?,
+        setting(Kind::Calendar.received_key())?,
     )?)
 }
 

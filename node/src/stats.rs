@@ -8,7 +8,10 @@
 //! - **average working days** to conclusion: acceptance to conclusion, paused days not counted,
 //!   over the concluded cases;
 //! - **joint reviews waiting / late**: open cases whose joint review still waits for an opinion /
-//!   has a late participant.
+//!   has a late participant;
+//! - **provisional**: cases whose clocks were counted with the provisional calendar (a year
+//!   without its State Council notice); they are counted like the others, on the dates that
+//!   calendar gives, and re-judged when the notice arrives.
 
 use std::collections::BTreeMap;
 
@@ -34,6 +37,9 @@ pub struct Figures {
     pub joint_late: u64,
     /// Open cases with 容缺 or 补件 materials outstanding.
     pub materials_owed: u64,
+    /// Cases whose clocks were counted over a year without its State Council notice
+    /// (provisional calendar): their deadlines and judgements may still move.
+    pub provisional: u64,
     /// Ratings by satisfaction, "1" (非常满意) to "5" (非常不满意).
     pub satisfaction: BTreeMap<String, u64>,
     pub rectifications_open: u64,
@@ -68,6 +74,7 @@ impl Figures {
             self.joint_late += u64::from(joint.late > 0);
         }
         self.materials_owed += u64::from(open && s.owed > 0);
+        self.provisional += u64::from(s.provisional);
         if let Some(score) = s.satisfaction {
             *self.satisfaction.entry(score.to_string()).or_default() += 1;
         }

@@ -8,10 +8,8 @@ use federation_proto::{CaseSummary, Hlc, JointStatus, NoticeStatus, Warning};
 use crate::case::Case;
 use crate::deadline::Clocks;
 
-/// The summary of `case` with its `clocks` (none when the calendar could not evaluate them),
-/// written at `as_of`.
-pub fn summarise(case: &Case, clocks: Option<&Clocks>, as_of: Hlc) -> CaseSummary {
-    let warning = |w: Option<Warning>| w.unwrap_or(Warning::Green);
+/// The summary of `case` with its `clocks`, written at `as_of`.
+pub fn summarise(case: &Case, clocks: &Clocks, as_of: Hlc) -> CaseSummary {
     CaseSummary {
         case_no: case.case_no,
         item: case.item.clone(),
@@ -20,16 +18,16 @@ pub fn summarise(case: &Case, clocks: Option<&Clocks>, as_of: Hlc) -> CaseSummar
         owner: case.owner,
         state: case.state,
         accepted_on: case.accepted_on,
-        deadline: clocks.and_then(|c| c.promised),
-        legal_deadline: clocks.and_then(|c| c.legal),
+        deadline: clocks.promised,
+        legal_deadline: clocks.legal,
         concluded_on: case.concluded_on,
-        warning: warning(clocks.and_then(|c| c.warning)),
-        legal_warning: warning(clocks.and_then(|c| c.legal_warning)),
-        working_days: clocks.and_then(|c| c.working_days),
+        warning: clocks.warning,
+        legal_warning: clocks.legal_warning,
+        working_days: clocks.working_days,
         owed: (case.owed.len() + case.requested.len()) as u16,
-        joint: clocks.and_then(|c| joint_status(case, c)),
+        joint: joint_status(case, clocks),
         satisfaction: case.rating.as_ref().map(|r| r.satisfaction),
-        rectification: clocks.and_then(|c| c.rectification),
+        rectification: clocks.rectification,
         rectified_on: case.rectified_on,
         notices: case
             .notices
@@ -42,6 +40,7 @@ pub fn summarise(case: &Case, clocks: Option<&Clocks>, as_of: Hlc) -> CaseSummar
                 answered_on: n.answered_on,
             })
             .collect(),
+        provisional: clocks.provisional,
         as_of,
     }
 }

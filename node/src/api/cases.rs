@@ -39,7 +39,7 @@ pub async fn submit(
     caller: Caller,
     JsonBody(app): JsonBody<Application>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let intake = intake::prepare(&node.reference.catalog(), &app)?;
+    let intake = intake::prepare(&node.reference.catalog(), &app, node.today())?;
     if !caller.0.serves(&intake.department) {
         return Err(ApiError::forbidden(format!(
             "{} may not accept applications for {}",
@@ -110,8 +110,7 @@ pub async fn list(
             continue;
         }
         let clocks = node.clocks(&case);
-        let level = clocks.as_ref().ok().and_then(|c| c.warning);
-        if warning.is_some_and(|w| level != Some(w)) {
+        if warning.is_some_and(|w| clocks.warning != w) {
             continue;
         }
         cases.push(case_view(&case, &clocks));

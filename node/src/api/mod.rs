@@ -10,6 +10,7 @@
 mod action;
 mod auth;
 mod body;
+mod calendar;
 mod cases;
 mod error;
 mod node;
@@ -53,10 +54,9 @@ impl NodeContext {
         self.clock.today()
     }
 
-    /// The case's clocks today, or why they cannot be computed.
-    pub fn clocks(&self, case: &Case) -> Result<Clocks, String> {
+    /// The case's clocks today.
+    pub fn clocks(&self, case: &Case) -> Clocks {
         deadline::evaluate(case, &self.reference.calendar(), self.today(), &self.policy)
-            .map_err(|e| e.to_string())
     }
 }
 
@@ -69,6 +69,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/cases/{case_no}", get(cases::show))
         .route("/api/v1/cases/{case_no}/actions", post(cases::act))
         .route("/api/v1/catalog", get(node::catalog))
+        .route("/api/v1/calendar", get(calendar::show).put(calendar::load))
         .route("/api/v1/status", get(status::status))
         .route("/api/v1/status/pull", post(status::pull))
         .route("/api/v1/stats", get(status::stats))

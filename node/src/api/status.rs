@@ -77,6 +77,7 @@ pub async fn stats(State(node): State<AppState>, _caller: Caller) -> Result<Json
     Ok(Json(json!({
         "node": node.code,
         "as_of": timestamp(node.clock.now_ms()),
+        "calendar": calendar_view(&node),
         "totals": report.totals,
         "by_item": report.by_item,
         "by_department": report.by_department,
@@ -155,6 +156,7 @@ fn status_view(
     let mut view = json!({
         "node": node.code,
         "as_of": timestamp(now_ms),
+        "calendar": calendar_view(node),
         "totals": report.totals,
         "nodes": nodes,
     });
@@ -164,12 +166,42 @@ fn status_view(
     Ok(view)
 }
 
+/// Where the calendar in force stands: its official years and, from 1 November, whether next
+/// year's notice is still missing (the alarm every node raises).
+pub fn calendar_view(node: &NodeContext) -> Value {
+    let calendar = node.reference.calendar();
+    let today = node.today();
+    json!({
+        "official_years": calendar.official_years().collect::<Vec<_>>(),
+        "last_official_year": calendar.last_official_year(),
+        "missing_years": calendar.missing_years(today),
+        "alarm": calendar.boundary_alarm(today),
+    })
+}
+
 /// The region's figures and each descendant's data age, for Prometheus.
 pub fn metrics(node: &NodeContext, out: &mut String) -> Result<(), ApiError> {
     let report = report(node)?;
     let t = &report.totals;
     let code = node.code;
-    let gauges: [(&str, &str, f64); 9] = [
+    let calendar = node.reference.calendar();
+    let gauges: [(&str, &str, f64); 12] = [
+        (
+            "liandong_calendar_last_official_year",
+            "The last year with an official (State Council) calendar here; 0 if none.",
+            f64::from(calendar.last_official_year().unwrap_or(0)),
+        ),
+        (
+            "liandong_calendar_missing_years",
+            "Years that should have their official calendar by now and do not (this year; from \
+             1 November also the next).",
+            calendar.missing_years(node.today()).len() as f64,
+        ),
+        (
+            "liandong_region_provisional",
+            "Cases of the subtree whose clocks are provisional (a year without its notice).",
+            t.provisional as f64,
+        ),
         (
             "liandong_region_cases",
             "Cases of the subtree (summaries held).",

@@ -8,12 +8,9 @@ use serde_json::{json, Value};
 use crate::case::{Case, LogEntry};
 use crate::deadline::Clocks;
 
-/// Renders a case and its clocks. `clock_error` says why the clocks could not be computed
-/// (e.g. no calendar for the year), instead of failing the whole request.
-pub fn case_view(case: &Case, clocks: &Result<Clocks, String>) -> Value {
-    let empty = Clocks::default();
-    let c = clocks.as_ref().unwrap_or(&empty);
-    let mut v = json!({
+/// Renders a case and its clocks.
+pub fn case_view(case: &Case, c: &Clocks) -> Value {
+    json!({
         "case_no": case.case_no,
         "item": case.item,
         "item_name": case.item_name,
@@ -29,9 +26,10 @@ pub fn case_view(case: &Case, clocks: &Result<Clocks, String>) -> Value {
         "deadline": c.promised,
         "legal_deadline": c.legal,
         "concluded_on": case.concluded_on,
-        // No silent green: without clocks (see `clock_error`) there is no warning level.
         "warning": c.warning,
         "legal_warning": c.legal_warning,
+        // Counted over a year without its State Council notice: may move when it arrives.
+        "provisional": c.provisional,
         "working_days": c.working_days,
         "remaining_days": c.remaining_days,
         "paused_days": c.paused_days,
@@ -56,11 +54,7 @@ pub fn case_view(case: &Case, clocks: &Result<Clocks, String>) -> Value {
         "notices": case.notices,
         "forwarded_to": case.forwarded_to,
         "events": case.log.iter().map(event_view).collect::<Vec<_>>(),
-    });
-    if let (Err(e), Some(obj)) = (clocks, v.as_object_mut()) {
-        obj.insert("clock_error".into(), Value::String(e.clone()));
-    }
-    v
+    })
 }
 
 #[derive(Serialize)]

@@ -231,6 +231,12 @@ pub(crate) fn print_case(case: &Value, json: bool) {
         text(&case["legal_deadline"]),
         text(&case["concluded_on"])
     );
+    if case["provisional"] == true {
+        println!(
+            "  deadlines provisional (暂定): counted over a year without its State Council \
+             notice; they may move when it is loaded"
+        );
+    }
     if case["first_review_due"].is_string() {
         println!(
             "  first review (初审) due {}  reported up {}  warning: {}",
@@ -335,6 +341,11 @@ fn print_list(answer: &Value, json: bool) {
             text(&c["state"]),
             text(&c["deadline"]),
             text(&c["warning"])
+                + if c["provisional"] == true {
+                    " (暂定)"
+                } else {
+                    ""
+                }
         );
     }
     println!("{} case(s)", cases.len());

@@ -95,6 +95,9 @@ fn print_answer(s: &Value, json: bool, what: &str, details: fn(&Value)) -> Resul
         text(&s["node"]),
         text(&s["as_of"])
     );
+    if let Some(alarm) = s["calendar"]["alarm"].as_str() {
+        println!("  CALENDAR: {alarm}");
+    }
     print_totals(&s["totals"]);
     details(s);
     Ok(())
@@ -124,6 +127,12 @@ fn print_totals(t: &Value) {
         "  rectifications (整改)  {} open, {} late",
         t["rectifications_open"], t["rectifications_late"]
     );
+    if t["provisional"].as_u64().is_some_and(|n| n > 0) {
+        println!(
+            "  provisional clocks    {} cases (counted without next year's notice: may move)",
+            t["provisional"]
+        );
+    }
     if let Some(scores) = t["satisfaction"].as_object().filter(|s| !s.is_empty()) {
         let line: Vec<String> = scores.iter().map(|(k, v)| format!("{k}: {v}")).collect();
         println!(

@@ -395,7 +395,7 @@ impl Writer {
     fn welcome(&self, child: NodeCode, queue: &mut Vec<Queued>) -> Result<(), EngineError> {
         for kind in [Kind::Catalog, Kind::Calendar] {
             let text = match self.reference.own(kind) {
-                Some(own) => Some(own.to_string()),
+                Some(own) => Some(own),
                 None => self
                     .setting(kind.received_key())?
                     .and_then(|b| String::from_utf8(b).ok()),
@@ -437,6 +437,8 @@ impl Writer {
             .map_err(|e| EngineError::Invalid(e.to_string()))?;
         if adopted {
             info!(node = %self.code, ?kind, "adopted the parent's broadcast");
+            // Deadlines follow the calendar: every case is re-evaluated after this group.
+            self.recheck |= kind == Kind::Calendar;
             self.router.broadcast_down(
                 &reference_record(kind, &text),
                 Some(from),
@@ -450,7 +452,7 @@ impl Writer {
     /// Broadcasts each own file that differs from what was last broadcast.
     pub(super) fn publish(&mut self) -> Result<(), EngineError> {
         for kind in [Kind::Catalog, Kind::Calendar] {
-            let Some(text) = self.reference.own(kind).map(str::to_string) else {
+            let Some(text) = self.reference.own(kind) else {
                 continue;
             };
             if self.setting(kind.sent_key())?.as_deref() == Some(text.as_bytes()) {

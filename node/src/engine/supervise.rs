@@ -18,26 +18,40 @@ const AUTO_SUPERVISOR: &str = "自动督办";
 
 impl Writer {
     /// Refreshes every summary whose clocks moved since it was written, then raises the
-    /// automatic 督办s that are due. Returns how many summaries changed.
-    pub(super) fn sweep(&mut self) -> Result<u64, EngineError> {
+    /// automatic 督办s that are due. Returns how many summaries changed. `full` looks at
+    /// concluded cases too: after a calendar change, their deadlines and their on-time
+    /// judgement may move as well.
+    pub(super) fn sweep(&mut self, full: bool) -> Result<u64, EngineError> {
         // The sweep scans the store: everything of this group goes in first.
         self.write_staged()?;
         let mut stale = Vec::new();
+        let mut evaluated = 0u64;
         for case in self.store.cases() {
             let case = case?;
             if !case.involved().contains(&self.code) {
                 continue;
             }
             let held = self.store.summary(&case.case_no)?;
-            if held.is_some() && !clocks_can_move(&case) {
+            if held.is_some() && !full && !clocks_can_move(&case) {
                 continue;
             }
+            evaluated += 1;
             let fresh = self.summary_of(&case, self.meta.hlc);
             if held.is_none_or(|h| !same_apart_from_time(&h, &fresh)) {
                 stale.push(case);
             }
         }
         let changed = stale.len() as u64;
+        if full {
+            let calendar = self.reference.calendar();
+            info!(
+                node = %self.code,
+                evaluated,
+                changed,
+                official_until = calendar.last_official_year(),
+                "clocks re-evaluated against the calendar in force: {changed} of {evaluated} cases changed"
+            );
+        }
         for case in stale {
             let mut meta = self.meta;
             meta.hlc = Hlc::tick(meta.hlc, self.clock.now_ms());
@@ -49,6 +63,26 @@ impl Writer {
         self.write_staged()?;
         self.auto_supervise()?;
         Ok(changed)
+    }
+
+    /// Loads official calendar years into this node's own calendar ([`Reference::load_calendar`]),
+    /// keeps them, broadcasts the calendar down and re-evaluates every case. Returns how many
+    /// summaries changed.
+    ///
+    /// [`Reference::load_calendar`]: crate::reference::Reference::load_calendar
+    pub(super) fn load_calendar(&mut self, text: &str) -> Result<u64, EngineError> {
+        let loaded = self
+            .reference
+            .load_calendar(text)
+            .map_err(|e| Refusal::Invalid(format!("calendar: {e}")))?;
+        let change = Change {
+            setting: Some((crate::reference::LOADED_CALENDAR_KEY, loaded.into_bytes())),
+            ..Change::default()
+        };
+        self.commit(self.meta, change);
+        info!(node = %self.code, "official calendar years loaded");
+        self.publish()?;
+        self.sweep(true)
     }
 
     /// A 督办 notice on `case_no` from this node. A case held here is acted on like any other;
@@ -108,10 +142,7 @@ impl Writer {
             let Some(deadline) = summary.deadline.filter(|_| red_and_open(&summary)) else {
                 continue;
             };
-            // A calendar without the year cannot say; the next sweep tries again.
-            let Ok(limit) = calendar.add_workdays(deadline, self.policy.auto_supervise_days) else {
-                continue;
-            };
+            let limit = calendar.add_workdays(deadline, self.policy.auto_supervise_days);
             if today > limit && !self.noticed_here(&summary.case_no)? {
                 due.push(summary);
             }

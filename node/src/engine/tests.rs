@@ -14,7 +14,7 @@ fn start(dir: &std::path::Path) -> (Arc<SledStore>, Engine) {
         parent: None,
         key: SigningKey::from_bytes(&[7; 32]),
         clock: Clock::system(),
-        reference: Arc::new(Reference::new(None, None, None, None).unwrap()),
+        reference: Arc::new(Reference::new(None, None, None, None, None).unwrap()),
         policy: WarningPolicy::default(),
         ca_der: None,
     })
@@ -126,7 +126,7 @@ async fn county_with_township(dir: &std::path::Path) -> (Arc<SledStore>, Engine,
         parent: Some("350300".parse().unwrap()),
         key: SigningKey::from_bytes(&[7; 32]),
         clock: Clock::system(),
-        reference: Arc::new(Reference::new(None, None, None, None).unwrap()),
+        reference: Arc::new(Reference::new(None, None, None, None, None).unwrap()),
         policy: WarningPolicy::default(),
         ca_der: Some(ca_der),
     })

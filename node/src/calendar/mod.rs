@@ -11,11 +11,18 @@
 //! - `workdays`: the adjusted working weekend days.
 //!
 //! A date is a working day iff it is Monday to Friday and not a holiday, or it is listed in
-//! `workdays`. A date in a year the calendar has no data for is an error naming that year, never
-//! a silent fallback to Monday–Friday: a deadline computed from a guess would be wrong in law.
+//! `workdays`.
 //!
-//! The binary ships the national calendar for 2024–2026 (`data/calendar-cn.toml`); a city may
-//! load and broadcast its own file, which replaces the years it defines ([`Calendar::overlay`]).
+//! # Official and provisional years
+//!
+//! A year is **official** when its notice is known: built in (`data/calendar-cn.toml`, 2024–2026),
+//! from the node's own calendar file (`files.calendar`, or `liandong calendar load`), or broadcast
+//! by an ancestor. Every other year is **provisional**: derived from the law by [`statutory`] —
+//! weekends, the statutory holidays and their make-up days (补假), without the 调休 a notice will
+//! add. The calendar always answers, so a case never lacks its clocks; what was computed with a
+//! provisional year says so ([`Calendar::provisional_between`]) and is re-evaluated when the
+//! official year arrives. An official year replaces the provisional one as a whole
+//! ([`Calendar::overlay`]).
 //!
 //! # File format
 //!
@@ -36,26 +43,28 @@
 //! whether or not it is a working day. Accepted on a Sunday with N = 1, a case is due on the
 //! Monday if that Monday is a working day.
 
+pub mod statutory;
+
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use federation_proto::Date;
 use serde::Deserialize;
 
 /// The national calendar compiled into the binary.
-const NATIONAL: &str = include_str!("../data/calendar-cn.toml");
+const NATIONAL: &str = include_str!("../../data/calendar-cn.toml");
 
 /// 366 flags fit in six 64-bit words.
 const WORDS: usize = 6;
 
+/// Years a [`Date`] can name without overflow; beyond them a day counts as Monday to Friday.
+const REPRESENTABLE: std::ops::RangeInclusive<i32> = 1..=9999;
+
 #[derive(Debug, thiserror::Error)]
 pub enum CalendarError {
-    #[error(
-        "the working-day calendar has no data for {year}: load a calendar file with a [{year}] \
-         table (the State Council publishes each year's holidays in the autumn before)"
-    )]
-    NoData { year: i32 },
     #[error("cannot read calendar file {}: {error}", .path.display())]
     Read {
         path: PathBuf,
@@ -101,12 +110,24 @@ pub enum CalendarError {
     },
     #[error("[{year}]: {date} is listed both in holidays and in workdays")]
     HolidayAndWorkday { year: i32, date: Date },
+    #[error("the calendar file defines no year: give at least one table such as [2027]")]
+    Empty,
 }
 
-/// Working days per year. Cheap to clone; lookups never allocate.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// Where a year's data comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// A State Council notice (or a city's file that restates one).
+    Official,
+    /// Derived from the law by [`statutory`], until the notice arrives.
+    Provisional,
+}
+
+/// Working days per year: the official years given, every other year provisional. Cheap to
+/// clone; lookups never allocate within 2000–2100.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Calendar {
-    years: BTreeMap<i32, Year>,
+    official: BTreeMap<i32, Year>,
 }
 
 /// One year: the lists as given (for display and re-export) and a bitmap of working-day flags
@@ -118,6 +139,16 @@ struct Year {
     working: [u64; WORDS],
     holidays: Vec<Date>,
     workdays: Vec<Date>,
+    /// For a provisional year, what each holiday is (e.g. `清明节补假`), in `holidays` order.
+    labels: Vec<String>,
+}
+
+/// One day off as the calendar holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DayOff {
+    pub date: Date,
+    /// What the day is, for a provisional year (an official file lists dates only).
+    pub label: Option<String>,
 }
 
 /// One `[year]` table as written in the file.
@@ -150,21 +181,49 @@ impl DateValue {
     }
 }
 
+/// The provisional years of the festival table, built once per process.
+fn provisional_years() -> &'static BTreeMap<i32, Year> {
+    static YEARS: OnceLock<BTreeMap<i32, Year>> = OnceLock::new();
+    YEARS.get_or_init(|| {
+        (statutory::FIRST_YEAR..=statutory::LAST_YEAR)
+            .filter_map(|y| Some((y, Year::provisional(y)?)))
+            .collect()
+    })
+}
+
+impl Default for Calendar {
+    /// No official year: every year provisional.
+    fn default() -> Calendar {
+        Calendar {
+            official: BTreeMap::new(),
+        }
+    }
+}
+
 impl Calendar {
-    /// The national calendar built into the binary (2024–2026).
-    pub fn builtin() -> Result<Calendar, CalendarError> {
-        Calendar::from_toml(NATIONAL)
+    /// The national calendar built into the binary: the notices of 2024–2026, every other
+    /// year provisional.
+    pub fn builtin() -> Calendar {
+        static NATIONAL_YEARS: OnceLock<Calendar> = OnceLock::new();
+        NATIONAL_YEARS
+            .get_or_init(|| {
+                // The built-in file is checked by the tests; a broken one would leave the
+                // years provisional rather than stop the node.
+                Calendar::from_toml(NATIONAL).unwrap_or_default()
+            })
+            .clone()
     }
 
-    /// Parses and validates a calendar file's text (format in the module doc).
+    /// Parses and validates a calendar file's text (format in the module doc). Every year it
+    /// defines is official.
     pub fn from_toml(text: &str) -> Result<Calendar, CalendarError> {
         let tables: BTreeMap<String, YearFile> = toml::from_str(text)?;
-        let mut years = BTreeMap::new();
+        let mut official = BTreeMap::new();
         for (key, file) in tables {
             let year = parse_year_key(&key)?;
-            years.insert(year, Year::build(year, file)?);
+            official.insert(year, Year::build(year, file)?);
         }
-        Ok(Calendar { years })
+        Ok(Calendar { official })
     }
 
     /// Reads a calendar file; errors name the file.
@@ -179,61 +238,155 @@ impl Calendar {
         })
     }
 
-    /// Lays `other` over `self`: each year `other` defines replaces this calendar's data for that
-    /// year as a whole (a city's file restates a year, it does not patch single dates); the other
-    /// years are kept.
+    /// Lays `other` over `self`: each official year `other` defines replaces this calendar's
+    /// data for that year as a whole (a notice restates a year, it does not patch single
+    /// dates); the other years are kept.
     pub fn overlay(&mut self, other: Calendar) {
-        self.years.extend(other.years);
+        self.official.extend(other.official);
     }
 
-    /// The years this calendar has data for, in order.
-    pub fn years(&self) -> impl Iterator<Item = i32> + '_ {
-        self.years.keys().copied()
+    /// The official years, in order.
+    pub fn official_years(&self) -> impl Iterator<Item = i32> + '_ {
+        self.official.keys().copied()
     }
 
-    /// The holidays listed for `year`, sorted; `None` when the year has no data.
-    pub fn holidays(&self, year: i32) -> Option<&[Date]> {
-        self.years.get(&year).map(|y| y.holidays.as_slice())
+    /// Where `year`'s data comes from.
+    pub fn source(&self, year: i32) -> Source {
+        if self.official.contains_key(&year) {
+            Source::Official
+        } else {
+            Source::Provisional
+        }
     }
 
-    /// The adjusted working weekend days (调休上班) listed for `year`, sorted.
-    pub fn adjusted_workdays(&self, year: i32) -> Option<&[Date]> {
-        self.years.get(&year).map(|y| y.workdays.as_slice())
+    pub fn is_official(&self, year: i32) -> bool {
+        self.source(year) == Source::Official
     }
 
-    pub fn is_workday(&self, d: Date) -> Result<bool, CalendarError> {
-        let year = self.year(d.year())?;
-        Ok(year.is_working(year.ordinal(d)))
+    /// The last year with official data, if any.
+    pub fn last_official_year(&self) -> Option<i32> {
+        self.official.keys().next_back().copied()
+    }
+
+    /// Whether any year from `from`'s to `to`'s is provisional: a clock computed over those
+    /// dates may still move when the notice arrives.
+    pub fn provisional_between(&self, from: Date, to: Date) -> bool {
+        let (a, b) = (from.year().min(to.year()), from.year().max(to.year()));
+        let span = i64::from(b) - i64::from(a) + 1;
+        (self.official.range(a..=b).count() as i64) < span
+    }
+
+    /// The years around `today` that lack their official calendar and should have it by now:
+    /// the current year at any time, and from 1 November the next one (the State Council
+    /// publishes it in the autumn). Empty when all is well.
+    pub fn missing_years(&self, today: Date) -> Vec<i32> {
+        let (year, month, _) = today.ymd();
+        let mut missing = Vec::new();
+        if !self.is_official(year) {
+            missing.push(year);
+        }
+        if month >= 11 && !self.is_official(year + 1) {
+            missing.push(year + 1);
+        }
+        missing
+    }
+
+    /// What a node says (a WARN at start and once a day, a line in `liandong status`) while
+    /// [`Calendar::missing_years`] is not empty.
+    pub fn boundary_alarm(&self, today: Date) -> Option<String> {
+        let missing = self.missing_years(today);
+        let years = missing
+            .iter()
+            .map(i32::to_string)
+            .collect::<Vec<_>>()
+            .join(" and ");
+        (!missing.is_empty()).then(|| {
+            format!(
+                "no official working-day calendar for {years}: deadlines that reach into it are \
+                 counted with the provisional calendar derived from the law (no 调休) and marked \
+                 provisional; load the State Council notice at the city with \
+                 `liandong calendar load FILE` (README: Deadlines past the notices)"
+            )
+        })
+    }
+
+    /// The days off of `year` in date order, each with its label in a provisional year.
+    pub fn days_off(&self, year: i32) -> Vec<DayOff> {
+        let Some(data) = self.year(year) else {
+            return Vec::new();
+        };
+        data.holidays
+            .iter()
+            .enumerate()
+            .map(|(i, &date)| DayOff {
+                date,
+                label: data.labels.get(i).cloned(),
+            })
+            .collect()
+    }
+
+    /// The holidays of `year`, sorted.
+    pub fn holidays(&self, year: i32) -> Vec<Date> {
+        self.year(year)
+            .map(|y| y.holidays.clone())
+            .unwrap_or_default()
+    }
+
+    /// The adjusted working weekend days (调休上班) of `year`, sorted; none in a provisional
+    /// year (the law does not know them).
+    pub fn adjusted_workdays(&self, year: i32) -> Vec<Date> {
+        self.year(year)
+            .map(|y| y.workdays.clone())
+            .unwrap_or_default()
+    }
+
+    pub fn is_workday(&self, d: Date) -> bool {
+        match self.year(d.year()) {
+            Some(year) => year.is_working(year.ordinal(d)),
+            None => !d.is_weekend(),
+        }
     }
 
     /// The `n`th working day strictly after `d` (`d` itself never counts); `d` when `n` is 0.
-    pub fn add_workdays(&self, d: Date, n: u32) -> Result<Date, CalendarError> {
+    pub fn add_workdays(&self, d: Date, n: u32) -> Date {
         let mut left = n;
         let mut last_seen = d;
         while left > 0 {
             let next = last_seen.succ();
-            let year = self.year(next.year())?;
+            let Some(year) = self.year(next.year()) else {
+                // Beyond any real calendar: Monday to Friday, a day at a time.
+                left -= u32::from(!next.is_weekend());
+                last_seen = next;
+                continue;
+            };
             match year.nth_working_from(year.ordinal(next), left) {
-                Ok(ordinal) => return Ok(year.date(ordinal)),
+                Ok(ordinal) => return year.date(ordinal),
                 Err(found) => {
                     left -= found;
                     last_seen = year.last();
                 }
             }
         }
-        Ok(d)
+        last_seen
     }
 
     /// The number of working days `w` with `from < w <= to`; 0 when `to <= from`. Counts the
     /// working days a case spent paused, or those left before its deadline.
-    pub fn workdays_between(&self, from: Date, to: Date) -> Result<u32, CalendarError> {
+    pub fn workdays_between(&self, from: Date, to: Date) -> u32 {
         if to <= from {
-            return Ok(0);
+            return 0;
         }
         let mut total = 0;
         let mut day = from.succ();
         loop {
-            let year = self.year(day.year())?;
+            let Some(year) = self.year(day.year()) else {
+                total += u32::from(!day.is_weekend());
+                if day >= to {
+                    return total;
+                }
+                day = day.succ();
+                continue;
+            };
             let last = year.last();
             let end = if to < last {
                 year.ordinal(to) + 1
@@ -242,16 +395,16 @@ impl Calendar {
             };
             total += year.count(year.ordinal(day), end);
             if to <= last {
-                return Ok(total);
+                return total;
             }
             day = last.succ();
         }
     }
 
-    /// The calendar in the file format of the module doc, e.g. to broadcast it down the tree.
+    /// The official years in the file format of the module doc, e.g. to broadcast them.
     pub fn to_toml(&self) -> String {
         let mut out = String::new();
-        for (year, data) in &self.years {
+        for (year, data) in &self.official {
             let _ = writeln!(out, "[{year}]");
             let _ = writeln!(out, "holidays = [{}]", quoted(&data.holidays));
             let _ = writeln!(out, "workdays = [{}]\n", quoted(&data.workdays));
@@ -259,8 +412,19 @@ impl Calendar {
         out
     }
 
-    fn year(&self, year: i32) -> Result<&Year, CalendarError> {
-        self.years.get(&year).ok_or(CalendarError::NoData { year })
+    /// The data of `year`: official, else provisional; `None` only for a year no [`Date`]
+    /// arithmetic can hold.
+    fn year(&self, year: i32) -> Option<Cow<'_, Year>> {
+        if let Some(data) = self.official.get(&year) {
+            return Some(Cow::Borrowed(data));
+        }
+        if let Some(data) = provisional_years().get(&year) {
+            return Some(Cow::Borrowed(data));
+        }
+        if !REPRESENTABLE.contains(&year) {
+            return None;
+        }
+        Year::provisional(year).map(Cow::Owned)
     }
 }
 
@@ -269,21 +433,37 @@ impl Year {
         let holidays = parse_dates(year, "holidays", &file.holidays)?;
         let workdays = parse_dates(year, "workdays", &file.workdays)?;
         check_workdays(year, &holidays, &workdays)?;
-        let (first, next_first) = match (Date::from_ymd(year, 1, 1), Date::from_ymd(year + 1, 1, 1))
-        {
-            (Some(a), Some(b)) => (a, b),
-            _ => {
-                return Err(CalendarError::NotAYear {
-                    key: year.to_string(),
-                })
-            }
-        };
+        Year::with(year, holidays, workdays, Vec::new()).ok_or_else(|| CalendarError::NotAYear {
+            key: year.to_string(),
+        })
+    }
+
+    /// The year as the law gives it ([`statutory`]).
+    fn provisional(year: i32) -> Option<Year> {
+        let days = statutory::holidays(year)?;
+        let labels = days.iter().map(statutory::Holiday::label).collect();
+        let holidays = days.iter().map(|h| h.date).collect();
+        Year::with(year, holidays, BTreeSet::new(), labels)
+    }
+
+    fn with(
+        year: i32,
+        holidays: BTreeSet<Date>,
+        workdays: BTreeSet<Date>,
+        labels: Vec<String>,
+    ) -> Option<Year> {
+        if !REPRESENTABLE.contains(&year) {
+            return None;
+        }
+        let first = Date::from_ymd(year, 1, 1)?;
+        let next_first = Date::from_ymd(year + 1, 1, 1)?;
         let mut data = Year {
             first,
             len: (next_first.days() - first.days()) as u32,
             working: [0; WORDS],
             holidays: Vec::new(),
             workdays: Vec::new(),
+            labels,
         };
         for ordinal in 0..data.len {
             let d = data.date(ordinal);
@@ -294,7 +474,7 @@ impl Year {
         }
         data.holidays = holidays.into_iter().collect();
         data.workdays = workdays.into_iter().collect();
-        Ok(data)
+        Some(data)
     }
 
     fn is_working(&self, ordinal: u32) -> bool {
@@ -430,21 +610,24 @@ mod tests {
     }
 
     fn national() -> Calendar {
-        Calendar::builtin().unwrap()
+        Calendar::builtin()
     }
 
     fn plus(s: &str, n: u32) -> String {
-        national().add_workdays(d(s), n).unwrap().to_string()
+        national().add_workdays(d(s), n).to_string()
     }
 
     #[test]
     fn builtin_parses_and_covers_2024_to_2026() {
         let cal = national();
-        assert_eq!(cal.years().collect::<Vec<_>>(), vec![2024, 2025, 2026]);
-        assert_eq!(cal.holidays(2025).unwrap().len(), 28);
         assert_eq!(
-            cal.adjusted_workdays(2026).unwrap(),
-            &[
+            cal.official_years().collect::<Vec<_>>(),
+            vec![2024, 2025, 2026]
+        );
+        assert_eq!(cal.holidays(2025).len(), 28);
+        assert_eq!(
+            cal.adjusted_workdays(2026),
+            [
                 d("2026-01-04"),
                 d("2026-02-14"),
                 d("2026-02-28"),
@@ -463,7 +646,7 @@ mod tests {
         let total = |y: i32| {
             let eve = Date::from_ymd(y - 1, 12, 31).unwrap();
             let last = Date::from_ymd(y, 12, 31).unwrap();
-            cal.workdays_between(eve, last).unwrap()
+            cal.workdays_between(eve, last)
         };
         assert_eq!(total(2024), 251);
         assert_eq!(total(2025), 248);
@@ -478,11 +661,11 @@ mod tests {
         assert_eq!(plus("2025-10-01", 1), "2025-10-09"); // accepted on a holiday
         assert_eq!(plus("2025-09-28", 3), "2025-10-09");
         let cal = national();
-        assert!(cal.is_workday(d("2025-09-28")).unwrap());
-        assert!(!cal.is_workday(d("2025-10-08")).unwrap());
+        assert!(cal.is_workday(d("2025-09-28")));
+        assert!(!cal.is_workday(d("2025-10-08")));
         // 09-28, 09-29, 09-30, 10-09, 10-10, 10-11.
         let n = cal.workdays_between(d("2025-09-26"), d("2025-10-11"));
-        assert_eq!(n.unwrap(), 6);
+        assert_eq!(n, 6);
     }
 
     #[test]
@@ -507,49 +690,75 @@ mod tests {
         assert_eq!(plus("2025-12-31", 1), "2026-01-04"); // Sunday, 调休上班
                                                          // 12-31, 01-04 and 01-05.
         let n = national().workdays_between(d("2025-12-30"), d("2026-01-05"));
-        assert_eq!(n.unwrap(), 3);
+        assert_eq!(n, 3);
     }
 
     #[test]
-    fn years_without_data_are_errors_naming_the_year() {
+    fn years_without_a_notice_are_provisional_and_always_answer() {
         let cal = national();
-        let err = cal.is_workday(d("2023-06-01")).unwrap_err();
-        assert!(matches!(err, CalendarError::NoData { year: 2023 }));
-        assert!(err.to_string().contains("2023"), "{err}");
-        let err = cal.add_workdays(d("2026-12-28"), 10).unwrap_err();
-        assert!(matches!(err, CalendarError::NoData { year: 2027 }));
-        assert!(err.to_string().contains("2027"), "{err}");
-        let err = cal
-            .workdays_between(d("2026-12-01"), d("2027-01-10"))
-            .unwrap_err();
-        assert!(matches!(err, CalendarError::NoData { year: 2027 }));
-        // The day before the range is never looked at.
+        assert!(cal.is_official(2026) && !cal.is_official(2027));
+        assert_eq!(cal.source(2027), Source::Provisional);
+        assert_eq!(cal.last_official_year(), Some(2026));
+        // 2026-12-28 (Mon) + 10: 12-29..12-31, then 2027: 01-01 元旦 off, 01-04..01-08,
+        // 01-11, 01-12.
+        assert_eq!(plus("2026-12-28", 10), "2027-01-12");
+        assert!(cal.provisional_between(d("2026-12-28"), d("2027-01-12")));
+        assert!(!cal.provisional_between(d("2026-01-05"), d("2026-12-31")));
+        // 春节 2027: 除夕 Fri 02-05 to Mon 02-08, Sat and Sun made up on Tue and Wed.
+        assert_eq!(plus("2027-02-04", 1), "2027-02-11");
+        // A year before the built-in notices is provisional too, by today's law.
+        assert!(!cal.is_workday(d("2023-10-02")));
+        assert_eq!(cal.workdays_between(d("2023-12-31"), d("2024-01-03")), 2);
+        // Far outside the festival table: weekends and the fixed-date holidays still hold.
+        assert!(!cal.is_workday(d("2150-10-01")) && cal.is_workday(d("2150-10-08")));
+        // Beyond what a date can name in a year: Monday to Friday, day by day.
+        // Thu 9999-12-30: Fri 12-31, then (beyond) Sat, Sun, Mon 01-03, Tue 01-04.
+        let far = Date::from_ymd(9999, 12, 30).unwrap();
+        assert_eq!(far.weekday(), 4);
+        assert_eq!(cal.add_workdays(far, 3), far.add_days(5));
+        assert_eq!(cal.workdays_between(far, far.add_days(5)), 3);
         assert_eq!(
-            cal.workdays_between(d("2023-12-31"), d("2024-01-03"))
-                .unwrap(),
-            2
+            Calendar::default().add_workdays(d("2025-01-01"), 0),
+            d("2025-01-01")
         );
-        assert!(Calendar::default().add_workdays(d("2025-01-01"), 0).is_ok());
+    }
+
+    #[test]
+    fn provisional_days_off_carry_their_names() {
+        let cal = national();
+        let days = cal.days_off(2027);
+        let first = &days[0];
+        assert_eq!(
+            (first.date, first.label.as_deref()),
+            (d("2027-01-01"), Some("元旦"))
+        );
+        assert!(days
+            .iter()
+            .any(|x| x.date == d("2027-02-09") && x.label.as_deref() == Some("春节补假")));
+        assert!(cal.adjusted_workdays(2027).is_empty());
+        // Official years list dates only.
+        assert!(cal.days_off(2026).iter().all(|x| x.label.is_none()));
+        // An official 2027 replaces the provisional one as a whole.
+        let mut with_notice = national();
+        with_notice.overlay(
+            Calendar::from_toml(
+                "[2027]\nholidays = [\"2027-01-01\"]\nworkdays = [\"2027-02-13\"]\n",
+            )
+            .unwrap(),
+        );
+        assert!(with_notice.is_official(2027));
+        assert!(with_notice.is_workday(d("2027-02-05")));
+        assert!(with_notice.is_workday(d("2027-02-13")));
+        assert!(!with_notice.provisional_between(d("2026-12-28"), d("2027-12-31")));
+        assert!(with_notice.provisional_between(d("2026-12-28"), d("2028-01-03")));
     }
 
     #[test]
     fn workdays_between_edges() {
         let cal = national();
-        assert_eq!(
-            cal.workdays_between(d("2025-03-10"), d("2025-03-10"))
-                .unwrap(),
-            0
-        );
-        assert_eq!(
-            cal.workdays_between(d("2025-03-11"), d("2025-03-10"))
-                .unwrap(),
-            0
-        );
-        assert_eq!(
-            cal.workdays_between(d("2025-03-10"), d("2025-03-17"))
-                .unwrap(),
-            5
-        );
+        assert_eq!(cal.workdays_between(d("2025-03-10"), d("2025-03-10")), 0);
+        assert_eq!(cal.workdays_between(d("2025-03-11"), d("2025-03-10")), 0);
+        assert_eq!(cal.workdays_between(d("2025-03-10"), d("2025-03-17")), 5);
     }
 
     #[test]
@@ -562,17 +771,17 @@ mod tests {
         .unwrap();
         cal.overlay(city);
         assert_eq!(
-            cal.years().collect::<Vec<_>>(),
+            cal.official_years().collect::<Vec<_>>(),
             vec![2024, 2025, 2026, 2027]
         );
-        assert!(!cal.is_workday(d("2025-03-10")).unwrap());
-        assert!(cal.is_workday(d("2025-03-15")).unwrap());
+        assert!(!cal.is_workday(d("2025-03-10")));
+        assert!(cal.is_workday(d("2025-03-15")));
         // The whole year was replaced: National Day 2025 is no longer in it.
-        assert!(cal.is_workday(d("2025-10-02")).unwrap());
+        assert!(cal.is_workday(d("2025-10-02")));
         // 2024 and 2026 kept.
-        assert!(!cal.is_workday(d("2026-02-16")).unwrap());
+        assert!(!cal.is_workday(d("2026-02-16")));
         // 2027 defined with no lists: plain Monday–Friday, by the file's say-so.
-        assert!(cal.is_workday(d("2027-01-01")).unwrap());
+        assert!(cal.is_workday(d("2027-01-01")));
     }
 
     #[test]
@@ -587,7 +796,7 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let good = dir.join("good.toml");
         std::fs::write(&good, "[2025]\nholidays = [\"2025-01-01\"]\n").unwrap();
-        assert_eq!(Calendar::load(&good).unwrap().years().count(), 1);
+        assert_eq!(Calendar::load(&good).unwrap().official_years().count(), 1);
         let bad = dir.join("bad.toml");
         std::fs::write(&bad, "[2025]\nholidays = [\"2025-13-01\"]\n").unwrap();
         let err = Calendar::load(&bad).unwrap_err().to_string();
@@ -655,11 +864,11 @@ mod tests {
             // days later is still inside 2026.
             let cal = national();
             let start = d("2024-01-01").add_days(offset);
-            let end = cal.add_workdays(start, n).unwrap();
+            let end = cal.add_workdays(start, n);
             prop_assert!(end > start);
-            prop_assert!(cal.is_workday(end).unwrap());
-            prop_assert_eq!(cal.workdays_between(start, end).unwrap(), n);
-            prop_assert_eq!(cal.workdays_between(start, end.add_days(-1)).unwrap(), n - 1);
+            prop_assert!(cal.is_workday(end));
+            prop_assert_eq!(cal.workdays_between(start, end), n);
+            prop_assert_eq!(cal.workdays_between(start, end.add_days(-1)), n - 1);
         }
     }
 }
