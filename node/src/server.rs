@@ -59,6 +59,16 @@ pub async fn run(config: Config, clock: Clock) -> Result<()> {
         }
         None => None,
     };
+    // Before `ready`: every case re-evaluated — concluded ones too — since the date may have
+    // moved on while the node was down and the calendar file may have changed, so that the
+    // first answers (and the statistics) are already those of today.
+    if let Some(alarm) = reference.calendar().boundary_alarm(clock.today()) {
+        warn!("{alarm}");
+    }
+    match engine.sweep(true).await {
+        Ok(changed) => info!(node = %code, changed, "clocks re-evaluated at start"),
+        Err(e) => warn!(error = %e, "re-evaluating clocks at start failed"),
+    }
     tokio::spawn(sweep(
         engine.clone(),
         reference.clone(),
@@ -99,14 +109,13 @@ pub async fn run(config: Config, clock: Clock) -> Result<()> {
     Ok(())
 }
 
-/// Re-evaluates the clocks of the cases held here at start — all of them, concluded ones too:
-/// the date may have moved on while the node was down, and the calendar file may have changed —
-/// and every `seconds` after, so warnings and summaries follow the calendar. Says once a day
-/// when next year has no official calendar yet ([`Calendar::boundary_alarm`]).
+/// Re-evaluates the clocks of the cases that can still move every `seconds` (the start-up
+/// sweep in [`run`] did all of them), so warnings and summaries follow the date. Says once a
+/// day, after the start, when a year lacks its official calendar ([`Calendar::boundary_alarm`]).
 async fn sweep(engine: Engine, reference: Arc<Reference>, clock: Clock, seconds: u64) {
-    let mut every = tokio::time::interval(Duration::from_secs(seconds.max(1)));
-    let mut full = true;
-    let mut alarmed_on = None;
+    let period = Duration::from_secs(seconds.max(1));
+    let mut every = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+    let mut alarmed_on = Some(clock.today());
     loop {
         every.tick().await;
         let today = clock.today();
@@ -116,7 +125,7 @@ async fn sweep(engine: Engine, reference: Arc<Reference>, clock: Clock, seconds:
                 warn!("{alarm}");
             }
         }
-        match engine.sweep(std::mem::take(&mut full)).await {
+        match engine.sweep(false).await {
             Ok(0) => {}
             Ok(changed) => info!(changed, "clocks re-evaluated: summaries refreshed"),
             Err(e) => warn!(error = %e, "re-evaluating clocks failed"),
