@@ -6,6 +6,7 @@
 //! - [`intake`]: checks at the window (受理): applicant, item, materials.
 //! - [`case`]: the case (办件) and its fold over events, with the authority rules.
 //! - [`deadline`]: promised and legal deadlines and warnings (时限与预警).
+//! - [`disk_sync`]: the fdatasync after each flush that makes an answer survive a power cut.
 //! - [`summary`]: the status summary of a case that ancestors keep (状态摘要).
 //! - [`stats`]: supervision figures over the summaries of a region (电子监察).
 //! - [`store`]: durable storage of events and cases (sled), behind a small trait.
@@ -37,6 +38,7 @@ pub mod clock;
 pub mod config;
 pub mod deadline;
 pub mod demo;
+pub mod disk_sync;
 pub mod engine;
 pub mod files;
 #[cfg(test)]

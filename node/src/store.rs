@@ -113,10 +113,18 @@ pub trait Store: Send + Sync + 'static {
     fn flush(&self) -> Result<(), StoreError>;
     /// Flushes since start (one per group commit).
     fn flush_count(&self) -> u64;
+    /// Completed `fdatasync`s of the store's files since start (one per successful flush).
+    fn sync_count(&self) -> u64;
     fn meta(&self) -> Result<NodeMeta, StoreError>;
     fn case(&self, no: &CaseNo) -> Result<Option<Case>, StoreError>;
     /// Every case, in case-number order.
     fn cases(&self) -> Box<dyn Iterator<Item = Result<Case, StoreError>> + '_>;
+    /// The cases after `after` (from the first when `None`), in case-number
+    /// ([`CaseNo::key`]) order; read lazily, one case at a time, for paged lists.
+    fn cases_from(
+        &self,
+        after: Option<&CaseNo>,
+    ) -> Box<dyn Iterator<Item = Result<Case, StoreError>> + '_>;
     /// A case's events in fold order.
     fn events_of(&self, no: &CaseNo) -> Result<Vec<Event>, StoreError>;
     fn event_count(&self) -> usize;
@@ -142,6 +150,12 @@ pub trait Store: Send + Sync + 'static {
     fn certificates(&self) -> Result<Vec<(NodeCode, Vec<u8>)>, StoreError>;
     fn summary(&self, no: &CaseNo) -> Result<Option<CaseSummary>, StoreError>;
     fn summaries(&self) -> Box<dyn Iterator<Item = Result<CaseSummary, StoreError>> + '_>;
+    /// The summaries after `after` (from the first when `None`), in case-number order; read
+    /// lazily, for paged lists.
+    fn summaries_from(
+        &self,
+        after: Option<&CaseNo>,
+    ) -> Box<dyn Iterator<Item = Result<CaseSummary, StoreError>> + '_>;
     fn is_revoked(&self, code: NodeCode) -> Result<bool, StoreError>;
     /// A node setting written with [`Commit::setting`].
     fn setting(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
@@ -165,6 +179,8 @@ pub struct SledStore {
     certs: sled::Tree,
     revoked: sled::Tree,
     flushes: AtomicU64,
+    /// The `fdatasync` that makes each flush durable against power loss.
+    disk: crate::disk_sync::DiskSync,
     /// Test hook: make flushes fail, as a full or failing disk would.
     #[cfg(test)]
     pub(crate) fail_flushes: std::sync::atomic::AtomicBool,
@@ -185,6 +201,12 @@ const META_KEY: &[u8] = b"node";
 impl SledStore {
     /// Opens (or creates) the database in `dir` with a page cache of `cache_bytes`.
     pub fn open(dir: &Path, cache_bytes: u64) -> Result<SledStore, StoreError> {
+        owner_only(dir).map_err(|e| {
+            StoreError::Corrupt(format!(
+                "cannot restrict {} to its owner (0700/0600): {e}",
+                dir.display()
+            ))
+        })?;
         let db = sled::Config::new()
             .path(dir)
             .cache_capacity(cache_bytes)
@@ -193,7 +215,11 @@ impl SledStore {
             // background flush every 500 ms would only add I/O competing with it.
             .flush_every_ms(None)
             .open()?;
+        let disk = crate::disk_sync::DiskSync::open(dir).map_err(|e| {
+            StoreError::Corrupt(format!("cannot sync the store in {}: {e}", dir.display()))
+        })?;
         Ok(SledStore {
+            disk,
             events: db.open_tree("events")?,
             case_events: db.open_tree("case_events")?,
             cases: db.open_tree("cases")?,
@@ -378,6 +404,39 @@ impl SledStore {
 
 /// A gap in our own log cannot be repaired from here: the parent's copy is the way back
 /// (DESIGN.md §4).
+/// Creates `dir` if needed and makes it and everything in it readable by the owner only: the
+/// store holds applicants' identities (DESIGN.md §5). Also repairs a folder an older build or
+/// another tool left open to others.
+fn owner_only(dir: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)?;
+        let mut pending = vec![dir.to_path_buf()];
+        while let Some(path) = pending.pop() {
+            let meta = std::fs::symlink_metadata(&path)?;
+            if meta.file_type().is_symlink() {
+                continue;
+            }
+            let mode = if meta.is_dir() { 0o700 } else { 0o600 };
+            if meta.permissions().mode() & 0o777 != mode {
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode))?;
+            }
+            if meta.is_dir() {
+                for entry in std::fs::read_dir(&path)? {
+                    pending.push(entry?.path());
+                }
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    std::fs::create_dir_all(dir)?;
+    Ok(())
+}
+
 fn own_gap(before: u64) -> StoreError {
     StoreError::Corrupt(format!("own event sequence has a gap before {before}"))
 }
@@ -528,11 +587,18 @@ impl Store for SledStore {
             return Err(StoreError::Corrupt("disk failure (test)".into()));
         }
         self.db.flush()?;
+        self.disk
+            .sync()
+            .map_err(|e| StoreError::Corrupt(format!("fdatasync failed: {e}")))?;
         Ok(())
     }
 
     fn flush_count(&self) -> u64 {
         self.flushes.load(Ordering::Relaxed)
+    }
+
+    fn sync_count(&self) -> u64 {
+        self.disk.count()
     }
 
     fn meta(&self) -> Result<NodeMeta, StoreError> {
@@ -551,6 +617,16 @@ impl Store for SledStore {
 
     fn cases(&self) -> Box<dyn Iterator<Item = Result<Case, StoreError>> + '_> {
         Box::new(self.cases.iter().values().map(|v| {
+            let v = v?;
+            Ok(codec::decode(&v, MAX_CASE_BYTES)?)
+        }))
+    }
+
+    fn cases_from(
+        &self,
+        after: Option<&CaseNo>,
+    ) -> Box<dyn Iterator<Item = Result<Case, StoreError>> + '_> {
+        Box::new(values_after(&self.cases, after).map(|v| {
             let v = v?;
             Ok(codec::decode(&v, MAX_CASE_BYTES)?)
         }))
@@ -717,6 +793,16 @@ impl Store for SledStore {
         )
     }
 
+    fn summaries_from(
+        &self,
+        after: Option<&CaseNo>,
+    ) -> Box<dyn Iterator<Item = Result<CaseSummary, StoreError>> + '_> {
+        Box::new(
+            values_after(&self.summaries, after)
+                .map(|v| Ok(codec::decode(&v?, codec::MAX_EVENT_BYTES)?)),
+        )
+    }
+
     fn operator(&self, token_hash: &[u8; 32]) -> Result<Option<Operator>, StoreError> {
         match self.operators.get(token_hash)? {
             Some(v) => Ok(Some(codec::decode(&v, 4096)?)),
@@ -737,6 +823,20 @@ impl Store for SledStore {
             .map(|v| Ok(codec::decode(&v?, 4096)?))
             .collect()
     }
+}
+
+/// The values of a tree keyed by [`CaseNo::key`] after `after` (all of them when `None`), in
+/// key order.
+fn values_after(
+    tree: &sled::Tree,
+    after: Option<&CaseNo>,
+) -> impl Iterator<Item = Result<sled::IVec, sled::Error>> {
+    let start = match after {
+        Some(no) => std::ops::Bound::Excluded(no.key()),
+        None => std::ops::Bound::Unbounded,
+    };
+    tree.range::<[u8; 16], _>((start, std::ops::Bound::Unbounded))
+        .values()
 }
 
 #[cfg(test)]

@@ -2,17 +2,18 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::rejection::PathRejection;
-use axum::extract::{Path, State};
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
 use axum::http::{Method, StatusCode, Uri};
 use axum::Json;
-use federation_proto::State as CaseState;
+use federation_proto::{CaseSummary, State as CaseState};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use tracing::info;
 
 use super::auth::Caller;
 use super::body::JsonBody;
+use super::cases;
 use super::error::ApiError;
 use super::{AppState, NodeContext};
 use crate::link;
@@ -105,6 +106,11 @@ pub async fn metrics(State(node): State<AppState>) -> Result<String, ApiError> {
         node.code,
         node.store.flush_count()
     ));
+    out.push_str(&format!(
+        "# HELP liandong_fdatasyncs_total fdatasyncs of the store after a flush: what makes an answer durable against power loss.\n# TYPE liandong_fdatasyncs_total counter\nliandong_fdatasyncs_total{{node=\"{}\"}} {}\n",
+        node.code,
+        node.store.sync_count()
+    ));
     link_metrics(&node, &mut out);
     super::status::metrics(&node, &mut out)?;
     Ok(out)
@@ -133,13 +139,37 @@ pub async fn links(State(node): State<AppState>, _caller: Caller) -> Json<Value>
     Json(json!({ "links": links }))
 }
 
+/// `?limit=&after=` of `GET /api/v1/summaries`: the paging of the case list.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SummariesQuery {
+    limit: Option<String>,
+    after: Option<String>,
+}
+
 /// The latest status summaries held from the subtree (电子监察): never applicant identity.
+/// One page in case-number order, `{"summaries":[...],"next":"<case_no>"|null}`, paged like
+/// `GET /api/v1/cases`: `limit` (default [`cases::DEFAULT_PAGE`]) clamped to
+/// [`cases::MAX_PAGE`], `after` the previous page's `next`; read one summary at a time.
 pub async fn summaries(
     State(node): State<AppState>,
     _caller: Caller,
+    query: Result<Query<SummariesQuery>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let summaries = node.store.summaries().collect::<Result<Vec<_>, _>>()?;
-    Ok(Json(json!({ "summaries": summaries })))
+    let Query(q) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let limit = cases::parse_limit(q.limit.as_deref())?;
+    let after = cases::parse_after(q.after.as_deref())?;
+    let page = cases::blocking(move || {
+        cases::page(
+            node.store.summaries_from(after.as_ref()),
+            |s: &CaseSummary| s.case_no,
+            Some,
+            limit,
+            cases::MAX_SCAN,
+        )
+    })
+    .await??;
+    Ok(Json(json!({ "summaries": page.items, "next": page.next })))
 }
 
 /// The summary of one case held here (`GET /api/v1/summaries/{case_no}`).

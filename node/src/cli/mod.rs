@@ -194,6 +194,9 @@ pub fn main() -> ExitCode {
 }
 
 fn dispatch(command: Command) -> anyhow::Result<()> {
+    // Everything a node, its CA or `init` writes — the store with applicants' IDs, keys, tokens,
+    // logs — is for its owner alone: folders 0700, files 0600.
+    owner_only_files();
     if !matches!(
         command,
         Command::Run { .. }
@@ -258,6 +261,16 @@ fn run_node(config: &std::path::Path, start: Option<&str>) -> anyhow::Result<()>
         .enable_all()
         .build()?;
     runtime.block_on(crate::server::run(config, clock))
+}
+
+/// Sets the process umask to 077, so that every file and folder created from here on is
+/// readable by the node's own user only (DESIGN.md §5: data folders 0700, files 0600).
+fn owner_only_files() {
+    #[cfg(unix)]
+    // SAFETY: umask only sets the calling process's file-creation mask; it cannot fail.
+    unsafe {
+        libc::umask(0o077);
+    }
 }
 
 /// A client command whose output is piped into `head` should simply end when the pipe closes,
