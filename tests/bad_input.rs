@@ -580,9 +580,14 @@ fn limit_zero_lists_no_case() {
     let zhujian = node.clerk(ZHUJIAN);
     node.submit_all(&zhujian, SHIGONG);
     node.submit_all(&zhujian, SHIGONG);
-    assert_eq!(node.cases("limit=1").len(), 1);
-    assert_eq!(node.cases("limit=5").len(), 2);
-    let listed = node.cases("limit=0");
+    let page = |limit: u32| {
+        let (status, body) = node.get(&format!("/api/v1/cases?limit={limit}"), &zhujian);
+        assert_eq!(status, 200, "{body}");
+        body["cases"].as_array().expect("cases").clone()
+    };
+    assert_eq!(page(1).len(), 1);
+    assert_eq!(page(5).len(), 2);
+    let listed = page(0);
     assert!(
         listed.is_empty(),
         "?limit=0 listed {} case(s)",
@@ -880,5 +885,60 @@ fn a_case_that_would_grow_too_large_is_refused_and_the_node_restarts() {
     assert_eq!(node.cases("").len(), 1);
     node.restart(Some("2025-09-30T10:30"));
     assert_eq!(node.case(&no), before);
+    node.assert_no_panic();
+}
+
+/// NUL, escape sequences and text-direction overrides are refused with a 422 that names the
+/// field, wherever they appear (applicant, materials, an action's reason, an operator's name),
+/// and nothing is stored; line breaks and tabs are text.
+#[test]
+fn control_characters_are_refused_naming_the_field() {
+    let node = Node::start("350322", Some(CLOCK));
+    let admin = node.admin_token();
+    let materials = node.materials(SHIGONG, false);
+    let before = node.events_stored();
+    for text in ["张\u{0}三", "a\u{1b}[31m", "\u{202e}fdp.exe", "x\u{2066}y"] {
+        let applicant = json!({"kind": "person", "name": text, "id": resident_id(900)});
+        let answer = node.post(
+            "/api/v1/cases",
+            &admin,
+            &json!({"item": SHIGONG, "applicant": applicant, "materials": materials}),
+        );
+        let message = assert_error(&answer, 422, "control_character");
+        assert!(message.contains("applicant.name"), "{message}");
+        let mut given = materials.clone();
+        given.push(text.to_string());
+        let answer = node.post(
+            "/api/v1/cases",
+            &admin,
+            &json!({"item": SHIGONG, "applicant": person(), "materials": given}),
+        );
+        let message = assert_error(&answer, 422, "control_character");
+        assert!(
+            message.contains(&format!("materials[{}]", materials.len())),
+            "{message}"
+        );
+        let answer = node.post(
+            "/api/v1/operators",
+            &admin,
+            &json!({"name": text, "role": "clerk", "department": ZHUJIAN}),
+        );
+        assert_error(&answer, 422, "control_character");
+    }
+    assert_eq!(node.events_stored(), before, "nothing was stored");
+    let case = node.submit_all(&admin, SHIGONG);
+    let answer = node.act(
+        &admin,
+        s(&case, "case_no"),
+        &json!({"action": "refuse", "reason": "材料\u{0}不全"}),
+    );
+    assert_error(&answer, 422, "control_character");
+    let multi_line = "材料不全：\n1. 申请表\n\t2. 身份证明";
+    let refused = node.act_ok(
+        &admin,
+        s(&case, "case_no"),
+        &json!({"action": "refuse", "reason": multi_line}),
+    );
+    assert_eq!(s(&refused, "state"), "not_accepted");
     node.assert_no_panic();
 }

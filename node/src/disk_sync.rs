@@ -77,7 +77,11 @@ impl DiskSync {
         let mut newest = seen.1;
         for entry in std::fs::read_dir(&self.blobs)? {
             let entry = entry?;
-            let Some(lsn) = entry.file_name().to_str().and_then(|n| n.parse::<u64>().ok()) else {
+            let Some(lsn) = entry
+                .file_name()
+                .to_str()
+                .and_then(|n| n.parse::<u64>().ok())
+            else {
                 continue;
             };
             if lsn > seen.1 {

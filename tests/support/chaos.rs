@@ -1003,17 +1003,39 @@ fn get_big(fed: &Federation, name: &str, path: &str) -> Value {
     serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("GET {path} on {name}: {e}"))
 }
 
+/// Every item of a paged list (`cases` or `summaries`), following `next` until it is null.
+fn all_pages(fed: &Federation, name: &str, path: &str, key: &str) -> Vec<Value> {
+    let mut items = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let cursor = after
+            .as_deref()
+            .map(|a| format!("&after={a}"))
+            .unwrap_or_default();
+        let page = get_big(fed, name, &format!("{path}{cursor}"));
+        items.extend(
+            page[key]
+                .as_array()
+                .unwrap_or_else(|| panic!("no {key} array from {name}"))
+                .iter()
+                .cloned(),
+        );
+        match page["next"].as_str() {
+            Some(next) if Some(next) != after.as_deref() => after = Some(next.to_string()),
+            Some(next) => panic!("{path} on {name}: the cursor did not move from {next}"),
+            None => return items,
+        }
+    }
+}
+
 /// Every case each node holds: node → case number → view.
 fn all_views(fed: &Federation) -> BTreeMap<String, BTreeMap<String, Value>> {
     fed.names()
         .into_iter()
         .map(|name| {
-            let list = get_big(fed, &name, "/api/v1/cases?limit=100000000");
-            let cases = list["cases"]
-                .as_array()
-                .unwrap_or_else(|| panic!("no cases array from {name}"))
-                .iter()
-                .map(|c| (s(c, "case_no").to_string(), c.clone()))
+            let cases = all_pages(fed, &name, "/api/v1/cases?limit=500", "cases")
+                .into_iter()
+                .map(|c| (s(&c, "case_no").to_string(), c))
                 .collect();
             (name, cases)
         })
@@ -1022,10 +1044,7 @@ fn all_views(fed: &Federation) -> BTreeMap<String, BTreeMap<String, Value>> {
 
 /// The city's summaries: case number → summary.
 fn city_summaries(fed: &Federation) -> BTreeMap<String, Value> {
-    let body = get_big(fed, CITY, "/api/v1/summaries");
-    body["summaries"]
-        .as_array()
-        .expect("a summaries array")
+    all_pages(fed, CITY, "/api/v1/summaries?limit=500", "summaries")
         .iter()
         .map(|s| (crate::support::s(s, "case_no").to_string(), s.clone()))
         .collect()

@@ -454,11 +454,26 @@ impl Node {
         case
     }
 
-    /// `GET /api/v1/cases?{query}` as admin: the listed cases.
+    /// `GET /api/v1/cases?{query}` as admin: every listed case, page after page (following
+    /// `next` until it is null).
     pub fn cases(&self, query: &str) -> Vec<Value> {
-        let (status, list) = self.get(&format!("/api/v1/cases?{query}"), &self.admin_token());
-        assert_eq!(status, 200, "listing ?{query}: {list}");
-        list["cases"].as_array().expect("cases").clone()
+        let mut cases = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let cursor = after
+                .as_deref()
+                .map(|a| format!("&after={a}"))
+                .unwrap_or_default();
+            let path = format!("/api/v1/cases?{query}{cursor}");
+            let (status, list) = self.get(&path, &self.admin_token());
+            assert_eq!(status, 200, "listing ?{query}: {list}");
+            cases.extend(list["cases"].as_array().expect("cases").iter().cloned());
+            match list["next"].as_str() {
+                Some(next) if Some(next) != after.as_deref() => after = Some(next.to_string()),
+                Some(next) => panic!("listing ?{query}: the cursor did not move from {next}"),
+                None => return cases,
+            }
+        }
     }
 }
 

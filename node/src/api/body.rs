@@ -52,14 +52,116 @@ async fn bytes<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiErro
     })
 }
 
-/// Decodes JSON with an error message that says where it went wrong.
+/// Decodes JSON with an error message that says where it went wrong. Every text in it is
+/// checked first ([`check_texts`]): a control character is refused with a 422 naming the field.
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(bytes).map_err(|e| {
+    let bad = |e: serde_json::Error| {
         let what = if e.is_syntax() || e.is_eof() {
             "malformed JSON"
         } else {
             "invalid request"
         };
         ApiError::bad_request(format!("{what}: {e}"))
-    })
+    };
+    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(bad)?;
+    check_texts(&value, &mut String::new()).map_err(|(field, c)| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "control_character",
+            format!(
+                "{field} contains the control character U+{:04X}; texts may hold line breaks \
+                 and tabs, but no other control characters and no text-direction overrides",
+                u32::from(c)
+            ),
+        )
+    })?;
+    serde_json::from_value(value).map_err(bad)
+}
+
+/// Whether `c` may not appear in a text a node records: C0 controls other than tab, line feed
+/// and carriage return, DEL, C1 controls, and the invisible marks that reorder how text is
+/// displayed (Unicode bidi controls: a name could be made to read as another).
+pub fn forbidden_in_text(c: char) -> bool {
+    matches!(c,
+        '\u{0}'..='\u{8}' | '\u{b}' | '\u{c}' | '\u{e}'..='\u{1f}' | '\u{7f}'..='\u{9f}'
+        | '\u{61c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+/// The first text (key or value) of `value` holding a [`forbidden_in_text`] character: its
+/// path (e.g. `applicant.name`, `materials[2]`) and the character.
+fn check_texts(value: &serde_json::Value, path: &mut String) -> Result<(), (String, char)> {
+    use serde_json::Value;
+    let field = |path: &String| {
+        if path.is_empty() {
+            "the body".to_string()
+        } else {
+            path.clone()
+        }
+    };
+    match value {
+        Value::String(s) => match s.chars().find(|c| forbidden_in_text(*c)) {
+            Some(c) => Err((field(path), c)),
+            None => Ok(()),
+        },
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                let len = path.len();
+                path.push_str(&format!("[{i}]"));
+                check_texts(item, path)?;
+                path.truncate(len);
+            }
+            Ok(())
+        }
+        Value::Object(map) => {
+            for (key, item) in map {
+                let len = path.len();
+                if !path.is_empty() {
+                    path.push('.');
+                }
+                path.push_str(key);
+                if let Some(c) = key.chars().find(|c| forbidden_in_text(*c)) {
+                    return Err((field(path), c));
+                }
+                check_texts(item, path)?;
+                path.truncate(len);
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_are_refused_naming_the_field() {
+        let refused = |body: &str| parse::<serde_json::Value>(body.as_bytes()).unwrap_err();
+        let e = refused(r#"{"applicant": {"name": "张\u0000三"}}"#);
+        assert_eq!(e.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(
+            e.message.contains("applicant.name") && e.message.contains("U+0000"),
+            "{}",
+            e.message
+        );
+        let e = refused(r#"{"materials": ["a", "b\u202ec"]}"#);
+        assert!(
+            e.message.contains("materials[1]") && e.message.contains("U+202E"),
+            "{}",
+            e.message
+        );
+        let e = refused("{\"reason\": \"x\u{2067}y\"}");
+        assert!(e.message.contains("U+2067"), "{}", e.message);
+        refused(r#"{"a\u0007": 1}"#);
+        // Line breaks and tabs are text; so is every other character.
+        let ok: serde_json::Value =
+            parse("{\"comment\": \"第一行\\n第二行\\t完\\r\\n\"}".as_bytes()).unwrap();
+        assert_eq!(ok["comment"], "第一行\n第二行\t完\r\n");
+        // Malformed JSON is still a 400.
+        assert_eq!(
+            parse::<serde_json::Value>(b"{").unwrap_err().status,
+            StatusCode::BAD_REQUEST
+        );
+    }
 }

@@ -74,6 +74,85 @@ pub async fn show(
     Ok(Json(case_view(&case, &node.clocks(&case))))
 }
 
+/// The most entries one page of a list (`GET /api/v1/cases`, `GET /api/v1/summaries`) holds: a
+/// larger `limit` is clamped to it. With case views of a few KB, a page stays within a few MB
+/// however large the store, so a request's memory does not grow with the store.
+pub const MAX_PAGE: usize = 500;
+
+/// The page size when the request names no `limit`.
+pub const DEFAULT_PAGE: usize = 100;
+
+/// The most stored records one list request examines. A selective filter (e.g. `warning=red`
+/// over a year of cases) may match few of them: the scan stops after this many and answers the
+/// page found so far, perhaps empty, with `next` = the last case number examined, so the client
+/// continues from there. Each request's work is bounded, not only its answer.
+pub const MAX_SCAN: usize = 20 * MAX_PAGE;
+
+/// The `limit` of a list: [`DEFAULT_PAGE`] when absent, at most [`MAX_PAGE`]; 0, a negative
+/// number or anything but digits is a 400.
+pub(super) fn parse_limit(limit: Option<&str>) -> Result<usize, ApiError> {
+    let Some(text) = limit else {
+        return Ok(DEFAULT_PAGE);
+    };
+    let bad = || {
+        ApiError::bad_request(format!(
+            "limit must be a whole number (0 lists nothing; at most {MAX_PAGE} are listed), not {text:?}"
+        ))
+    };
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad());
+    }
+    // All digits: too large for u64 is simply "more than the cap".
+    let n = text.parse::<u64>().unwrap_or(u64::MAX);
+    Ok(usize::try_from(n).unwrap_or(usize::MAX).min(MAX_PAGE))
+}
+
+/// The `after` cursor of a list: a case number (the `next` of the previous page).
+pub(super) fn parse_after(after: Option<&str>) -> Result<Option<CaseNo>, ApiError> {
+    after
+        .map(|a| {
+            a.parse()
+                .map_err(|e: federation_proto::case_no::CaseNoError| {
+                    ApiError::bad_request(format!("after: {e}"))
+                })
+        })
+        .transpose()
+}
+
+/// One page of a list and the cursor to the rest.
+#[derive(Debug)]
+pub(super) struct Page<T> {
+    pub items: Vec<T>,
+    /// The case number to continue `after`: `Some` when stored records remain past the page.
+    pub next: Option<CaseNo>,
+}
+
+/// Reads `scan` (stored records in case-number order) until `limit` of them passed `keep` or
+/// `max_scan` were examined, whichever comes first. `next` is the last record examined when at
+/// least one more is stored (found by reading it; it is not examined), `None` at the end.
+/// Holds at most `limit` kept items; each record examined is dropped before the next is read.
+pub(super) fn page<S, T, E>(
+    scan: impl Iterator<Item = Result<S, E>>,
+    case_no: impl Fn(&S) -> CaseNo,
+    mut keep: impl FnMut(S) -> Option<T>,
+    limit: usize,
+    max_scan: usize,
+) -> Result<Page<T>, E> {
+    let mut items = Vec::new();
+    let mut last = None;
+    for (examined, record) in scan.enumerate() {
+        if items.len() >= limit || examined >= max_scan {
+            return Ok(Page { items, next: last });
+        }
+        let record = record?;
+        last = Some(case_no(&record));
+        if let Some(item) = keep(record) {
+            items.push(item);
+        }
+    }
+    Ok(Page { items, next: None })
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
@@ -82,9 +161,20 @@ pub struct ListQuery {
     warning: Option<String>,
     item: Option<String>,
     department: Option<String>,
-    limit: Option<usize>,
+    limit: Option<String>,
+    after: Option<String>,
 }
 
+/// `GET /api/v1/cases?state=&owner=&warning=&item=&department=&limit=&after=`: one page of the
+/// cases held here that pass the filters, in case-number order, as
+/// `{"cases":[case view...],"next":"<case_no>"|null}`.
+///
+/// `limit` (default [`DEFAULT_PAGE`]) is clamped to [`MAX_PAGE`]; `after` continues after a
+/// case number, normally the previous page's `next`. The filters apply while the store is
+/// scanned, and the scan stops after [`MAX_SCAN`] stored cases even when the page is not full:
+/// a page may then be short or empty while `next` is set. A client lists everything by
+/// following `next` until it is `null`. The store is read one case at a time, on a blocking
+/// thread, so neither memory nor a runtime thread is tied up by the size of the store.
 pub async fn list(
     State(node): State<AppState>,
     _caller: Caller,
@@ -93,29 +183,48 @@ pub async fn list(
     let Query(q) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
     let state = filter("state", q.state.as_deref(), CaseState::parse)?;
     let warning = filter("warning", q.warning.as_deref(), Warning::parse)?;
-    let limit = q.limit.unwrap_or(1000);
-    let mut cases = Vec::new();
-    for case in node.store.cases() {
-        if cases.len() >= limit {
-            break;
-        }
-        let case = case?;
-        let keep = state.is_none_or(|s| case.state == s)
-            && q.owner
-                .as_deref()
-                .is_none_or(|o| case.owner.to_string() == o)
-            && q.item.as_deref().is_none_or(|i| case.item == i)
-            && q.department.as_deref().is_none_or(|d| case.department == d);
-        if !keep {
-            continue;
-        }
-        let clocks = node.clocks(&case);
-        if warning.is_some_and(|w| clocks.warning != w) {
-            continue;
-        }
-        cases.push(case_view(&case, &clocks));
-    }
-    Ok(Json(json!({ "cases": cases })))
+    let limit = parse_limit(q.limit.as_deref())?;
+    let after = parse_after(q.after.as_deref())?;
+    let page = blocking(move || {
+        let keep = |case: Case| {
+            let keep = state.is_none_or(|s| case.state == s)
+                && q.owner
+                    .as_deref()
+                    .is_none_or(|o| case.owner.to_string() == o)
+                && q.item.as_deref().is_none_or(|i| case.item == i)
+                && q.department.as_deref().is_none_or(|d| case.department == d);
+            if !keep {
+                return None;
+            }
+            let clocks = node.clocks(&case);
+            if warning.is_some_and(|w| clocks.warning != w) {
+                return None;
+            }
+            Some(case_view(&case, &clocks))
+        };
+        page(
+            node.store.cases_from(after.as_ref()),
+            |c: &Case| c.case_no,
+            keep,
+            limit,
+            MAX_SCAN,
+        )
+    })
+    .await??;
+    Ok(Json(json!({ "cases": page.items, "next": page.next })))
+}
+
+/// Runs a store scan on tokio's blocking pool, off the runtime's worker threads.
+pub(super) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            format!("list task failed: {e}"),
+        )
+    })
 }
 
 /// A query filter parsed with `parse`; an unknown value is a 400 naming it.
@@ -215,5 +324,94 @@ fn role_name(role: Role) -> &'static str {
         Role::Admin => "admin",
         Role::Supervisor => "supervisor",
         Role::Clerk => "clerk",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn no(seq: u32) -> CaseNo {
+        format!("350322-20250930-{seq:06}").parse().unwrap()
+    }
+
+    /// Stored records 1..=n, as a scan would read them.
+    fn scan(n: u32) -> impl Iterator<Item = Result<CaseNo, ()>> {
+        (1..=n).map(|s| Ok(no(s)))
+    }
+
+    #[test]
+    fn limit_defaults_clamps_and_refuses_nonsense() {
+        assert_eq!(parse_limit(None).unwrap(), DEFAULT_PAGE);
+        assert_eq!(parse_limit(Some("7")).unwrap(), 7);
+        assert_eq!(parse_limit(Some("500")).unwrap(), MAX_PAGE);
+        assert_eq!(parse_limit(Some("501")).unwrap(), MAX_PAGE);
+        assert_eq!(parse_limit(Some("100000000")).unwrap(), MAX_PAGE);
+        assert_eq!(
+            parse_limit(Some("99999999999999999999999999")).unwrap(),
+            MAX_PAGE
+        );
+        assert_eq!(parse_limit(Some("0")).unwrap(), 0);
+        for bad in ["-1", "", "many", "1.5", "+3", " 3", "0x10"] {
+            let e = parse_limit(Some(bad)).unwrap_err();
+            assert_eq!((e.status, e.code), (StatusCode::BAD_REQUEST, "bad_request"));
+        }
+    }
+
+    #[test]
+    fn after_is_a_case_number() {
+        assert_eq!(parse_after(None).unwrap(), None);
+        assert_eq!(
+            parse_after(Some("350322-20250930-000007")).unwrap(),
+            Some(no(7))
+        );
+        for bad in ["", "x", "350322-20250930-000000", "350322-2025-000001"] {
+            assert_eq!(parse_after(Some(bad)).unwrap_err().code, "bad_request");
+        }
+    }
+
+    #[test]
+    fn a_page_stops_at_the_limit_and_names_the_next() {
+        let p = page(scan(10), |n| *n, Some, 4, MAX_SCAN).unwrap();
+        assert_eq!(p.items, (1..=4).map(no).collect::<Vec<_>>());
+        assert_eq!(p.next, Some(no(4)));
+        // Exactly full at the end: nothing more is stored, so no cursor.
+        let p = page(scan(4), |n| *n, Some, 4, MAX_SCAN).unwrap();
+        assert_eq!((p.items.len(), p.next), (4, None));
+        let p = page(scan(0), |n| *n, Some, 4, MAX_SCAN).unwrap();
+        assert_eq!((p.items.len(), p.next), (0, None));
+    }
+
+    #[test]
+    fn the_clamped_limit_caps_a_page_of_a_big_store() {
+        let limit = parse_limit(Some("100000000")).unwrap();
+        let p = page(scan(2000), |n| *n, Some, limit, MAX_SCAN).unwrap();
+        assert_eq!(p.items.len(), MAX_PAGE);
+        assert_eq!(p.next, Some(no(MAX_PAGE as u32)));
+    }
+
+    #[test]
+    fn a_selective_filter_stops_at_the_scan_budget_with_a_cursor() {
+        // Only every 1000th record passes: the budget ends the scan before the page is full.
+        let keep = |n: CaseNo| n.seq.is_multiple_of(1000).then_some(n);
+        let p = page(scan(50_000), |n| *n, keep, MAX_PAGE, MAX_SCAN).unwrap();
+        assert_eq!(p.items.len(), MAX_SCAN / 1000);
+        assert_eq!(p.next, Some(no(MAX_SCAN as u32)));
+        // Nothing passes: an empty page that still continues.
+        let p = page(scan(50_000), |n| *n, |_| None::<CaseNo>, 10, 100).unwrap();
+        assert_eq!((p.items.len(), p.next), (0, Some(no(100))));
+        // The budget reached exactly at the end of the store: done.
+        let p = page(scan(100), |n| *n, |_| None::<CaseNo>, 10, 100).unwrap();
+        assert_eq!(p.next, None);
+    }
+
+    #[test]
+    fn a_record_past_the_page_is_only_peeked() {
+        // An unreadable record right after a full page does not fail the page.
+        let scan = (1..=3).map(|s| if s == 3 { Err(()) } else { Ok(no(s)) });
+        let p = page(scan, |n| *n, Some, 2, MAX_SCAN).unwrap();
+        assert_eq!((p.items.len(), p.next), (2, Some(no(2))));
+        let scan = (1..=3).map(|s| if s == 2 { Err(()) } else { Ok(no(s)) });
+        assert!(page(scan, |n| *n, Some, 2, MAX_SCAN).is_err());
     }
 }

@@ -84,5 +84,30 @@ pub fn router(state: AppState) -> Router {
         .fallback(node::no_route)
         .method_not_allowed_fallback(node::wrong_method)
         .layer(DefaultBodyLimit::max(body::MAX_BODY))
+        .layer(axum::middleware::from_fn(close_after_refusal))
         .with_state(state)
+}
+
+/// A request with a body that is refused may be answered before its body was read (a bad
+/// token, a body over the limit, an unknown path): the server then cannot reuse the connection
+/// and closes it after the answer. Saying so with `Connection: close` keeps the client from
+/// putting the connection back in its pool and sending its next request into a socket that is
+/// closing — which a client sees as "unexpected EOF" on a POST it cannot safely retry
+/// (tests/bad_input.rs failed that way about one run in seven under load).
+async fn close_after_refusal(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::http::header;
+    let has_body = request.headers().contains_key(header::CONTENT_LENGTH)
+        || request.headers().contains_key(header::TRANSFER_ENCODING);
+    let mut response = next.run(request).await;
+    let status = response.status();
+    if has_body && (status.is_client_error() || status.is_server_error()) {
+        response.headers_mut().insert(
+            header::CONNECTION,
+            axum::http::HeaderValue::from_static("close"),
+        );
+    }
+    response
 }

@@ -53,7 +53,7 @@ pub enum CaseCommand {
         #[arg(long)]
         json: bool,
     },
-    /// List cases, optionally filtered.
+    /// List cases, optionally filtered: all of them, page by page, or one page with --limit.
     List {
         #[arg(long)]
         state: Option<String>,
@@ -63,6 +63,15 @@ pub enum CaseCommand {
         warning: Option<String>,
         #[arg(long)]
         item: Option<String>,
+        #[arg(long)]
+        department: Option<String>,
+        /// Print only one page of at most N cases (the node caps N at 500) and the cursor to
+        /// the next; without it, every page is fetched in turn.
+        #[arg(long)]
+        limit: Option<u32>,
+        /// Start after this case number (a page's `next`).
+        #[arg(long)]
+        after: Option<String>,
         /// Print the node's JSON answer instead of text.
         #[arg(long)]
         json: bool,
@@ -132,19 +141,23 @@ pub fn run(client: &Client, command: CaseCommand) -> Result<()> {
             owner,
             warning,
             item,
+            department,
+            limit,
+            after,
             json,
         } => {
-            let query: Vec<String> = [
+            let filters: Vec<String> = [
                 ("state", state),
                 ("owner", owner),
                 ("warning", warning),
                 ("item", item),
+                ("department", department),
+                ("limit", limit.map(|n| n.to_string())),
             ]
             .into_iter()
             .filter_map(|(k, v)| v.map(|v| format!("{k}={}", encode(&v))))
             .collect();
-            let answer = client.get(&format!("/api/v1/cases?{}", query.join("&")))?;
-            print_list(&answer, json);
+            list(client, &filters, after, limit.is_some(), json)?;
         }
     }
     Ok(())
@@ -319,20 +332,67 @@ fn print_participants(case: &Value) {
     }
 }
 
-fn print_list(answer: &Value, json: bool) {
+/// `GET /api/v1/cases` with `filters`, from `after` on: one page when `one_page`, else every
+/// page in turn, following `next` until the node answers `null`. Text is printed page by page;
+/// `--json` prints one `{"cases":[...],"next":...}` (all cases, `next` null, unless `one_page`).
+fn list(
+    client: &Client,
+    filters: &[String],
+    mut after: Option<String>,
+    one_page: bool,
+    json: bool,
+) -> Result<()> {
+    let mut all = Vec::new();
+    let mut count = 0;
+    if !json {
+        println!(
+            "{:<28} {:<20} {:<20} {:<12} {:<7}",
+            "case", "item", "state", "deadline", "warning"
+        );
+    }
+    let next = loop {
+        let mut query = filters.to_vec();
+        if let Some(a) = &after {
+            query.push(format!("after={}", encode(a)));
+        }
+        let mut answer = client.get(&format!("/api/v1/cases?{}", query.join("&")))?;
+        let cases = match answer["cases"].take() {
+            Value::Array(cases) => cases,
+            other => bail!("the node answered no case list: {other}"),
+        };
+        count += cases.len();
+        if json {
+            all.extend(cases);
+        } else {
+            print_cases(&cases);
+        }
+        let next = answer["next"].as_str().map(str::to_string);
+        match next {
+            Some(n) if !one_page => {
+                if after.as_deref() == Some(n.as_str()) {
+                    bail!("the node's cursor did not advance past {n}");
+                }
+                after = Some(n);
+            }
+            _ => break next,
+        }
+    };
     if json {
+        let answer = json!({"cases": all, "next": next});
         println!(
             "{}",
-            serde_json::to_string_pretty(answer).unwrap_or_default()
+            serde_json::to_string_pretty(&answer).unwrap_or_default()
         );
-        return;
+        return Ok(());
     }
-    let empty = Vec::new();
-    let cases = answer["cases"].as_array().unwrap_or(&empty);
-    println!(
-        "{:<28} {:<20} {:<20} {:<12} {:<7}",
-        "case", "item", "state", "deadline", "warning"
-    );
+    println!("{count} case(s)");
+    if let Some(n) = next {
+        println!("more: continue with --after {n}");
+    }
+    Ok(())
+}
+
+fn print_cases(cases: &[Value]) {
     for c in cases {
         println!(
             "{:<28} {:<20} {:<20} {:<12} {:<7}",
@@ -348,5 +408,4 @@ fn print_list(answer: &Value, json: bool) {
                 }
         );
     }
-    println!("{} case(s)", cases.len());
 }
