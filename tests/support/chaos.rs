@@ -1003,29 +1003,9 @@ fn get_big(fed: &Federation, name: &str, path: &str) -> Value {
     serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("GET {path} on {name}: {e}"))
 }
 
-/// Every item of a paged list (`cases` or `summaries`), following `next` until it is null.
+/// Every item of a paged list (`cases` or `summaries`) of `name`, page after page.
 fn all_pages(fed: &Federation, name: &str, path: &str, key: &str) -> Vec<Value> {
-    let mut items = Vec::new();
-    let mut after: Option<String> = None;
-    loop {
-        let cursor = after
-            .as_deref()
-            .map(|a| format!("&after={a}"))
-            .unwrap_or_default();
-        let page = get_big(fed, name, &format!("{path}{cursor}"));
-        items.extend(
-            page[key]
-                .as_array()
-                .unwrap_or_else(|| panic!("no {key} array from {name}"))
-                .iter()
-                .cloned(),
-        );
-        match page["next"].as_str() {
-            Some(next) if Some(next) != after.as_deref() => after = Some(next.to_string()),
-            Some(next) => panic!("{path} on {name}: the cursor did not move from {next}"),
-            None => return items,
-        }
-    }
+    crate::support::all_pages(key, |cursor| get_big(fed, name, &format!("{path}{cursor}")))
 }
 
 /// Every case each node holds: node → case number → view.

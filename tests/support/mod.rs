@@ -457,22 +457,37 @@ impl Node {
     /// `GET /api/v1/cases?{query}` as admin: every listed case, page after page (following
     /// `next` until it is null).
     pub fn cases(&self, query: &str) -> Vec<Value> {
-        let mut cases = Vec::new();
-        let mut after: Option<String> = None;
-        loop {
-            let cursor = after
-                .as_deref()
-                .map(|a| format!("&after={a}"))
-                .unwrap_or_default();
+        all_pages("cases", |cursor| {
             let path = format!("/api/v1/cases?{query}{cursor}");
             let (status, list) = self.get(&path, &self.admin_token());
             assert_eq!(status, 200, "listing ?{query}: {list}");
-            cases.extend(list["cases"].as_array().expect("cases").iter().cloned());
-            match list["next"].as_str() {
-                Some(next) if Some(next) != after.as_deref() => after = Some(next.to_string()),
-                Some(next) => panic!("listing ?{query}: the cursor did not move from {next}"),
-                None => return cases,
-            }
+            list
+        })
+    }
+}
+
+/// Every item of a paged list (`key` is `cases` or `summaries`): `fetch` gets one page given
+/// the cursor to append to its query (`""` first, then `&after=<next>`), until `next` is null.
+pub fn all_pages(key: &str, mut fetch: impl FnMut(&str) -> Value) -> Vec<Value> {
+    let mut items = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let cursor = after
+            .as_deref()
+            .map(|a| format!("&after={a}"))
+            .unwrap_or_default();
+        let page = fetch(&cursor);
+        let listed = page[key].as_array();
+        items.extend(
+            listed
+                .unwrap_or_else(|| panic!("no {key} list: {page}"))
+                .iter()
+                .cloned(),
+        );
+        match page["next"].as_str() {
+            Some(next) if Some(next) != after.as_deref() => after = Some(next.to_string()),
+            Some(next) => panic!("{key}: the cursor did not move from {next}"),
+            None => return items,
         }
     }
 }
