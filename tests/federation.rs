@@ -807,3 +807,120 @@ mod rogue {
         rogue.closed().await;
     }
 }
+
+/// A revocation loaded at the running city (`liandong revocations load`, no file handed to
+/// anyone, no restart) travels down the tree and closes the revoked township's live link at
+/// its county at once; its redials are refused, also after the county restarts, and what it
+/// writes from then on reaches nobody.
+#[test]
+fn a_revocation_at_the_root_closes_the_live_link_at_once() {
+    let mut fed = Federation::start(ONE_LINE);
+    fed.wait_settled();
+    assert!(fed.connected(XIANYOU, FENGTING), "{}", fed.links_report());
+
+    let out = liandong(&[
+        "ca",
+        "revoke",
+        "--dir",
+        fed.pki().to_str().unwrap(),
+        "--code",
+        FENGTING,
+    ]);
+    assert!(out.status.success(), "ca revoke: {out:?}");
+    let said = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        said.contains("revocations load"),
+        "ca revoke names the command: {said}"
+    );
+    let city = fed.node(CITY).dir();
+    let revoked_toml = fed.pki().join("revoked.toml");
+    let load = |config: &std::path::Path| {
+        liandong(&[
+            "revocations",
+            "load",
+            revoked_toml.to_str().unwrap(),
+            "--config",
+            config.join("node.toml").to_str().unwrap(),
+        ])
+    };
+    let out = load(&city);
+    assert!(out.status.success(), "revocations load: {out:?}");
+    let said = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(said.contains(&format!("revoked {FENGTING}")), "{said}");
+
+    // The county took the revocation from the city and closed the link itself.
+    let closed = || {
+        fed.link(XIANYOU, FENGTING).is_some_and(|l| {
+            l["connected"] == false
+                && l["last_error"]
+                    .as_str()
+                    .is_some_and(|e| e.contains("revoked"))
+        })
+    };
+    assert!(
+        wait_until(SETTLE, closed),
+        "the county kept the revoked township's link:\n{}\n{}",
+        fed.links_report(),
+        fed.node(XIANYOU).logs()
+    );
+    let logged = log_lines_with(&fed, XIANYOU, &["link closed", "revoked"]);
+    assert!(!logged.is_empty(), "{}", fed.node(XIANYOU).logs());
+    let (status, body) = fed
+        .node(XIANYOU)
+        .get("/api/v1/revocations", &fed.node(XIANYOU).admin_token());
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["revoked"][0]["code"], FENGTING, "{body}");
+
+    // Loading it again changes nothing; a broken file is refused with a clear error.
+    let out = load(&city);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("no new revocation"),
+        "{out:?}"
+    );
+    let bad = fed.root().join("bad-revoked.toml");
+    std::fs::write(&bad, "revoked = 7\n").unwrap();
+    let out = liandong(&[
+        "revocations",
+        "load",
+        bad.to_str().unwrap(),
+        "--config",
+        city.join("node.toml").to_str().unwrap(),
+    ]);
+    assert!(
+        !out.status.success(),
+        "a broken revoked.toml was accepted: {out:?}"
+    );
+
+    // The township writes on; nothing of it reaches the county, whose refusals survive a restart.
+    let town = fed.node(FENGTING);
+    let admin = town.admin_token();
+    let case = town.submit_all(&admin, SHIGONG);
+    let no = s(&case, "case_no").to_string();
+    town.act_ok(&admin, &no, &forward());
+    let refusals = |fed: &Federation| {
+        log_lines_with(fed, XIANYOU, &[FENGTING, "link refused", "revoked"]).len()
+    };
+    fed.stop(XIANYOU);
+    let before = refusals(&fed);
+    fed.start_again(XIANYOU);
+    // A township whose redials were refused waits longer and longer between them: restart it
+    // too, so that it dials the restarted county at once.
+    fed.stop(FENGTING);
+    fed.start_again(FENGTING);
+    assert!(
+        wait_until(SETTLE, || refusals(&fed) > before),
+        "the restarted county never refused the revoked township:\n{}",
+        fed.node(XIANYOU).logs()
+    );
+    assert!(!fed.connected(XIANYOU, FENGTING), "{}", fed.links_report());
+    assert!(
+        fed.case_on(XIANYOU, &no).is_none(),
+        "the revoked township's case reached the county"
+    );
+    assert!(
+        fed.link(XIANYOU, FENGTING)
+            .is_none_or(|l| l["connections"] == 0),
+        "the restarted county let the revoked township link:\n{}",
+        fed.links_report()
+    );
+}

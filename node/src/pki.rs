@@ -419,6 +419,11 @@ impl Revocations {
         })
     }
 
+    /// The revocations in `text`, the format of `revoked.toml`.
+    pub fn parse(text: &str) -> Result<Revocations, toml::de::Error> {
+        toml::from_str(text)
+    }
+
     pub fn is_revoked(&self, code: NodeCode) -> bool {
         self.entry(code).is_some()
     }

@@ -129,10 +129,12 @@ fn run_issue(args: IssueArgs) -> Result<()> {
 fn run_revoke(args: RevokeArgs) -> Result<()> {
     match revoke(&args.dir, args.code)? {
         Revocation::New(r) => println!(
-            "revoked node {} ({} certificate(s): {}); hand {} to the nodes",
+            "revoked node {} ({} certificate(s): {}); hand {} to the nodes — at the running \
+             root, `liandong revocations load {}` makes it take effect at once down the tree",
             r.code,
             r.serials.len(),
             r.serials.join(", "),
+            args.dir.join(REVOKED).display(),
             args.dir.join(REVOKED).display()
         ),
         Revocation::Already(r) => println!(

@@ -7,6 +7,7 @@
 //! This module owns the endpoint, the accept loop, the dial loop (reconnect with jittered
 //! backoff) and the registry behind `GET /api/v1/links`.
 
+mod backoff;
 mod pull;
 mod session;
 pub mod tls;
@@ -98,6 +99,7 @@ impl Links {
         endpoint.set_default_client_config(tls::client_config(&setup.identity)?);
         let local_addr = endpoint.local_addr()?;
         let registry: Registry = Arc::default();
+        let revocations = setup.engine.revocations();
         let shared = Arc::new(Shared {
             code: setup.code,
             parent: setup.parent.as_ref().map(|p| p.code),
@@ -108,9 +110,11 @@ impl Links {
             restore: setup.restore,
             pulls: Mutex::default(),
             known: Mutex::default(),
+            refusals: Mutex::new(backoff::Repeats::new(REPEAT_EVERY)),
         });
         let span = tracing::info_span!("links", node = %setup.code);
         tokio::spawn(accept_loop(endpoint.clone(), shared.clone()).instrument(span.clone()));
+        tokio::spawn(close_revoked(revocations, registry.clone()).instrument(span.clone()));
         if let Some(parent) = setup.parent {
             tokio::spawn(dial_loop(endpoint.clone(), parent, shared.clone()).instrument(span));
         }
@@ -230,6 +234,8 @@ pub(crate) struct Shared {
     pulls: PendingPulls,
     /// What the last pulls said of each descendant.
     known: Mutex<BTreeMap<NodeCode, Seen>>,
+    /// Refusals of incoming links, said once a minute per peer ([`backoff::Repeats`]).
+    pub refusals: Mutex<backoff::Repeats<NodeCode>>,
 }
 
 impl Shared {
@@ -251,55 +257,114 @@ impl Shared {
     }
 }
 
+/// A warning that would repeat (a refused peer dialling again, handshakes failing from one
+/// address) is said at most this often, with the number held back.
+const REPEAT_EVERY: Duration = Duration::from_secs(60);
+
 async fn accept_loop(endpoint: quinn::Endpoint, shared: Arc<Shared>) {
+    let failed = Arc::new(Mutex::new(backoff::Repeats::new(REPEAT_EVERY)));
     while let Some(incoming) = endpoint.accept().await {
         let shared = shared.clone();
+        let failed = failed.clone();
         tokio::spawn(async move {
+            let remote = incoming.remote_address().ip();
             match incoming.await {
-                Ok(conn) => Session::run(conn, Role::Child, shared).await,
-                Err(e) => warn!(error = %e, "incoming link failed its handshake"),
+                Ok(conn) => {
+                    Session::run(conn, Role::Child, shared).await;
+                }
+                Err(e) => {
+                    let said = failed
+                        .lock()
+                        .ok()
+                        .and_then(|mut f| f.check(&remote, Instant::now()));
+                    if let Some(held_back) = said {
+                        warn!(%remote, error = %e, held_back, "incoming link failed its handshake");
+                    }
+                }
             }
         });
     }
 }
 
-/// Dials the parent for as long as the node runs; backs off with jitter between attempts.
+/// Closes the live link of every child the moment its revocation is known here (an admin's
+/// `liandong revocations load`, or the parent's broadcast): waiting for the connection to
+/// drop by itself would leave a revoked node sending for as long as it likes. Its redials are
+/// refused by [`Session`]'s authorisation.
+async fn close_revoked(
+    mut revoked: watch::Receiver<crate::engine::RevokedCodes>,
+    registry: Registry,
+) {
+    loop {
+        let codes = revoked.borrow_and_update().clone();
+        let closed: Vec<NodeCode> = match registry.lock() {
+            Ok(links) => links
+                .values()
+                .filter(|s| s.role == Role::Child && codes.contains(&s.peer))
+                .filter_map(|s| {
+                    let conn = s.current.as_ref()?;
+                    conn.close(REVOKED_CLOSE.into(), b"certificate revoked");
+                    Some(s.peer)
+                })
+                .collect(),
+            Err(_) => Vec::new(),
+        };
+        for peer in closed {
+            warn!(%peer, "link closed: the peer's certificate is revoked");
+        }
+        if revoked.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
+/// The QUIC close code of a link closed because the peer was revoked.
+const REVOKED_CLOSE: u32 = 5;
+
+/// Dials the parent for as long as the node runs, waiting longer and longer between failed
+/// attempts ([`backoff`]): up to a minute while the parent does not answer, up to five while
+/// it refuses us. A link that stayed up starts the schedule again.
 async fn dial_loop(endpoint: quinn::Endpoint, parent: ParentAddr, shared: Arc<Shared>) {
-    const FIRST: Duration = Duration::from_millis(100);
-    // A parent back from an outage is found within about DIAL_TIMEOUT + MAX: the child is the
-    // only one who can dial, and its backlog waits until it does (the bench's catch-up counts
-    // this wait). One handshake attempt a second costs nothing.
-    const MAX: Duration = Duration::from_millis(500);
-    let mut backoff = FIRST;
+    let mut schedule = backoff::Backoff::default();
     let mut failures = 0u32;
     loop {
-        match dial(&endpoint, &parent).await {
+        let failure = match dial(&endpoint, &parent).await {
             Ok(conn) => {
                 info!(parent = %parent.code, addr = %parent.addr, attempts = failures + 1, "connected to parent");
-                failures = 0;
-                let started = std::time::Instant::now();
-                Session::run(conn, Role::Parent, shared.clone()).await;
-                // Only a link that stayed up resets the backoff: a parent that accepts the
-                // connection and then refuses us must not be dialled in a tight loop.
-                if started.elapsed() > Duration::from_secs(2) {
-                    backoff = FIRST;
+                let up_since = Session::run(conn, Role::Parent, shared.clone()).await;
+                match up_since {
+                    // Only a link that stayed up resets the schedule: a parent that accepts the
+                    // connection and then drops us must not be dialled in a tight loop.
+                    Some(at) if at.elapsed() > Duration::from_secs(2) => {
+                        failures = 0;
+                        schedule.reset();
+                        backoff::Failure::Unreachable
+                    }
+                    Some(_) => backoff::Failure::Unreachable,
+                    // Connected, and refused before the link came up (our hello or
+                    // certificate): the session said why.
+                    None => {
+                        failures += 1;
+                        backoff::Failure::Refused
+                    }
                 }
             }
-            Err(e) => {
+            Err((failure, e)) => {
                 let error = format!("{e:#}");
-                // Said once per outage; the attempts that follow (a second or so apart) only
-                // at debug level, and "connected" tells how many it took.
+                // Said once per outage; the attempts that follow only at debug level, and
+                // "connected" tells how many it took.
                 if failures == 0 {
-                    warn!(parent = %parent.code, %error, "cannot reach parent; retrying");
+                    warn!(parent = %parent.code, %error, "cannot reach parent; retrying, less and less often");
                 } else {
                     debug!(parent = %parent.code, %error, failures, "cannot reach parent");
                 }
                 failures += 1;
                 shared.update(parent.code, Role::Parent, |s| s.last_error = Some(error));
+                failure
             }
-        }
-        tokio::time::sleep(jitter(backoff)).await;
-        backoff = (backoff * 2).min(MAX);
+        };
+        let wait = schedule.after(failure, backoff::random());
+        debug!(parent = %parent.code, ?failure, ?wait, "next dial");
+        tokio::time::sleep(wait).await;
     }
 }
 
@@ -308,23 +373,37 @@ async fn dial_loop(endpoint: quinn::Endpoint, parent: ParentAddr, shared: Arc<Sh
 /// are resent further and further apart, and finds the parent seconds after it is back.
 const DIAL_TIMEOUT: Duration = Duration::from_secs(1);
 
-async fn dial(endpoint: &quinn::Endpoint, parent: &ParentAddr) -> Result<quinn::Connection> {
+/// One attempt; a failure says whether the parent answered and refused (a TLS alert: another
+/// CA, a certificate that does not name it) or did not answer at all.
+async fn dial(
+    endpoint: &quinn::Endpoint,
+    parent: &ParentAddr,
+) -> Result<quinn::Connection, (backoff::Failure, anyhow::Error)> {
+    let unreachable = |e: anyhow::Error| (backoff::Failure::Unreachable, e);
     let addr = tokio::net::lookup_host(&parent.addr)
         .await
-        .with_context(|| format!("resolving {}", parent.addr))?
+        .with_context(|| format!("resolving {}", parent.addr))
+        .map_err(unreachable)?
         .next()
-        .with_context(|| format!("{} resolves to no address", parent.addr))?;
+        .with_context(|| format!("{} resolves to no address", parent.addr))
+        .map_err(unreachable)?;
     let name = crate::pki::server_name(parent.code);
-    let connecting = endpoint.connect(addr, &name)?;
-    tokio::time::timeout(DIAL_TIMEOUT, connecting)
-        .await
-        .with_context(|| format!("no answer from {addr} within {DIAL_TIMEOUT:?}"))?
-        .map_err(Into::into)
-}
-
-/// `base` ± 50 %, so that children cut off together do not all come back at once.
-fn jitter(base: Duration) -> Duration {
-    let mut b = [0u8; 2];
-    let r = getrandom::getrandom(&mut b).map_or(0, |_| u16::from_le_bytes(b));
-    base / 2 + base.mul_f64(f64::from(r) / f64::from(u16::MAX))
+    let connecting = endpoint
+        .connect(addr, &name)
+        .map_err(|e| unreachable(e.into()))?;
+    match tokio::time::timeout(DIAL_TIMEOUT, connecting).await {
+        Err(_) => Err(unreachable(anyhow::anyhow!(
+            "no answer from {addr} within {DIAL_TIMEOUT:?}"
+        ))),
+        Ok(Ok(conn)) => Ok(conn),
+        Ok(Err(e)) => {
+            let failure = match &e {
+                quinn::ConnectionError::TransportError(_)
+                | quinn::ConnectionError::ConnectionClosed(_)
+                | quinn::ConnectionError::ApplicationClosed(_) => backoff::Failure::Refused,
+                _ => backoff::Failure::Unreachable,
+            };
+            Err((failure, e.into()))
+        }
+    }
 }

@@ -14,7 +14,7 @@
 //! again and the fresh hello settles where to resume.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
 use federation_proto::frame::{
@@ -51,17 +51,21 @@ pub(crate) struct Session {
     peer: NodeCode,
     role: Role,
     shared: Arc<Shared>,
+    /// When the hellos were exchanged and the link came up.
+    up_since: std::sync::OnceLock<Instant>,
 }
 
 impl Session {
-    /// Runs the link until it closes; every failure is logged with its reason.
-    pub async fn run(conn: Connection, role: Role, shared: Arc<Shared>) {
+    /// Runs the link until it closes; every failure is logged with its reason (a refusal
+    /// repeated by the same peer once a minute). Returns when the link came up, if it did: the
+    /// dial loop backs off further from a parent that refuses us than from one that dropped.
+    pub async fn run(conn: Connection, role: Role, shared: Arc<Shared>) -> Option<Instant> {
         let (peer, der) = match tls::peer_code(&conn) {
             Ok(p) => p,
             Err(e) => {
                 warn!(remote = %conn.remote_address(), error = %format!("{e:#}"), "link refused: no usable certificate");
                 conn.close(1u32.into(), b"no usable certificate");
-                return;
+                return None;
             }
         };
         let span = tracing::info_span!("link", node = %shared.code, %peer, role = ?role);
@@ -70,27 +74,44 @@ impl Session {
             peer,
             role,
             shared,
+            up_since: std::sync::OnceLock::new(),
         };
         async move {
             if let Err(reason) = session.authorise() {
-                warn!(%reason, "link refused");
+                let said = session
+                    .shared
+                    .refusals
+                    .lock()
+                    .ok()
+                    .and_then(|mut r| r.check(&peer, Instant::now()));
+                if let Some(held_back) = said {
+                    warn!(%reason, held_back, "link refused");
+                }
                 session.conn.close(2u32.into(), reason.message.as_bytes());
-                return;
+                return None;
             }
             let result = session.serve(der).await;
             let mine = session.conn.stable_id();
+            // Closed by `close_revoked`: say why, not how the streams noticed.
+            let revoked =
+                role == Role::Child && session.shared.engine.revocations().borrow().contains(&peer);
             session.shared.update(peer, role, |s| {
                 if s.current.as_ref().is_none_or(|c| c.stable_id() == mine) {
                     s.connected = false;
                     s.current = None;
                     s.control = None;
-                    s.last_error = result.as_ref().err().map(|e| format!("{e:#}"));
+                    s.last_error = match &result {
+                        _ if revoked => Some("certificate revoked".into()),
+                        Ok(()) => None,
+                        Err(e) => Some(format!("{e:#}")),
+                    };
                 }
             });
             match result {
                 Ok(()) => info!("link closed"),
                 Err(e) => warn!(error = %format!("{e:#}"), "link closed"),
             }
+            session.up_since.get().copied()
         }
         .instrument(span)
         .await
@@ -169,6 +190,20 @@ impl Session {
             s.last_ack = theirs.received_upto;
             s.last_error = None;
         });
+        // A revocation taken between `authorise` and here found no live connection to close
+        // (`close_revoked` looks in the registry): look again now that this one is in it.
+        if self.role == Role::Child
+            && self
+                .shared
+                .engine
+                .revocations()
+                .borrow()
+                .contains(&self.peer)
+        {
+            self.conn.close(5u32.into(), b"certificate revoked");
+            bail!("{} was revoked while the link came up", self.peer);
+        }
+        let _ = self.up_since.set(Instant::now());
         info!(
             they_hold = theirs.received_upto,
             they_queued = theirs.queued_upto,
