@@ -351,3 +351,130 @@ fn the_node_folder_is_for_its_owner_only() {
     }
     assert!(checked >= 8, "{checked} paths");
 }
+
+/// A damaged log is refused, not served shorter. sled drops everything after the first record
+/// whose checksum fails and starts as if nothing had happened: before the store's witness, one
+/// flipped byte in `db` brought a node up "ready" without most of the cases it had answered
+/// 201 for. Now the start stops, names the folder and says how to rebuild it; once the folder
+/// is moved aside, the node starts (empty, for `liandong restore` to fill).
+#[test]
+fn a_damaged_store_is_refused_with_the_way_out() {
+    let mut node = Node::start("350322", None);
+    let admin = node.admin_token();
+    for _ in 0..30 {
+        let (status, body) = node.submit(&admin, SHIGONG, &node.materials(SHIGONG, false));
+        assert_eq!(status, 201, "{body}");
+    }
+    node.stop();
+    let data = node.dir().join("data");
+    assert!(data.join("witness").exists(), "no witness beside the log");
+    let log = data.join("db");
+    let mut bytes = std::fs::read(&log).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0xff;
+    std::fs::write(&log, &bytes).unwrap();
+
+    let refused = node
+        .try_start(None)
+        .expect_err("a node with a damaged log started");
+    for words in [
+        "holds less than it had made durable",
+        "but reached 30",
+        "is damaged",
+        "liandong restore",
+        &data.display().to_string(),
+    ] {
+        assert!(
+            refused.contains(words),
+            "the refusal lacks {words:?}:\n{refused}"
+        );
+    }
+    // It stays refused: the first refused start did not "repair" the evidence away.
+    let again = node
+        .try_start(None)
+        .expect_err("the second start was let through");
+    assert!(
+        again.contains("holds less than it had made durable"),
+        "{again}"
+    );
+
+    std::fs::rename(&data, node.dir().join("data.damaged")).unwrap();
+    node.start_again(None);
+    assert_eq!(node.events_stored(), 0);
+}
+
+/// A client that lost the answer to its submission sends it again with the same
+/// `Idempotency-Key`: it gets the case its first attempt made — also after a SIGKILL and a
+/// restart — and never a second one. The same key with another request is refused and changes
+/// nothing; an action retried with its key is applied once.
+#[test]
+fn a_retried_write_with_its_idempotency_key_makes_no_second_case() {
+    let mut node = Node::start("350322", None);
+    let admin = node.admin_token();
+    let auth = format!("Bearer {admin}");
+    let application = json!({
+        "item": SHIGONG,
+        "applicant": {"kind": "person", "name": "张三", "id": resident_id(1)},
+        "materials": node.materials(SHIGONG, false),
+    })
+    .to_string();
+    let send = |node: &Node, path: &str, key: &str, body: &str| {
+        node.try_request_with(
+            "POST",
+            path,
+            &[("Authorization", &auth), ("Idempotency-Key", key)],
+            Some((body.as_bytes(), "application/json")),
+        )
+        .unwrap_or_else(|e| panic!("{e}\n{}", node.logs()))
+    };
+    let (status, first) = send(&node, "/api/v1/cases", "window-3/0001", &application);
+    assert_eq!(status, 201, "{first}");
+    let no = s(&first, "case_no").to_string();
+    let (status, again) = send(&node, "/api/v1/cases", "window-3/0001", &application);
+    assert_eq!(
+        (status, s(&again, "case_no")),
+        (201, no.as_str()),
+        "{again}"
+    );
+    assert_eq!(node.cases("").len(), 1);
+
+    // The key outlives the process.
+    node.kill9();
+    node.start_again(None);
+    let (status, after) = send(&node, "/api/v1/cases", "window-3/0001", &application);
+    assert_eq!(
+        (status, s(&after, "case_no")),
+        (201, no.as_str()),
+        "{after}"
+    );
+    assert_eq!(node.cases("").len(), 1);
+    assert_eq!(node.events_stored(), 1);
+
+    // Another request under the same key: refused, nothing written.
+    let other = application.replace("张三", "李四");
+    let (status, refused) = send(&node, "/api/v1/cases", "window-3/0001", &other);
+    assert_eq!(status, 422, "{refused}");
+    assert_eq!(refused["error"], "idempotency_key_reused", "{refused}");
+    assert!(s(&refused, "message").contains(&no), "{refused}");
+    let (status, bad) = send(&node, "/api/v1/cases", "has space", &application);
+    assert_eq!(
+        (status, bad["error"].as_str()),
+        (400, Some("bad_idempotency_key")),
+        "{bad}"
+    );
+    assert_eq!(node.cases("").len(), 1);
+    // A new key is a new case.
+    let (status, second) = send(&node, "/api/v1/cases", "window-3/0002", &application);
+    assert_eq!(status, 201, "{second}");
+    assert_ne!(s(&second, "case_no"), no);
+
+    // An action retried under its key is applied once.
+    let actions = format!("/api/v1/cases/{no}/actions");
+    let review = json!({"action": "review"}).to_string();
+    let (status, reviewed) = send(&node, &actions, "review-1", &review);
+    assert_eq!(status, 200, "{reviewed}");
+    let (status, again) = send(&node, &actions, "review-1", &review);
+    assert_eq!(status, 200, "{again}");
+    assert_eq!(events_len(&again), 2, "submit + one review: {again}");
+    assert_eq!(events_len(&node.case(&no)), 2);
+}

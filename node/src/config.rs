@@ -20,6 +20,8 @@
 //!
 //! [storage]
 //! cache_mb = 64                   # sled page cache
+//! # check_timeout_secs = 300      # give up opening and checking the store after this long
+//!                                 # (default: 120 s + 1 s per 10 MB of the log)
 //!
 //! [warnings]
 //! yellow_percent = 20             # yellow when ≤ 20 % of the limit remains (at least 1 day)
@@ -103,11 +105,18 @@ impl Default for FilesSection {
 #[serde(deny_unknown_fields)]
 pub struct StorageSection {
     pub cache_mb: u64,
+    /// How long opening and checking the store at start may take before the node gives up
+    /// and says the store is damaged; `None`: 120 s plus 1 s per 10 MB of the log.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub check_timeout_secs: Option<u64>,
 }
 
 impl Default for StorageSection {
     fn default() -> Self {
-        StorageSection { cache_mb: 64 }
+        StorageSection {
+            cache_mb: 64,
+            check_timeout_secs: None,
+        }
     }
 }
 

@@ -31,6 +31,7 @@ use tracing::{error, info_span, warn};
 use crate::case::{Case, Refusal};
 use crate::clock::Clock;
 use crate::deadline::{self, WarningPolicy};
+use crate::idempotency::{Once, Record as IdempotencyRecord};
 use crate::pki::Revoked;
 use crate::reference::Reference;
 use crate::relay::{authored_targets, event_bytes, Directory, Router};
@@ -41,6 +42,9 @@ use staged::Staged;
 
 /// Per peer, the last link sequence queued for it that is durable.
 pub type Durable = std::collections::BTreeMap<NodeCode, u64>;
+
+/// The codes revoked so far (from this node's `revoked.toml`, an admin's load, or a parent).
+pub type RevokedCodes = std::collections::BTreeSet<NodeCode>;
 
 /// Most requests applied before one flush.
 pub const MAX_BATCH: usize = 1024;
@@ -67,6 +71,9 @@ pub enum EngineError {
     /// One item that cannot be applied; it is skipped, the rest of the batch is not.
     #[error("rejected item: {0}")]
     Invalid(String),
+    /// An idempotency key sent again with a different request.
+    #[error("the Idempotency-Key was used before with a different request (for case {0})")]
+    KeyReused(CaseNo),
 }
 
 impl From<federation_proto::codec::CodecError> for EngineError {
@@ -97,6 +104,7 @@ enum Work {
     Write {
         actor: Actor,
         write: Write,
+        once: Option<Once>,
         reply: oneshot::Sender<Result<Case, EngineError>>,
     },
     Receive {
@@ -205,6 +213,7 @@ pub struct Setup {
 pub struct Engine {
     tx: mpsc::Sender<Work>,
     outbox: watch::Receiver<Durable>,
+    revoked: watch::Receiver<RevokedCodes>,
     keys: KeyRing,
 }
 
@@ -216,9 +225,12 @@ impl Engine {
         for (code, der) in setup.store.certificates()? {
             directory.restore(code, der);
         }
+        let mut revoked = RevokedCodes::new();
         for entry in setup.store.revocations()? {
             directory.revoke(entry.code);
+            revoked.insert(entry.code);
         }
+        let (revoked_tx, revoked) = watch::channel(revoked);
         let keys = directory.ring();
         let counters = setup.store.link_counters()?;
         let (tx, rx) = mpsc::channel(MAX_BATCH * 4);
@@ -240,6 +252,7 @@ impl Engine {
             recheck: false,
             staged: Staged::default(),
             outbox_tx,
+            revoked_tx,
         };
         // The write path is synchronous work on sled (transactions, fsync): it gets a thread
         // of its own, so that it never holds up the async tasks that keep links alive.
@@ -247,7 +260,12 @@ impl Engine {
             .name(format!("writer-{}", setup.code))
             .spawn(move || writer.run(rx))
             .map_err(|e| StoreError::Corrupt(format!("cannot start the write thread: {e}")))?;
-        Ok(Engine { tx, outbox, keys })
+        Ok(Engine {
+            tx,
+            outbox,
+            revoked,
+            keys,
+        })
     }
 
     async fn ask<T>(
@@ -261,9 +279,22 @@ impl Engine {
 
     /// Writes and returns the case once the event is durable.
     pub async fn write(&self, actor: Actor, write: Write) -> Result<Case, EngineError> {
+        self.write_once(actor, write, None).await
+    }
+
+    /// [`Engine::write`], at most once per idempotency key: a key seen before answers the case
+    /// its first write produced (as it stands now) and writes nothing, a key seen before with a
+    /// different request is refused ([`crate::idempotency`]).
+    pub async fn write_once(
+        &self,
+        actor: Actor,
+        write: Write,
+        once: Option<Once>,
+    ) -> Result<Case, EngineError> {
         self.ask(|reply| Work::Write {
             actor,
             write,
+            once,
             reply,
         })
         .await
@@ -376,6 +407,13 @@ impl Engine {
     pub fn outbox_changes(&self) -> watch::Receiver<Durable> {
         self.outbox.clone()
     }
+
+    /// The codes revoked so far; changes the moment the write task takes a new revocation
+    /// (before it is flushed: closing a link promises nothing), so that the links can close
+    /// the revoked peer's connection at once.
+    pub fn revocations(&self) -> watch::Receiver<RevokedCodes> {
+        self.revoked.clone()
+    }
 }
 
 struct Writer {
@@ -397,6 +435,7 @@ struct Writer {
     /// The group's changes, not yet written to the store.
     staged: Staged,
     outbox_tx: watch::Sender<Durable>,
+    revoked_tx: watch::Sender<RevokedCodes>,
 }
 
 /// One request's change, owned, before it joins the group ([`Staged`]).
@@ -409,6 +448,8 @@ struct Change {
     certificate: Option<(NodeCode, Vec<u8>)>,
     revocation: Option<Revoked>,
     setting: Option<(&'static [u8], Vec<u8>)>,
+    /// The idempotency record of the write, kept with its event.
+    once: Option<(Vec<u8>, Vec<u8>)>,
 }
 
 impl Writer {
@@ -476,8 +517,9 @@ impl Writer {
             Work::Write {
                 actor,
                 write,
+                once,
                 reply,
-            } => match self.apply(actor, write) {
+            } => match self.apply_once(actor, write, once) {
                 Ok(case) => Some(Done::Case(reply, case)),
                 Err(e) => {
                     let _ = reply.send(Err(e));
@@ -665,6 +707,37 @@ impl Writer {
             Some(value) => Ok(Some(value.to_vec())),
             None => self.store.setting(key),
         }
+    }
+
+    /// Applies a write unless its idempotency key was seen: then the key's case, unchanged.
+    fn apply_once(
+        &mut self,
+        actor: Actor,
+        write: Write,
+        once: Option<Once>,
+    ) -> Result<Case, EngineError> {
+        let Some(once) = once else {
+            return self.apply(actor, write);
+        };
+        if let Some(bytes) = self.setting(&once.store_key)? {
+            let record = IdempotencyRecord::decode(&bytes)?;
+            if record.request != once.request {
+                return Err(EngineError::KeyReused(record.case_no));
+            }
+            return self
+                .case(&record.case_no)?
+                .ok_or(EngineError::NotFound(record.case_no));
+        }
+        let case = self.apply(actor, write)?;
+        let record = IdempotencyRecord {
+            request: once.request,
+            case_no: case.case_no,
+        };
+        self.staged.add(Change {
+            once: Some((once.store_key, record.encode()?)),
+            ..Change::default()
+        });
+        Ok(case)
     }
 
     fn apply(&mut self, actor: Actor, write: Write) -> Result<Case, EngineError> {

@@ -9,7 +9,10 @@
 //! - [`disk_sync`]: the fdatasync after each flush that makes an answer survive a power cut.
 //! - [`summary`]: the status summary of a case that ancestors keep (状态摘要).
 //! - [`stats`]: supervision figures over the summaries of a region (电子监察).
-//! - [`store`]: durable storage of events and cases (sled), behind a small trait.
+//! - [`store`]: durable storage of events and cases (sled), behind a small trait; its witness
+//!   refuses a store that came back shorter than it was.
+//! - [`startup`]: the watchdog that bounds opening and checking the store at start.
+//! - [`idempotency`]: `Idempotency-Key` — a retried write gets the first attempt's case.
 //! - [`engine`]: the write path — sequence, clock, signing, group commit, applying peers' batches.
 //! - [`reference`]: the catalog and calendar in force, and adopting an ancestor's broadcast.
 //! - [`relay`]: what goes where — outbox queueing and the certificate directory.
@@ -43,6 +46,7 @@ pub mod engine;
 pub mod files;
 #[cfg(test)]
 mod fixtures;
+pub mod idempotency;
 pub mod intake;
 pub mod launcher;
 pub mod link;
@@ -51,6 +55,7 @@ pub mod pki;
 pub mod reference;
 pub mod relay;
 pub mod server;
+pub mod startup;
 pub mod stats;
 pub mod store;
 pub mod summary;

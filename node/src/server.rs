@@ -214,14 +214,48 @@ async fn adopt_revocations(config: &Config, engine: &Engine) -> Result<()> {
     Ok(())
 }
 
-/// Opens the store and checks it (rebuilding derived data if needed).
+/// Opens the store and checks it (rebuilding derived data if needed), within a bound
+/// ([`crate::startup`]): a store that hangs sled, fails the check, or holds less than its
+/// witness says it had made durable stops the start with a message naming the folder and
+/// saying how to rebuild it.
 fn open_store(config: &Config) -> Result<Arc<dyn Store>> {
     let code = config.code();
     let data = config.path(&config.file.files.data);
     let cache = config.file.storage.cache_mb * 1024 * 1024;
-    let store = SledStore::open(&data, cache)
-        .with_context(|| format!("opening the store in {}", data.display()))?;
-    let report = store.check_and_repair(code).context("checking the store")?;
+    let log_bytes = crate::startup::log_bytes(&data);
+    let limit = config.file.storage.check_timeout_secs.map_or_else(
+        || crate::startup::default_limit(log_bytes),
+        std::time::Duration::from_secs,
+    );
+    info!(node = %code, data = %data.display(), log_bytes, ?limit, "opening and checking the store");
+    let advice = crate::startup::recovery_advice(&data);
+    let on_timeout = {
+        let advice = advice.clone();
+        move |elapsed: std::time::Duration, read: u64| {
+            let message = format!(
+                "opening and checking the store took longer than {}s ({read} records read). {advice}",
+                elapsed.as_secs()
+            );
+            tracing::error!("{message}");
+            eprintln!("error: {message}");
+            std::process::exit(3);
+        }
+    };
+    let (store, report) = crate::startup::bounded(limit, on_timeout, || {
+        let store = SledStore::open(&data, cache).map_err(|e| match e {
+            // Not damage: a node already running on this folder holds its lock, or the disk
+            // or permissions refuse.
+            crate::store::StoreError::Engine(sled::Error::Io(io)) => anyhow::anyhow!(
+                "cannot open the store in {}: {io} (is this node already running?)",
+                data.display()
+            ),
+            e => anyhow::anyhow!("cannot open the store in {}: {e}. {advice}", data.display()),
+        })?;
+        let report = store
+            .check_and_repair(code)
+            .map_err(|e| anyhow::anyhow!("checking the store: {e}. {advice}"))?;
+        anyhow::Ok((store, report))
+    })?;
     if report.rebuilt {
         warn!(problems = ?report.problems, "store repaired: derived data rebuilt from the event log");
     }

@@ -34,6 +34,12 @@ use crate::case::Case;
 use crate::operator::Operator;
 use crate::pki::Revoked;
 
+pub mod witness;
+
+/// Records read by the start-up check so far ([`SledStore::check_and_repair`]), for the
+/// progress lines of [`crate::startup`]. One counter per process: a node opens one store.
+pub static CHECK_PROGRESS: AtomicU64 = AtomicU64::new(0);
+
 /// Largest stored case record; a case's log grows with its events.
 pub const MAX_CASE_BYTES: usize = 4 * 1024 * 1024;
 
@@ -45,6 +51,9 @@ pub enum StoreError {
     Codec(#[from] CodecError),
     #[error("store is inconsistent: {0}")]
     Corrupt(String),
+    /// The store holds less than its witness says it had made durable ([`witness`]).
+    #[error("the store in {dir} holds less than it had made durable: {missing}")]
+    Behind { dir: String, missing: String },
 }
 
 /// Per-node counters that must survive restarts.
@@ -86,6 +95,9 @@ pub struct Commit {
     pub revocations: Vec<Revoked>,
     /// Node settings (keys of the `meta` tree) and their new values.
     pub settings: Vec<(&'static [u8], Vec<u8>)>,
+    /// Idempotency records (`meta` tree, [`crate::idempotency`]), written with the events
+    /// they name.
+    pub once: Vec<(Vec<u8>, Vec<u8>)>,
 }
 
 /// One item waiting in a peer's outbox under its link sequence.
@@ -181,6 +193,10 @@ pub struct SledStore {
     flushes: AtomicU64,
     /// The `fdatasync` that makes each flush durable against power loss.
     disk: crate::disk_sync::DiskSync,
+    /// How far the store had got, written after every flush ([`witness`]), and what it said
+    /// at open.
+    witness: witness::Witness,
+    witnessed: witness::Found,
     /// Test hook: make flushes fail, as a full or failing disk would.
     #[cfg(test)]
     pub(crate) fail_flushes: std::sync::atomic::AtomicBool,
@@ -218,8 +234,13 @@ impl SledStore {
         let disk = crate::disk_sync::DiskSync::open(dir).map_err(|e| {
             StoreError::Corrupt(format!("cannot sync the store in {}: {e}", dir.display()))
         })?;
+        let (witness, witnessed) = witness::Witness::open(dir).map_err(|e| {
+            StoreError::Corrupt(format!("cannot open the witness in {}: {e}", dir.display()))
+        })?;
         Ok(SledStore {
             disk,
+            witness,
+            witnessed,
             events: db.open_tree("events")?,
             case_events: db.open_tree("case_events")?,
             cases: db.open_tree("cases")?,
@@ -247,18 +268,44 @@ impl SledStore {
     /// A case record is written in the same transaction as its events, so only a store damaged
     /// underneath sled can break their agreement; when anything does not add up, the full
     /// check decodes everything, compares each case with its events and rebuilds.
+    ///
+    /// Then the store must hold at least what its witness says it had made durable: a log that
+    /// came back shorter (sled drops everything after a damaged record) is refused with
+    /// [`StoreError::Behind`] rather than served.
     pub fn check_and_repair(&self, own: NodeCode) -> Result<CheckReport, StoreError> {
         let quick = self.check_keys(own)?;
-        if quick.problems.is_empty() {
-            return Ok(quick);
+        let report = if quick.problems.is_empty() {
+            quick
+        } else {
+            self.check_all_and_repair(own)?
+        };
+        if let witness::Found::Mark(mark) = self.witnessed {
+            mark.check(self.mark()?)
+                .map_err(|missing| StoreError::Behind {
+                    dir: self
+                        .witness
+                        .path()
+                        .parent()
+                        .map_or_else(String::new, |d| d.display().to_string()),
+                    missing,
+                })?;
         }
-        self.check_all_and_repair(own)
+        Ok(report)
+    }
+
+    /// How far the store has got: its own last sequence, and items received over all links.
+    fn mark(&self) -> Result<witness::Mark, StoreError> {
+        Ok(witness::Mark {
+            own_seq: self.meta()?.last_seq,
+            received: self.link_counters()?.values().map(|c| c.received).sum(),
+        })
     }
 
     /// The key-only check: a gap in our own sequence is an error, anything else a problem.
     fn check_keys(&self, own: NodeCode) -> Result<CheckReport, StoreError> {
         let mut last_seq = 0;
         for key in self.events.scan_prefix(own.as_u64().to_be_bytes()).keys() {
+            CHECK_PROGRESS.fetch_add(1, Ordering::Relaxed);
             let seq = seq_of(&key?);
             if seq != last_seq + 1 {
                 return Err(own_gap(seq));
@@ -271,6 +318,7 @@ impl SledStore {
         };
         let (mut indexed, mut max_hlc, mut case) = (0, Hlc::ZERO, None);
         for key in self.case_events.iter().keys() {
+            CHECK_PROGRESS.fetch_add(1, Ordering::Relaxed);
             let key = key?;
             let Some(hlc) = index_hlc(&key) else {
                 report.problems.push("malformed case index key".into());
@@ -313,6 +361,7 @@ impl SledStore {
         let mut own_seqs = Vec::new();
         let mut max_hlc = Hlc::ZERO;
         for item in self.events.iter() {
+            CHECK_PROGRESS.fetch_add(1, Ordering::Relaxed);
             let (_, value) = item?;
             let event: Event = codec::decode(&value, codec::MAX_EVENT_BYTES)?;
             if event.id.origin == own {
@@ -553,6 +602,9 @@ impl Store for SledStore {
                     for (key, value) in &c.settings {
                         meta_tree.insert(*key, value.as_slice())?;
                     }
+                    for (key, value) in &c.once {
+                        meta_tree.insert(key.as_slice(), value.as_slice())?;
+                    }
                     for q in &c.queue {
                         outbox.insert(&outbox_key(q.peer, q.seq)[..], q.item.as_slice())?;
                     }
@@ -586,10 +638,26 @@ impl Store for SledStore {
         if self.fail_flushes.load(Ordering::Relaxed) {
             return Err(StoreError::Corrupt("disk failure (test)".into()));
         }
+        // The mark is read before the flush, so it names only what this flush makes durable
+        // (another thread may write meanwhile: the writer, while a link's hello flushes), and
+        // recorded after the sync: the witness must never claim what the disk lacks. Failing
+        // to record it loses nothing; it only weakens the next start's check (said once).
+        let mark = self.mark();
         self.db.flush()?;
         self.disk
             .sync()
             .map_err(|e| StoreError::Corrupt(format!("fdatasync failed: {e}")))?;
+        let recorded = mark.and_then(|m| {
+            self.witness
+                .record(m)
+                .map_err(|e| StoreError::Corrupt(e.to_string()))
+        });
+        if let Err(e) = recorded {
+            static SAID: std::sync::Once = std::sync::Once::new();
+            SAID.call_once(|| {
+                tracing::warn!(error = %e, path = %self.witness.path().display(), "cannot update the store's witness");
+            });
+        }
         Ok(())
     }
 

@@ -22,6 +22,19 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     }
 }
 
+/// A JSON body decoded into `T`, with the bytes it came as (for an `Idempotency-Key`, which
+/// must come with the same request each time).
+pub struct JsonBodyBytes<T>(pub T, pub Bytes);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBodyBytes<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let bytes = bytes(req, state).await?;
+        Ok(JsonBodyBytes(parse(&bytes)?, bytes))
+    }
+}
+
 /// A JSON body decoded into `T`, or `T::default()` when the body is empty (a request whose
 /// options all have defaults).
 pub struct JsonOrEmpty<T>(pub T);

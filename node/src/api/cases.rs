@@ -11,8 +11,9 @@ use tracing::info;
 
 use super::action;
 use super::auth::Caller;
-use super::body::JsonBody;
+use super::body::JsonBodyBytes;
 use super::error::ApiError;
+use super::once::IdempotencyKey;
 use super::view::case_view;
 use super::AppState;
 use crate::case::Case;
@@ -37,7 +38,8 @@ pub(super) fn parse_case_no(path: Result<Path<String>, PathRejection>) -> Result
 pub async fn submit(
     State(node): State<AppState>,
     caller: Caller,
-    JsonBody(app): JsonBody<Application>,
+    key: IdempotencyKey,
+    JsonBodyBytes(app, raw): JsonBodyBytes<Application>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let intake = intake::prepare(&node.reference.catalog(), &app, node.today())?;
     if !caller.0.serves(&intake.department) {
@@ -46,9 +48,10 @@ pub async fn submit(
             caller.0.name, intake.department
         )));
     }
+    let once = key.once(&caller.0.name, "POST /api/v1/cases", &raw);
     let case = node
         .engine
-        .write(actor(&caller.0), Write::Submit(intake))
+        .write_once(actor(&caller.0), Write::Submit(intake), once)
         .await?;
     info!(node = %node.code, case = %case.case_no, item = %case.item, state = case.state.as_str(), "case submitted");
     Ok((
@@ -242,7 +245,8 @@ pub async fn act(
     State(node): State<AppState>,
     caller: Caller,
     case_no: Result<Path<String>, PathRejection>,
-    JsonBody(body): JsonBody<Value>,
+    key: IdempotencyKey,
+    JsonBodyBytes(body, raw): JsonBodyBytes<Value>,
 ) -> Result<Json<Value>, ApiError> {
     let case_no = parse_case_no(case_no)?;
     let Some(case) = node.store.case(&case_no)? else {
@@ -250,14 +254,20 @@ pub async fn act(
     };
     let body = action::parse(body, case.default_forward(node.code))?;
     authorise(&caller.0, &case, &body)?;
+    let once = key.once(
+        &caller.0.name,
+        &format!("POST /api/v1/cases/{case_no}/actions"),
+        &raw,
+    );
     let case = node
         .engine
-        .write(
+        .write_once(
             actor(&caller.0),
             Write::Act {
                 case_no,
                 body: body.clone(),
             },
+            once,
         )
         .await?;
     info!(node = %node.code, case = %case_no, action = body.action(), state = case.state.as_str(), "case action");

@@ -74,6 +74,11 @@ impl From<EngineError> for ApiError {
             EngineError::Unavailable(m) => {
                 ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", m)
             }
+            e @ EngineError::KeyReused(_) => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "idempotency_key_reused",
+                e.to_string(),
+            ),
             // Only peers' batches end like this; a request never should.
             e @ (EngineError::Link(_) | EngineError::BadSignature(_) | EngineError::Invalid(_)) => {
                 ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())

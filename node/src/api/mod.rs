@@ -14,6 +14,8 @@ mod calendar;
 mod cases;
 mod error;
 mod node;
+mod once;
+mod revocations;
 mod status;
 pub mod view;
 
@@ -70,6 +72,10 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/cases/{case_no}/actions", post(cases::act))
         .route("/api/v1/catalog", get(node::catalog))
         .route("/api/v1/calendar", get(calendar::show).put(calendar::load))
+        .route(
+            "/api/v1/revocations",
+            get(revocations::list).put(revocations::load),
+        )
         .route("/api/v1/status", get(status::status))
         .route("/api/v1/status/pull", post(status::pull))
         .route("/api/v1/stats", get(status::stats))

@@ -6,6 +6,7 @@ pub mod ca;
 pub(crate) mod case;
 pub mod init;
 mod reference;
+mod revocations;
 mod supervise;
 
 use std::path::PathBuf;
@@ -84,6 +85,14 @@ enum Command {
         conn: Connection,
         #[command(subcommand)]
         command: case::OperatorCommand,
+    },
+    /// Revoked node certificates at the running node: load the CA's revoked.toml so that it
+    /// takes effect at once (links closed, events and summaries refused), or list them.
+    Revocations {
+        #[command(flatten)]
+        conn: Connection,
+        #[command(subcommand)]
+        command: revocations::RevocationsCommand,
     },
     /// Consolidated status of this node's subtree (电子监察): totals, overdue, on-time rate
     /// (按期办结率), and per node whether it is reachable and how fresh its data is here.
@@ -216,6 +225,7 @@ fn dispatch(command: Command) -> anyhow::Result<()> {
         } => restore(&config, std::time::Duration::from_secs(timeout_secs)),
         Command::Case { conn, command } => case::run(&conn.client()?, command),
         Command::Operator { conn, command } => case::run_operator(&conn.client()?, command),
+        Command::Revocations { conn, command } => revocations::run(&conn.client()?, command),
         Command::Status {
             conn,
             pull,

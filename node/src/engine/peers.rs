@@ -315,6 +315,14 @@ impl Writer {
         if Some(from) == self.router.parent {
             return refuse("summaries go only up, never down".into());
         }
+        // A revoked node's word is worth nothing from the moment its revocation is known here:
+        // neither the summaries it folds nor those it passes on (events from it no longer
+        // verify, see `Directory::revoke`).
+        for node in [from, summary.owner] {
+            if self.router.directory.is_revoked(node) {
+                return refuse(format!("{node} is revoked"));
+            }
+        }
         if !from.covers(summary.owner) {
             return refuse(format!(
                 "it names {} as the owner, which is neither {from} nor below it",
@@ -477,7 +485,10 @@ impl Writer {
         if !self.router.directory.revoke(entry.code) {
             return Ok(());
         }
-        warn!(node = %self.code, code = %entry.code, revoked_at = %entry.revoked_at, "node revoked: its links are refused and its events no longer verify");
+        warn!(node = %self.code, code = %entry.code, revoked_at = %entry.revoked_at, "node revoked: its links are closed and refused, its events and summaries refused");
+        self.revoked_tx.send_modify(|codes| {
+            codes.insert(entry.code);
+        });
         let record = Record::Revocation {
             code: entry.code,
             serials: entry.serials.clone(),

@@ -54,6 +54,7 @@ impl Staged {
         self.commit.certificates.extend(change.certificate);
         self.commit.revocations.extend(change.revocation);
         self.commit.settings.extend(change.setting);
+        self.commit.once.extend(change.once);
     }
 
     /// Items held: events and queued copies, the bulk of a group.
@@ -69,6 +70,7 @@ impl Staged {
             && self.commit.certificates.is_empty()
             && self.commit.revocations.is_empty()
             && self.commit.settings.is_empty()
+            && self.commit.once.is_empty()
     }
 
     pub(super) fn case(&self, no: &CaseNo) -> Option<&Case> {
@@ -92,14 +94,13 @@ impl Staged {
         self.summaries.get(no)
     }
 
-    /// The latest staged value of a node setting.
+    /// The latest staged value of a node setting or idempotency record.
     pub(super) fn setting(&self, key: &[u8]) -> Option<&[u8]> {
-        self.commit
-            .settings
-            .iter()
-            .rev()
-            .find(|(k, _)| *k == key)
+        let setting = self.commit.settings.iter().rev().find(|(k, _)| *k == key);
+        let once = || self.commit.once.iter().rev().find(|(k, _)| k == key);
+        setting
             .map(|(_, v)| v.as_slice())
+            .or_else(|| once().map(|(_, v)| v.as_slice()))
     }
 
     /// Everything held, as one commit with the node counters `meta`; the overlay is left empty.

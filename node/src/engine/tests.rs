@@ -260,3 +260,134 @@ async fn senders_see_only_what_a_flush_made_durable() {
     );
     assert_eq!(durable(), Some(before), "an unflushed item was offered");
 }
+
+/// A revocation cuts the revoked node's word off at once: the summaries it sends (or that name
+/// it as the owner) are refused from the moment the revocation is taken, and the links see the
+/// code in [`Engine::revocations`] to close its connection.
+#[tokio::test]
+async fn summaries_from_a_revoked_node_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, engine, township) = county_with_township(dir.path()).await;
+    let from: NodeCode = "350322101".parse().unwrap();
+    let submit = township_event(&township, 1, EventBody::Submit(intake()));
+    let batch = Batch {
+        first: 1,
+        items: vec![item(&submit, &["350322"])],
+    };
+    assert!(engine
+        .receive(from, batch)
+        .await
+        .unwrap()
+        .rejected
+        .is_empty());
+    let case = store
+        .case(&submit.case_no)
+        .unwrap()
+        .expect("the folded case");
+    let clocks = crate::deadline::evaluate(
+        &case,
+        &crate::calendar::Calendar::builtin(),
+        Clock::system().today(),
+        &WarningPolicy::default(),
+    );
+    let rated = |satisfaction: u8, tick: u64| {
+        let mut s = crate::summary::summarise(&case, &clocks, Hlc::ZERO);
+        s.satisfaction = Some(satisfaction);
+        s.as_of = Hlc {
+            wall_ms: submit.hlc.wall_ms + 1000 * tick,
+            counter: 0,
+        };
+        Item::summary(&s).unwrap()
+    };
+    let before = Batch {
+        first: 2,
+        items: vec![rated(1, 1)],
+    };
+    assert!(engine
+        .receive(from, before)
+        .await
+        .unwrap()
+        .rejected
+        .is_empty());
+    assert_eq!(
+        store
+            .summary(&submit.case_no)
+            .unwrap()
+            .unwrap()
+            .satisfaction,
+        Some(1)
+    );
+
+    let mut revoked = engine.revocations();
+    assert!(!revoked.borrow_and_update().contains(&from));
+    engine
+        .revoke(Revoked {
+            code: from,
+            serials: vec![],
+            revoked_at: "2026-12-04T10:00:00+08:00".into(),
+        })
+        .await
+        .unwrap();
+    assert!(revoked.has_changed().unwrap() && revoked.borrow().contains(&from));
+
+    let after = Batch {
+        first: 3,
+        items: vec![rated(5, 2)],
+    };
+    let receipt = engine.receive(from, after).await.unwrap();
+    assert_eq!(receipt.rejected.len(), 1, "{receipt:?}");
+    assert!(receipt.rejected[0].contains("revoked"), "{receipt:?}");
+    assert_eq!(
+        store
+            .summary(&submit.case_no)
+            .unwrap()
+            .unwrap()
+            .satisfaction,
+        Some(1),
+        "the revoked node's summary changed nothing"
+    );
+    // Its events no longer verify either.
+    let review = township_event(&township, 2, EventBody::Review);
+    let events = store.event_count();
+    let late = Batch {
+        first: 4,
+        items: vec![item(&review, &["350322"])],
+    };
+    let _ = engine.receive(from, late).await;
+    assert_eq!(store.event_count(), events);
+}
+
+/// Retries racing each other — the same idempotency key sent twenty times at once, most of them
+/// landing in the same group commit — write one case; the writer, not the API, decides.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn racing_retries_under_one_key_write_one_case() {
+    let dir = tempfile::tempdir().unwrap();
+    let (probe, engine) = start(dir.path());
+    let once = crate::idempotency::Once::new("王", "k-1", "POST /api/v1/cases", b"{}");
+    let retries: Vec<_> = (0..20)
+        .map(|_| {
+            let (engine, once) = (engine.clone(), once.clone());
+            tokio::spawn(async move {
+                engine
+                    .write_once(actor(), Write::Submit(intake()), Some(once))
+                    .await
+            })
+        })
+        .collect();
+    let mut numbers = std::collections::BTreeSet::new();
+    for r in retries {
+        numbers.insert(r.await.unwrap().unwrap().case_no);
+    }
+    assert_eq!(numbers.len(), 1, "{numbers:?}");
+    assert_eq!(probe.event_count(), 1);
+    // The same key with another request is refused and writes nothing.
+    let other = crate::idempotency::Once::new("王", "k-1", "POST /api/v1/cases", b"{\"x\":1}");
+    let refused = engine
+        .write_once(actor(), Write::Submit(intake()), Some(other))
+        .await;
+    assert!(
+        matches!(refused, Err(EngineError::KeyReused(_))),
+        "{refused:?}"
+    );
+    assert_eq!(probe.event_count(), 1);
+}
