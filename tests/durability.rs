@@ -401,6 +401,55 @@ fn a_damaged_store_is_refused_with_the_way_out() {
     std::fs::rename(&data, node.dir().join("data.damaged")).unwrap();
     node.start_again(None);
     assert_eq!(node.events_stored(), 0);
+    node.stop();
+
+    // Wherever the damage is, the node either holds all it answered for or refuses with the
+    // way out — never a raw panic, never a hang, never a shorter store.
+    let damaged = node.dir().join("data.damaged");
+    let good = node.dir().join("data.good");
+    std::fs::rename(&damaged, &good).unwrap();
+    std::fs::write(good.join("db"), {
+        bytes[middle] ^= 0xff;
+        &bytes
+    })
+    .unwrap();
+    for eighth in 1..8 {
+        let _ = std::fs::remove_dir_all(&data);
+        copy_dir(&good, &data);
+        let mut bytes = std::fs::read(&log).unwrap();
+        let at = bytes.len() * eighth / 8;
+        bytes[at] ^= 0x5a;
+        std::fs::write(&log, &bytes).unwrap();
+        match node.try_start(None) {
+            Ok(()) => {
+                assert_eq!(node.events_stored(), 30, "flip at {at}: started shorter");
+                node.stop();
+            }
+            Err(refused) => {
+                assert!(
+                    refused.contains("is damaged") && refused.contains("liandong restore"),
+                    "flip at {at}: refused without the way out:\n{refused}"
+                );
+                assert!(
+                    !refused.contains("RUST_BACKTRACE"),
+                    "flip at {at}: a raw panic:\n{refused}"
+                );
+            }
+        }
+    }
+}
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
 }
 
 /// A client that lost the answer to its submission sends it again with the same

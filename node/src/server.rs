@@ -241,26 +241,42 @@ fn open_store(config: &Config) -> Result<Arc<dyn Store>> {
             std::process::exit(3);
         }
     };
-    let (store, report) = crate::startup::bounded(limit, on_timeout, || {
-        let store = SledStore::open(&data, cache).map_err(|e| match e {
-            // Not damage: a node already running on this folder holds its lock, or the disk
-            // or permissions refuse.
-            crate::store::StoreError::Engine(sled::Error::Io(io)) => anyhow::anyhow!(
-                "cannot open the store in {}: {io} (is this node already running?)",
-                data.display()
-            ),
-            e => anyhow::anyhow!("cannot open the store in {}: {e}. {advice}", data.display()),
-        })?;
-        let report = store
-            .check_and_repair(code)
-            .map_err(|e| anyhow::anyhow!("checking the store: {e}. {advice}"))?;
-        anyhow::Ok((store, report))
-    })?;
+    let opened = crate::startup::bounded(limit, on_timeout, || {
+        crate::startup::catching_panics(|| open_and_check(&data, cache, code, &advice))
+    });
+    let (store, report) = opened.map_err(|panic| {
+        anyhow::anyhow!(
+            "the storage engine failed while opening the store in {} ({panic}). {advice}",
+            data.display()
+        )
+    })??;
     if report.rebuilt {
         warn!(problems = ?report.problems, "store repaired: derived data rebuilt from the event log");
     }
     info!(node = %code, events = report.events, cases = report.cases, "store checked");
     Ok(Arc::new(store))
+}
+
+/// Opens the store and runs its check; an error says what to do about damage.
+fn open_and_check(
+    data: &Path,
+    cache: u64,
+    code: federation_proto::NodeCode,
+    advice: &str,
+) -> Result<(SledStore, crate::store::CheckReport)> {
+    let store = SledStore::open(data, cache).map_err(|e| match e {
+        // Not damage: a node already running on this folder holds its lock, or the disk or
+        // permissions refuse.
+        crate::store::StoreError::Engine(sled::Error::Io(io)) => anyhow::anyhow!(
+            "cannot open the store in {}: {io} (is this node already running?)",
+            data.display()
+        ),
+        e => anyhow::anyhow!("cannot open the store in {}: {e}. {advice}", data.display()),
+    })?;
+    let report = store
+        .check_and_repair(code)
+        .map_err(|e| anyhow::anyhow!("checking the store: {e}. {advice}"))?;
+    Ok((store, report))
 }
 
 /// The node's federation identity, when it has a certificate: it must name this node and
