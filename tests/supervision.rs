@@ -323,21 +323,46 @@ fn city_statistics_equal_the_figures_recomputed_from_every_timeline() {
     let all: Vec<&str> = names.iter().map(String::as_str).collect();
     let city = fed.node(CITY);
     // Every open overdue case has its automatic 督办 from its owner's parent, and the city's
-    // figures have caught up with every timeline.
+    // figures have caught up with every timeline. (A 督办 may also land on a case decided late:
+    // the parent's sweep and the decision race, and the notice stays open until answered, so
+    // open notices are not simply the overdue cases.)
+    let unnoticed = |cases: &BTreeMap<String, Value>| -> Vec<String> {
+        cases
+            .values()
+            .filter(|c| {
+                let open = [
+                    "accepted",
+                    "in_review",
+                    "joint_review",
+                    "suspended",
+                    "in_transit",
+                ]
+                .contains(&s(c, "state"));
+                open && c["warning"] == "red"
+                    && c["notices"].as_array().is_none_or(|n| n.is_empty())
+            })
+            .map(|c| s(c, "case_no").to_string())
+            .collect()
+    };
     let settled = wait_until(Duration::from_secs(60), || {
         pull(city, 5000);
         let cases = cases_at_owners(&fed, &all);
         let expected = expected_figures(&cases);
-        expected["notices_open"] == expected["overdue"] && city_figures(city) == expected
+        unnoticed(&cases).is_empty() && city_figures(city) == expected
     });
     let cases = cases_at_owners(&fed, &all);
     let expected = expected_figures(&cases);
     assert!(
         settled,
-        "the city's figures {} differ from the timelines' {}\n{}",
+        "the city's figures {} differ from the timelines' {}, or overdue cases lack a 督办: {:?}\n{}",
         city_figures(city),
         expected,
+        unnoticed(&cases),
         fed.warnings_report()
+    );
+    assert!(
+        expected["notices_open"].as_u64() >= expected["overdue"].as_u64(),
+        "{expected}"
     );
     assert_eq!(cases.len(), 240);
     // The figures are not trivial: every kind of outcome is there.
