@@ -1,12 +1,15 @@
 //! The CLI's side of the API: finds the local node (config, `ports.json`, admin token) and makes
-//! authenticated JSON requests.
+//! authenticated JSON requests — over TLS when the node serves its API with TLS
+//! (`[api] tls = true`), trusting the CA its config names.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::{anyhow, bail, Context, Result};
 use serde_json::Value;
 
 use crate::config::Config;
+use crate::http::tls::ApiConnector;
 
 /// Where the API is and who we are.
 #[derive(Clone)]
@@ -23,7 +26,11 @@ impl Client {
         let loaded = || Config::load(config).with_context(|| "give --api and --token, or --config");
         let base = match api {
             Some(a) => a.trim_end_matches('/').to_string(),
-            None => format!("http://{}", api_addr(&loaded()?)?),
+            None => {
+                let cfg = loaded()?;
+                let scheme = if cfg.file.api.tls { "https" } else { "http" };
+                format!("{scheme}://{}", api_addr(&cfg)?)
+            }
         };
         let token = match token {
             Some(t) => t.to_string(),
@@ -33,9 +40,12 @@ impl Client {
                 read_token(&path)?
             }
         };
-        let agent = ureq::AgentBuilder::new()
-            .timeout(std::time::Duration::from_secs(60))
-            .build();
+        let mut agent = ureq::AgentBuilder::new().timeout(std::time::Duration::from_secs(60));
+        if base.starts_with("https://") {
+            let cfg = loaded().context("an https API: the config names the CA to trust")?;
+            agent = agent.tls_connector(Arc::new(tls_connector(&cfg)?));
+        }
+        let agent = agent.build();
         Ok(Client { base, token, agent })
     }
 
@@ -81,6 +91,19 @@ impl Client {
             Err(e) => Err(anyhow!("cannot reach the node at {}: {e}", self.base)),
         }
     }
+}
+
+/// TLS to the node's API: trusting `[api] tls_ca`, else the federation CA (`files.ca`); with
+/// the node's own certificate the server must be named `n<CODE>.liandong` (the certificate's
+/// DNS name), whatever address the URL holds.
+fn tls_connector(config: &Config) -> Result<ApiConnector> {
+    let api = &config.file.api;
+    let ca = config.path(api.tls_ca.as_ref().unwrap_or(&config.file.files.ca));
+    let name = api
+        .tls_cert
+        .is_none()
+        .then(|| crate::pki::server_name(config.code()));
+    ApiConnector::new(&ca, name).with_context(|| format!("trusting {} for the API", ca.display()))
 }
 
 fn read_token(path: &PathBuf) -> Result<String> {

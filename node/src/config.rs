@@ -23,6 +23,17 @@
 //! # check_timeout_secs = 300      # give up opening and checking the store after this long
 //!                                 # (default: 120 s + 1 s per 10 MB of the log)
 //!
+//! [api]                           # the API's transport (all optional; these are the defaults)
+//! header_timeout_ms = 10000       # a request's head must be complete within this
+//! body_timeout_ms = 30000         # its body within this of the head
+//! idle_timeout_ms = 60000         # a kept-alive connection with no new request is closed
+//! max_connections = 512           # connections served at once; more wait in the accept queue
+//! tls = false                     # serve the API over TLS (node.crt + node.key by default)
+//! # tls_cert = "api.crt"          # another certificate chain and key for the API (PEM)
+//! # tls_key = "api.key"
+//! # tls_ca = "api-ca.crt"         # the CA the CLI trusts for the API (default: files.ca)
+//! insecure = false                # allow a non-loopback API without TLS (tokens in clear)
+//!
 //! [warnings]
 //! yellow_percent = 20             # yellow when ≤ 20 % of the limit remains (at least 1 day)
 //! auto_supervise_days = 3         # automatic 督办 of a child's case red for this many working days
@@ -58,6 +69,8 @@ pub struct ConfigFile {
     pub files: FilesSection,
     #[serde(default)]
     pub storage: StorageSection,
+    #[serde(default)]
+    pub api: ApiSection,
     #[serde(default)]
     pub warnings: WarningPolicy,
 }
@@ -117,6 +130,118 @@ impl Default for StorageSection {
             cache_mb: 64,
             check_timeout_secs: None,
         }
+    }
+}
+
+/// The API's transport: its deadlines and connection cap (`crate::http`), and TLS.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApiSection {
+    /// A request's head (request line and headers) must be complete within this, counted from
+    /// its first byte (from the accept for a new connection); a TLS handshake too.
+    pub header_timeout_ms: u64,
+    /// A request's body must be complete within this of its head.
+    pub body_timeout_ms: u64,
+    /// A kept-alive connection on which no new request starts within this is closed.
+    pub idle_timeout_ms: u64,
+    /// Connections served at once; more wait in the kernel's accept queue until one closes.
+    pub max_connections: usize,
+    /// Serve the API over TLS: with `tls_cert`/`tls_key`, or else the node's federation
+    /// certificate and key (`files.cert`, `files.key`).
+    pub tls: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_cert: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_key: Option<PathBuf>,
+    /// The CA the CLI trusts for a TLS API (default: `files.ca`, the federation CA).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_ca: Option<PathBuf>,
+    /// Accept a non-loopback API address without TLS: bearer tokens then cross the network in
+    /// clear, which is safe only behind a TLS-terminating proxy or on a network of its own.
+    pub insecure: bool,
+}
+
+impl Default for ApiSection {
+    fn default() -> Self {
+        ApiSection {
+            header_timeout_ms: 10_000,
+            body_timeout_ms: 30_000,
+            idle_timeout_ms: 60_000,
+            max_connections: 512,
+            tls: false,
+            tls_cert: None,
+            tls_key: None,
+            tls_ca: None,
+            insecure: false,
+        }
+    }
+}
+
+impl ApiSection {
+    /// The transport's bounds.
+    pub fn limits(&self) -> crate::http::Limits {
+        let ms = std::time::Duration::from_millis;
+        crate::http::Limits {
+            header_timeout: ms(self.header_timeout_ms),
+            body_timeout: ms(self.body_timeout_ms),
+            idle_timeout: ms(self.idle_timeout_ms),
+            max_connections: self.max_connections,
+        }
+    }
+
+    fn check(&self) -> Result<(), ConfigError> {
+        for (name, ms) in [
+            ("header_timeout_ms", self.header_timeout_ms),
+            ("body_timeout_ms", self.body_timeout_ms),
+            ("idle_timeout_ms", self.idle_timeout_ms),
+        ] {
+            if ms == 0 {
+                return Err(ConfigError::Invalid(format!(
+                    "api.{name} must be at least 1"
+                )));
+            }
+        }
+        if self.max_connections == 0 {
+            return Err(ConfigError::Invalid(
+                "api.max_connections must be at least 1".into(),
+            ));
+        }
+        if self.tls_cert.is_some() != self.tls_key.is_some() {
+            return Err(ConfigError::Invalid(
+                "api.tls_cert and api.tls_key go together: give both or neither".into(),
+            ));
+        }
+        if self.tls_cert.is_some() && !self.tls {
+            return Err(ConfigError::Invalid(
+                "api.tls_cert is set but api.tls is false: set api.tls = true to use it".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Why a node refuses to serve its API where it was asked to.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "the API address {addr} is not a loopback address, and without TLS every bearer token would \
+     cross the network in clear. Either serve the API over TLS (`[api] tls = true` in node.toml: \
+     the node's certificate from `liandong ca issue`, or `tls_cert`/`tls_key`; `liandong init \
+     --api-tls`), or name the risk with `liandong run --insecure-api` (or `[api] insecure = \
+     true`; `liandong init --insecure-api`) when a TLS-terminating proxy or a private network \
+     protects it"
+)]
+pub struct ExposedApi {
+    pub addr: SocketAddr,
+}
+
+/// Refuses a non-loopback API address unless it is served over TLS or the operator accepted the
+/// risk (`insecure`: `--insecure-api` or `[api] insecure = true`). 0.0.0.0 and :: are not
+/// loopback: they listen on every interface.
+pub fn check_api_exposure(addr: SocketAddr, tls: bool, insecure: bool) -> Result<(), ExposedApi> {
+    if addr.ip().is_loopback() || tls || insecure {
+        Ok(())
+    } else {
+        Err(ExposedApi { addr })
     }
 }
 
@@ -187,6 +312,7 @@ impl Config {
                 )));
             }
         }
+        file.api.check()?;
         if file.storage.cache_mb == 0 {
             return Err(ConfigError::Invalid(
                 "storage.cache_mb must be at least 1".into(),
@@ -223,7 +349,48 @@ mod tests {
             },
             files: FilesSection::default(),
             storage: StorageSection::default(),
+            api: ApiSection::default(),
             warnings: WarningPolicy::default(),
+        }
+    }
+
+    #[test]
+    fn the_api_section_is_optional_and_checked() {
+        let old = "[node]\ncode = \"350322\"\nname = \"x\"\nlisten = \"127.0.0.1:0\"\napi = \"127.0.0.1:0\"\n";
+        let file: ConfigFile = toml::from_str(old).unwrap();
+        assert_eq!(file.api.header_timeout_ms, 10_000);
+        assert_eq!(file.api.max_connections, 512);
+        assert!(!file.api.tls && !file.api.insecure);
+        let partial: ConfigFile =
+            toml::from_str(&format!("{old}[api]\nheader_timeout_ms = 200\n")).unwrap();
+        assert_eq!(partial.api.header_timeout_ms, 200);
+        assert_eq!(partial.api.idle_timeout_ms, 60_000);
+        for bad in [
+            "max_connections = 0",
+            "body_timeout_ms = 0",
+            "tls = true\ntls_cert = \"a.crt\"",
+            "tls_cert = \"a.crt\"\ntls_key = \"a.key\"",
+        ] {
+            let file: ConfigFile = toml::from_str(&format!("{old}[api]\n{bad}\n")).unwrap();
+            assert!(Config::new(file, ".".into()).is_err(), "{bad}");
+        }
+        assert!(toml::from_str::<ConfigFile>(&format!("{old}[api]\nbogus = 1\n")).is_err());
+    }
+
+    #[test]
+    fn a_non_loopback_api_needs_tls_or_the_risk_named() {
+        let any: SocketAddr = "0.0.0.0:8322".parse().unwrap();
+        let lan: SocketAddr = "10.0.0.5:8322".parse().unwrap();
+        for local in ["127.0.0.1:8322", "[::1]:8322"] {
+            assert!(check_api_exposure(local.parse().unwrap(), false, false).is_ok());
+        }
+        for addr in [any, lan] {
+            let refused = check_api_exposure(addr, false, false)
+                .unwrap_err()
+                .to_string();
+            assert!(refused.contains("tls = true") && refused.contains("--insecure-api"));
+            assert!(check_api_exposure(addr, true, false).is_ok());
+            assert!(check_api_exposure(addr, false, true).is_ok());
         }
     }
 

@@ -212,6 +212,8 @@ impl LocalFederation {
             parent: parent_arg,
             listen: "127.0.0.1:0".parse()?,
             api: "127.0.0.1:0".parse()?,
+            api_tls: false,
+            insecure_api: false,
         })?;
         crate::cli::ca::issue(&self.pki, code, &dir, crate::pki::DEFAULT_NODE_DAYS)?;
         let log = self.root.join(format!("{code}.log"));

@@ -21,6 +21,7 @@
 //! - [`operator`]: operators, roles and tokens.
 //! - [`pki`]: the federation PKI — node certificates binding a node's key to its code.
 //! - [`api`]: the HTTP JSON API.
+//! - [`http`]: the API's transport — our accept loop with timeouts, a connection cap and TLS.
 //! - [`server`]: `liandong run` — wiring it all together.
 //! - [`config`], [`clock`], [`files`]: node config, the node's clock, safe file writes.
 //! - [`client`], [`cli`]: the command line and its API client.
@@ -46,6 +47,7 @@ pub mod engine;
 pub mod files;
 #[cfg(test)]
 mod fixtures;
+pub mod http;
 pub mod idempotency;
 pub mod intake;
 pub mod launcher;

@@ -25,6 +25,8 @@ use crate::store::{SledStore, Store};
 /// Runs the node until a shutdown signal.
 pub async fn run(config: Config, clock: Clock) -> Result<()> {
     let code = config.code();
+    // A TLS setup that cannot work stops the start before anything is opened.
+    let tls = api_tls(&config)?;
     let store = open_store(&config)?;
     ensure_admin(&config, store.as_ref())?;
     let key = load_or_create_key(&config.path(&config.file.files.key))?;
@@ -86,6 +88,7 @@ pub async fn run(config: Config, clock: Clock) -> Result<()> {
         clock,
         policy: config.file.warnings,
         links,
+        http: Arc::default(),
     });
     let listener = tokio::net::TcpListener::bind(config.file.node.api)
         .await
@@ -95,18 +98,49 @@ pub async fn run(config: Config, clock: Clock) -> Result<()> {
     // clean stop, not the default action of the signal.
     let shutdown = shutdown_signal()?;
     write_ports(&config, api_addr.port(), quic)?;
-    info!(node = %code, api = %api_addr, quic = ?quic, "ready");
+    info!(node = %code, api = %api_addr, tls = tls.is_some(), quic = ?quic, "ready");
     eprintln!("ready");
-    axum::serve(listener, api::router(context.clone()))
-        .with_graceful_shutdown(shutdown)
-        .await
-        .context("serving the API")?;
+    crate::http::serve(
+        listener,
+        tls,
+        api::router(context.clone()),
+        config.file.api.limits(),
+        context.http.clone(),
+        shutdown,
+    )
+    .await;
     if let Some(links) = &context.links {
         links.close().await;
     }
     store.flush()?;
     info!(node = %code, "stopped");
     Ok(())
+}
+
+/// The API's TLS acceptor when `[api] tls = true`: `tls_cert`/`tls_key` if given, else the
+/// node's federation certificate and key, which must be there (`liandong ca issue`).
+fn api_tls(config: &Config) -> Result<Option<tokio_rustls::TlsAcceptor>> {
+    let api = &config.file.api;
+    if !api.tls {
+        return Ok(None);
+    }
+    let (cert, key) = match (&api.tls_cert, &api.tls_key) {
+        (Some(cert), Some(key)) => (config.path(cert), config.path(key)),
+        _ => (
+            config.path(&config.file.files.cert),
+            config.path(&config.file.files.key),
+        ),
+    };
+    if !cert.exists() {
+        anyhow::bail!(
+            "[api] tls = true, but there is no certificate {}: issue one with `liandong ca \
+             issue`, or give [api] tls_cert and tls_key",
+            cert.display()
+        );
+    }
+    let acceptor = crate::http::tls::acceptor(&cert, &key)
+        .with_context(|| format!("setting up TLS for the API with {}", cert.display()))?;
+    Ok(Some(acceptor))
 }
 
 /// Re-evaluates the clocks of the cases that can still move every `seconds` (the start-up

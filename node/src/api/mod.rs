@@ -49,6 +49,8 @@ pub struct NodeContext {
     pub policy: WarningPolicy,
     /// Federation links, when the node has a certificate.
     pub links: Option<Links>,
+    /// The API transport's counters (open connections, deadlines hit), for `/metrics`.
+    pub http: Arc<crate::http::Counters>,
 }
 
 impl NodeContext {

@@ -112,6 +112,7 @@ pub async fn metrics(State(node): State<AppState>) -> Result<String, ApiError> {
         node.store.sync_count()
     ));
     link_metrics(&node, &mut out);
+    node.http.render(&node.code.to_string(), &mut out);
     super::status::metrics(&node, &mut out)?;
     Ok(out)
 }

@@ -7,7 +7,10 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use federation_proto::NodeCode;
 
-use crate::config::{parse_parent, Config, ConfigFile, FilesSection, NodeSection, StorageSection};
+use crate::config::{
+    check_api_exposure, parse_parent, ApiSection, Config, ConfigFile, FilesSection, NodeSection,
+    StorageSection,
+};
 use crate::deadline::WarningPolicy;
 use crate::files::{write_atomic, write_private};
 use crate::operator::new_token;
@@ -29,9 +32,19 @@ pub struct InitArgs {
     /// QUIC listen address for child links (port 0 = any free port).
     #[arg(long, default_value = "127.0.0.1:0")]
     pub listen: SocketAddr,
-    /// HTTP API address (port 0 = any free port).
+    /// HTTP API address (port 0 = any free port). Keep it on loopback: an address other
+    /// networks reach is refused unless --api-tls or --insecure-api says how tokens are kept
+    /// safe.
     #[arg(long, default_value = "127.0.0.1:0")]
     pub api: SocketAddr,
+    /// Serve the API over TLS (`[api] tls = true`) with the node's certificate and key
+    /// (node.crt from `liandong ca issue`, node.key); the CLI trusts the federation CA (ca.crt).
+    #[arg(long)]
+    pub api_tls: bool,
+    /// Accept a non-loopback --api without TLS (`[api] insecure = true`): bearer tokens then
+    /// cross the network in clear. Only behind a TLS-terminating proxy or on a private network.
+    #[arg(long)]
+    pub insecure_api: bool,
 }
 
 pub fn run(args: InitArgs) -> Result<()> {
@@ -59,6 +72,7 @@ pub fn create(args: InitArgs) -> Result<PathBuf> {
     if let Some(p) = &args.parent {
         parse_parent(p)?;
     }
+    check_api_exposure(args.api, args.api_tls, args.insecure_api)?;
     let file = ConfigFile {
         node: NodeSection {
             code: args.code,
@@ -69,6 +83,11 @@ pub fn create(args: InitArgs) -> Result<PathBuf> {
         },
         files: FilesSection::default(),
         storage: StorageSection::default(),
+        api: ApiSection {
+            tls: args.api_tls,
+            insecure: args.insecure_api,
+            ..ApiSection::default()
+        },
         warnings: WarningPolicy::default(),
     };
     Config::new(file.clone(), args.dir.clone())?;

@@ -12,6 +12,7 @@ mod supervise;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::client::Client;
@@ -51,7 +52,10 @@ enum Command {
         command: ca::CaCommand,
     },
     /// Run the node in the foreground until SIGINT/SIGTERM. Prints `ready` on stderr once the
-    /// API listens, and writes the bound ports to DIR/ports.json.
+    /// API listens, and writes the bound ports to DIR/ports.json. Refuses an API address that
+    /// is not loopback unless the API is served over TLS (`[api] tls = true`) or --insecure-api
+    /// (or `[api] insecure = true`) accepts tokens in clear; see `[api]` in the README for the
+    /// API's timeouts and connection cap.
     Run {
         /// The node's config file.
         #[arg(long, default_value = "node.toml", env = "LIANDONG_CONFIG")]
@@ -60,6 +64,11 @@ enum Command {
         /// YYYY-MM-DDTHH:MM), then run forward in real time. For drills and tests of deadlines.
         #[arg(long)]
         clock: Option<String>,
+        /// Serve the API on a non-loopback address without TLS (as `[api] insecure = true`):
+        /// bearer tokens then cross the network in clear. Only behind a TLS-terminating proxy
+        /// or on a network of its own.
+        #[arg(long)]
+        insecure_api: bool,
     },
     /// Rebuild this node's store from its parent's copy after the data directory was lost:
     /// every event the node authored and every event of its cases. Run it on an empty data
@@ -175,7 +184,8 @@ struct Connection {
         global = true
     )]
     config: PathBuf,
-    /// API base URL, e.g. http://127.0.0.1:8080 (default: from the config and ports.json).
+    /// API base URL, e.g. http://127.0.0.1:8080, or https://… for a TLS API (then the config
+    /// names the CA to trust). Default: from the config and ports.json.
     #[arg(long, env = "LIANDONG_API", global = true)]
     api: Option<String>,
     /// Bearer token (default: the admin token file named in the config).
@@ -218,7 +228,11 @@ fn dispatch(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Init(args) => init::run(args),
         Command::Ca { command } => ca::run(command),
-        Command::Run { config, clock } => run_node(&config, clock.as_deref()),
+        Command::Run {
+            config,
+            clock,
+            insecure_api,
+        } => run_node(&config, clock.as_deref(), insecure_api),
         Command::Restore {
             config,
             timeout_secs,
@@ -261,8 +275,19 @@ fn restore(config: &std::path::Path, timeout: std::time::Duration) -> anyhow::Re
     Ok(())
 }
 
-fn run_node(config: &std::path::Path, start: Option<&str>) -> anyhow::Result<()> {
+fn run_node(config: &std::path::Path, start: Option<&str>, insecure: bool) -> anyhow::Result<()> {
+    let config_path = config;
     let config = Config::load(config)?;
+    // Before anything is opened or bound: where the API listens decides whether it may run.
+    let api = &config.file.api;
+    crate::config::check_api_exposure(config.file.node.api, api.tls, insecure || api.insecure)
+        .with_context(|| format!("{}", config_path.display()))?;
+    if !config.file.node.api.ip().is_loopback() && !api.tls {
+        tracing::warn!(
+            api = %config.file.node.api,
+            "serving the API without TLS on a non-loopback address (insecure): bearer tokens cross the network in clear"
+        );
+    }
     let clock = match start {
         Some(s) => Clock::starting_at(clock::parse_instant(s).map_err(anyhow::Error::msg)?),
         None => Clock::system(),
