@@ -1,7 +1,7 @@
 //! The CLI's side of the API: finds the local node (config, `ports.json`, admin token) and makes
 //! authenticated JSON requests.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{anyhow, bail, Context, Result};
 use serde_json::Value;
@@ -83,10 +83,19 @@ impl Client {
     }
 }
 
-fn read_token(path: &PathBuf) -> Result<String> {
-    let token = std::fs::read_to_string(path)
-        .with_context(|| format!("reading token {} (or give --token)", path.display()))?;
-    Ok(token.trim().to_string())
+/// The token in a file: its first line, trimmed.
+pub fn read_token(path: &Path) -> Result<String> {
+    let text = std::fs::read_to_string(path).with_context(|| {
+        format!(
+            "reading token {} (or set LIANDONG_TOKEN / --token-file)",
+            path.display()
+        )
+    })?;
+    let token = text.lines().next().unwrap_or_default().trim();
+    if token.is_empty() {
+        bail!("{} holds no token", path.display());
+    }
+    Ok(token.to_string())
 }
 
 /// The API address: from `ports.json` when the config asks for port 0.

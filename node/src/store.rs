@@ -6,7 +6,7 @@
 //! - `case_events`: `CaseNo::key() ++ hlc ++ EventId::key()` → `()`: a case's events in fold order.
 //! - `cases`: `CaseNo::key()` → materialised [`Case`] (derived: rebuilt from `events`).
 //! - `meta`: `node` → [`NodeMeta`] (sequence, clock, daily case counter).
-//! - `operators`: SHA-256 of a bearer token → [`Operator`].
+//! - `operators`: SHA-256 of a bearer token → [`Account`] (see [`operators`]).
 //! - `outbox`: `peer ++ link sequence` → encoded `frame::Item` waiting for the peer's ack.
 //! - `links`: `o|i ++ peer` → last link sequence queued for / held from the peer.
 //! - `summaries`: `CaseNo::key()` → the latest [`CaseSummary`] (cases owned here or below).
@@ -31,8 +31,11 @@ use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::Transactional;
 
 use crate::case::Case;
-use crate::operator::Operator;
+use crate::operator::Account;
 use crate::pki::Revoked;
+
+mod operators;
+pub use operators::{OperatorChange, TokenHash};
 
 /// Largest stored case record; a case's log grows with its events.
 pub const MAX_CASE_BYTES: usize = 4 * 1024 * 1024;
@@ -160,9 +163,12 @@ pub trait Store: Send + Sync + 'static {
     /// A node setting written with [`Commit::setting`].
     fn setting(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
     fn revocations(&self) -> Result<Vec<Revoked>, StoreError>;
-    fn operator(&self, token_hash: &[u8; 32]) -> Result<Option<Operator>, StoreError>;
-    fn put_operator(&self, token_hash: &[u8; 32], operator: &Operator) -> Result<(), StoreError>;
-    fn operators(&self) -> Result<Vec<Operator>, StoreError>;
+    /// The account of a token, by the token's SHA-256.
+    fn operator(&self, token_hash: &TokenHash) -> Result<Option<Account>, StoreError>;
+    /// Every account with its token's hash (the hash never leaves the node).
+    fn operators(&self) -> Result<Vec<(TokenHash, Account)>, StoreError>;
+    /// Applies one change to the operators atomically and durably (flushed before it returns).
+    fn change_operators(&self, change: &OperatorChange) -> Result<(), StoreError>;
 }
 
 /// The sled implementation.
@@ -803,25 +809,17 @@ impl Store for SledStore {
         )
     }
 
-    fn operator(&self, token_hash: &[u8; 32]) -> Result<Option<Operator>, StoreError> {
-        match self.operators.get(token_hash)? {
-            Some(v) => Ok(Some(codec::decode(&v, 4096)?)),
-            None => Ok(None),
-        }
+    fn operator(&self, token_hash: &TokenHash) -> Result<Option<Account>, StoreError> {
+        operators::get(&self.operators, token_hash)
     }
 
-    fn put_operator(&self, token_hash: &[u8; 32], operator: &Operator) -> Result<(), StoreError> {
-        self.operators
-            .insert(token_hash, codec::encode(operator)?)?;
+    fn operators(&self) -> Result<Vec<(TokenHash, Account)>, StoreError> {
+        operators::all(&self.operators)
+    }
+
+    fn change_operators(&self, change: &OperatorChange) -> Result<(), StoreError> {
+        operators::apply(&self.operators, change)?;
         self.flush()
-    }
-
-    fn operators(&self) -> Result<Vec<Operator>, StoreError> {
-        self.operators
-            .iter()
-            .values()
-            .map(|v| Ok(codec::decode(&v?, 4096)?))
-            .collect()
     }
 }
 

@@ -391,9 +391,11 @@ impl Node {
         answer["token"].as_str().expect("a token").to_string()
     }
 
-    /// A new clerk of `department`.
+    /// A new clerk of `department` (under a name of their own: names identify operators).
     pub fn clerk(&self, department: &str) -> String {
-        self.add_operator(&format!("{department}窗口"), "clerk", Some(department))
+        static NEXT: AtomicU32 = AtomicU32::new(1);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        self.add_operator(&format!("{department}窗口{n}"), "clerk", Some(department))
     }
 
     // ------------------------------------------------------------------ cases

@@ -1,4 +1,8 @@
 //! Bearer-token authentication: every `/api/v1` request names its operator.
+//!
+//! Each request looks its token up in the store, so disabling or rotating an operator takes
+//! effect on the very next request; an expired token is refused from the day after its expiry
+//! (node clock, China Standard Time).
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -6,30 +10,46 @@ use axum::http::{header, StatusCode};
 
 use super::error::ApiError;
 use super::AppState;
-use crate::operator::{token_hash, Operator, Role};
+use crate::operator::{token_hash, Operator, Role, Standing};
+use crate::store::TokenHash;
 
-/// The operator making the request.
-pub struct Caller(pub Operator);
+/// The operator making the request, and the hash of the token they used.
+pub struct Caller(pub Operator, pub TokenHash);
 
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Caller, ApiError> {
-        let unauthorised = |m: &str| ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", m);
-        let value = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .ok_or_else(|| unauthorised("missing Authorization: Bearer <token>"))?;
-        let token = value
-            .to_str()
-            .ok()
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .ok_or_else(|| unauthorised("Authorization must be: Bearer <token>"))?;
-        let operator = state
-            .store
-            .operator(&token_hash(token))?
-            .ok_or_else(|| unauthorised("unknown token"))?;
-        Ok(Caller(operator))
+        authenticate(parts, state)
+    }
+}
+
+fn authenticate(parts: &Parts, state: &AppState) -> Result<Caller, ApiError> {
+    let unauthorised = |m: String| ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", m);
+    let value = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .ok_or_else(|| unauthorised("missing Authorization: Bearer <token>".into()))?;
+    let token = value
+        .to_str()
+        .ok()
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or_else(|| unauthorised("Authorization must be: Bearer <token>".into()))?;
+    let hash = token_hash(token);
+    let account = state
+        .store
+        .operator(&hash)?
+        .ok_or_else(|| unauthorised("unknown token".into()))?;
+    match account.standing(state.today()) {
+        Standing::Live => Ok(Caller(account.operator, hash)),
+        Standing::Disabled => Err(unauthorised(format!(
+            "operator {} is disabled",
+            account.operator.name
+        ))),
+        Standing::Expired(last) => Err(unauthorised(format!(
+            "the token of operator {} expired after {last}",
+            account.operator.name
+        ))),
     }
 }
 

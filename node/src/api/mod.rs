@@ -5,7 +5,8 @@
 //! - [`error`]: `{"error", "message"}` answers and the mapping from domain errors.
 //! - [`action`]: case actions as the API spells them.
 //! - [`view`]: the case view.
-//! - [`cases`], [`node`], [`status`]: the handlers (`status`: supervision, 电子监察).
+//! - [`cases`], [`node`], [`operators`], [`status`]: the handlers (`status`: supervision,
+//!   电子监察).
 
 mod action;
 mod auth;
@@ -14,6 +15,7 @@ mod calendar;
 mod cases;
 mod error;
 mod node;
+mod operators;
 mod status;
 pub mod view;
 
@@ -78,8 +80,11 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/summaries/{case_no}", get(node::summary))
         .route(
             "/api/v1/operators",
-            post(node::add_operator).get(node::operators),
+            post(operators::add).get(operators::list),
         )
+        .route("/api/v1/operators/{name}/disable", post(operators::disable))
+        .route("/api/v1/operators/{name}/enable", post(operators::enable))
+        .route("/api/v1/operators/{name}/rotate", post(operators::rotate))
         .route("/metrics", get(node::metrics))
         .fallback(node::no_route)
         .method_not_allowed_fallback(node::wrong_method)

@@ -1,4 +1,4 @@
-//! Node-wide handlers: identity, catalog, status, operators, metrics.
+//! Node-wide handlers: identity, catalog, links, summaries, metrics, and the fallbacks.
 
 use std::collections::BTreeMap;
 
@@ -9,15 +9,12 @@ use axum::Json;
 use federation_proto::{CaseSummary, State as CaseState};
 use serde::Deserialize;
 use serde_json::{json, Value};
-use tracing::info;
 
 use super::auth::Caller;
-use super::body::JsonBody;
 use super::cases;
 use super::error::ApiError;
 use super::{AppState, NodeContext};
 use crate::link;
-use crate::operator::{new_token, token_hash, Operator, Role};
 
 pub async fn node(State(node): State<AppState>, _caller: Caller) -> Json<Value> {
     Json(json!({
@@ -31,52 +28,6 @@ pub async fn node(State(node): State<AppState>, _caller: Caller) -> Json<Value> 
 
 pub async fn catalog(State(node): State<AppState>, _caller: Caller) -> Json<Value> {
     Json(json!({ "items": node.reference.catalog().items() }))
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NewOperator {
-    name: String,
-    role: Role,
-    department: Option<String>,
-}
-
-pub async fn add_operator(
-    State(node): State<AppState>,
-    caller: Caller,
-    JsonBody(req): JsonBody<NewOperator>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
-    caller.require_admin()?;
-    let op = Operator::new(&req.name, req.role, req.department).map_err(|e| {
-        ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_operator",
-            e.to_string(),
-        )
-    })?;
-    let token = new_token().map_err(|e| {
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "no_randomness",
-            e.to_string(),
-        )
-    })?;
-    node.store.put_operator(&token_hash(&token), &op)?;
-    info!(node = %node.code, operator = %op.name, role = ?op.role, "operator added");
-    Ok((
-        StatusCode::CREATED,
-        Json(
-            json!({"name": op.name, "role": op.role, "department": op.department, "token": token}),
-        ),
-    ))
-}
-
-pub async fn operators(
-    State(node): State<AppState>,
-    caller: Caller,
-) -> Result<Json<Value>, ApiError> {
-    caller.require_admin()?;
-    Ok(Json(json!({ "operators": node.store.operators()? })))
 }
 
 /// Prometheus text format.
