@@ -1,11 +1,12 @@
 //! The operator lifecycle on a real node: disable, enable, rotate, expiry, the last admin,
-//! the admin token file across restarts, and tokens for the CLI from the environment or a
-//! file.
+//! the admin token file across restarts, tokens for the CLI from the environment or a file,
+//! and the failed-authentication limit.
 
 mod support;
 
 use std::path::Path;
 use std::process::{Command, Output};
+use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 use support::{assert_error, s, Node, BIN, SHICHANG};
@@ -334,4 +335,75 @@ fn the_cli_takes_tokens_from_the_environment_or_a_file_never_the_command_line() 
         "{}",
         node.logs()
     );
+}
+
+/// A node whose failed-authentication window is 2 s (20 failures allowed).
+fn node_with_short_window(tmp: &Path) -> Node {
+    let mut node = Node::init(tmp.join("node"), "350322", &[]);
+    let config = node.dir().join("node.toml");
+    let mut text = std::fs::read_to_string(&config).expect("node.toml");
+    text.push_str("\n[auth]\nmax_failures = 20\nfailure_window_secs = 2\n");
+    std::fs::write(&config, text).expect("writing node.toml");
+    node.start_again(Some(CLOCK));
+    node
+}
+
+/// `GET /api/v1/node` with `token`: the status and the `Retry-After` header.
+fn probe(node: &Node, token: &str) -> (u16, Option<String>) {
+    let port = node.ports()["api"].as_u64().expect("api port");
+    let answer = ureq::get(&format!("http://127.0.0.1:{port}/api/v1/node"))
+        .set("Authorization", &format!("Bearer {token}"))
+        .call();
+    let response = match answer {
+        Ok(r) => r,
+        Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => panic!("GET /api/v1/node: {e}"),
+    };
+    (
+        response.status(),
+        response.header("Retry-After").map(String::from),
+    )
+}
+
+#[test]
+fn a_burst_of_bad_tokens_is_refused_for_one_window_then_the_admin_gets_in() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let node = node_with_short_window(tmp.path());
+    let admin = node.admin_token();
+    let bad = "0123456789abcdef0123456789abcdef";
+    let statuses: Vec<(u16, Option<String>)> = (0..25).map(|_| probe(&node, bad)).collect();
+    assert!(
+        statuses[..20].iter().all(|(s, _)| *s == 401),
+        "{statuses:?}"
+    );
+    for (status, retry) in &statuses[20..] {
+        assert_eq!(*status, 429, "{statuses:?}");
+        let secs: u64 = retry
+            .as_deref()
+            .and_then(|r| r.parse().ok())
+            .unwrap_or_else(|| panic!("no Retry-After: {statuses:?}"));
+        assert!((1..=2).contains(&secs), "{statuses:?}");
+    }
+    // The policy: while its address is refused, a good token from it is refused too (else a
+    // guesser would learn which guess was right)...
+    let (status, _) = probe(&node, &admin);
+    assert_eq!(status, 429);
+    // ...and only until the window ends: the admin is not locked out for good.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let (status, _) = probe(&node, &admin);
+        if status == 200 {
+            break;
+        }
+        assert_eq!(status, 429);
+        assert!(Instant::now() < deadline, "still refused after 15 s");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // One log line for the block, not one per failure.
+    let lines = node
+        .logs()
+        .lines()
+        .filter(|l| l.contains("failed authentications over the limit"))
+        .count();
+    assert_eq!(lines, 1, "{}", node.logs());
 }

@@ -86,6 +86,7 @@ pub async fn run(config: Config, clock: Clock) -> Result<()> {
         clock,
         policy: config.file.warnings,
         links,
+        throttle: api::throttle::Throttle::new(config.file.auth),
     });
     let listener = tokio::net::TcpListener::bind(config.file.node.api)
         .await
@@ -97,7 +98,10 @@ pub async fn run(config: Config, clock: Clock) -> Result<()> {
     write_ports(&config, api_addr.port(), quic)?;
     info!(node = %code, api = %api_addr, quic = ?quic, "ready");
     eprintln!("ready");
-    axum::serve(listener, api::router(context.clone()))
+    // The client's address is the key of the failed-authentication limit.
+    let service =
+        api::router(context.clone()).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, service)
         .with_graceful_shutdown(shutdown)
         .await
         .context("serving the API")?;

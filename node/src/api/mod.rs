@@ -5,6 +5,7 @@
 //! - [`error`]: `{"error", "message"}` answers and the mapping from domain errors.
 //! - [`action`]: case actions as the API spells them.
 //! - [`view`]: the case view.
+//! - [`throttle`]: the failed-authentication limit per client address.
 //! - [`cases`], [`node`], [`operators`], [`status`]: the handlers (`status`: supervision,
 //!   电子监察).
 
@@ -17,6 +18,7 @@ mod error;
 mod node;
 mod operators;
 mod status;
+pub mod throttle;
 pub mod view;
 
 use std::sync::Arc;
@@ -49,6 +51,8 @@ pub struct NodeContext {
     pub policy: WarningPolicy,
     /// Federation links, when the node has a certificate.
     pub links: Option<Links>,
+    /// Failed authentications per client address.
+    pub throttle: throttle::Throttle,
 }
 
 impl NodeContext {

@@ -70,6 +70,7 @@ pub fn create(args: InitArgs) -> Result<PathBuf> {
         files: FilesSection::default(),
         storage: StorageSection::default(),
         warnings: WarningPolicy::default(),
+        auth: Default::default(),
     };
     Config::new(file.clone(), args.dir.clone())?;
     std::fs::create_dir_all(&args.dir)
