@@ -399,6 +399,11 @@ fn a_burst_of_bad_tokens_is_refused_for_one_window_then_the_admin_gets_in() {
         assert!(Instant::now() < deadline, "still refused after 15 s");
         std::thread::sleep(Duration::from_millis(100));
     }
+    let metrics = node.metrics();
+    assert!(
+        metrics.contains("liandong_auth_blocks_total{node=\"350322\"} 1\n"),
+        "{metrics}"
+    );
     // One log line for the block, not one per failure.
     let lines = node
         .logs()

@@ -87,6 +87,7 @@ pub async fn run(config: Config, clock: Clock) -> Result<()> {
         policy: config.file.warnings,
         links,
         throttle: api::throttle::Throttle::new(config.file.auth),
+        region_cache: Default::default(),
     });
     let listener = tokio::net::TcpListener::bind(config.file.node.api)
         .await

@@ -34,7 +34,9 @@ use crate::case::Case;
 use crate::operator::Account;
 use crate::pki::Revoked;
 
+mod counters;
 mod operators;
+pub use counters::Counts;
 pub use operators::{OperatorChange, TokenHash};
 
 /// Largest stored case record; a case's log grows with its events.
@@ -169,6 +171,9 @@ pub trait Store: Send + Sync + 'static {
     fn operators(&self) -> Result<Vec<(TokenHash, Account)>, StoreError>;
     /// Applies one change to the operators atomically and durably (flushed before it returns).
     fn change_operators(&self, change: &OperatorChange) -> Result<(), StoreError>;
+    /// Events held and cases by state, from counters kept by the commits: nothing is read
+    /// (see [`counters`]).
+    fn counts(&self) -> Counts;
 }
 
 /// The sled implementation.
@@ -185,6 +190,8 @@ pub struct SledStore {
     certs: sled::Tree,
     revoked: sled::Tree,
     flushes: AtomicU64,
+    /// Cases by state: counted by [`SledStore::check_and_repair`], then kept by each commit.
+    counters: counters::CaseCounters,
     /// The `fdatasync` that makes each flush durable against power loss.
     disk: crate::disk_sync::DiskSync,
     /// Test hook: make flushes fail, as a full or failing disk would.
@@ -237,6 +244,7 @@ impl SledStore {
             certs: db.open_tree("certs")?,
             revoked: db.open_tree("revoked")?,
             flushes: AtomicU64::new(0),
+            counters: Default::default(),
             #[cfg(test)]
             fail_flushes: Default::default(),
             db,
@@ -254,6 +262,23 @@ impl SledStore {
     /// underneath sled can break their agreement; when anything does not add up, the full
     /// check decodes everything, compares each case with its events and rebuilds.
     pub fn check_and_repair(&self, own: NodeCode) -> Result<CheckReport, StoreError> {
+        let report = self.check_and_repair_trees(own)?;
+        self.recount()?;
+        Ok(report)
+    }
+
+    /// Counts the cases by state and the events ([`counters`]): one pass over the cases tree.
+    fn recount(&self) -> Result<(), StoreError> {
+        let states = self
+            .cases()
+            .map(|c| c.map(|c| (c.case_no, c.state)))
+            .collect::<Result<Vec<_>, _>>()?;
+        self.counters
+            .recount(states.into_iter(), self.events.len() as u64);
+        Ok(())
+    }
+
+    fn check_and_repair_trees(&self, own: NodeCode) -> Result<CheckReport, StoreError> {
         let quick = self.check_keys(own)?;
         if quick.problems.is_empty() {
             return Ok(quick);
@@ -583,7 +608,9 @@ impl Store for SledStore {
             .map_err(|e| match e {
                 TransactionError::Abort(e) => StoreError::Corrupt(e.to_string()),
                 TransactionError::Storage(e) => StoreError::Engine(e),
-            })
+            })?;
+        self.counters.committed(c.events.len(), &c.cases);
+        Ok(())
     }
 
     fn flush(&self) -> Result<(), StoreError> {
@@ -821,6 +848,10 @@ impl Store for SledStore {
         operators::apply(&self.operators, change)?;
         self.flush()
     }
+
+    fn counts(&self) -> Counts {
+        self.counters.counts()
+    }
 }
 
 /// The values of a tree keyed by [`CaseNo::key`] after `after` (all of them when `None`), in
@@ -873,7 +904,7 @@ mod tests {
     }
 
     /// Writes two cases of two and one events the way the engine does.
-    fn populate(store: &SledStore) -> Vec<Case> {
+    pub(super) fn populate(store: &SledStore) -> Vec<Case> {
         let script = [
             event(1, 1, submit()),
             event(2, 2, submit()),
@@ -919,7 +950,7 @@ mod tests {
 
     /// Opens the store again in the same process: sled's background threads may hold the
     /// file lock for a moment after the previous handle is dropped.
-    fn reopen(dir: &Path) -> SledStore {
+    pub(super) fn reopen(dir: &Path) -> SledStore {
         for _ in 0..100 {
             if let Ok(store) = SledStore::open(dir, 1 << 20) {
                 return store;

@@ -6,8 +6,8 @@
 //! - [`action`]: case actions as the API spells them.
 //! - [`view`]: the case view.
 //! - [`throttle`]: the failed-authentication limit per client address.
-//! - [`cases`], [`node`], [`operators`], [`status`]: the handlers (`status`: supervision,
-//!   电子监察).
+//! - [`cases`], [`node`], [`operators`], [`metrics`], [`status`]: the handlers (`status`:
+//!   supervision, 电子监察).
 
 mod action;
 mod auth;
@@ -15,6 +15,7 @@ mod body;
 mod calendar;
 mod cases;
 mod error;
+pub mod metrics;
 mod node;
 mod operators;
 mod status;
@@ -53,6 +54,8 @@ pub struct NodeContext {
     pub links: Option<Links>,
     /// Failed authentications per client address.
     pub throttle: throttle::Throttle,
+    /// The region figures of the last `/metrics` scrape.
+    pub region_cache: metrics::RegionCache,
 }
 
 impl NodeContext {
@@ -89,7 +92,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/operators/{name}/disable", post(operators::disable))
         .route("/api/v1/operators/{name}/enable", post(operators::enable))
         .route("/api/v1/operators/{name}/rotate", post(operators::rotate))
-        .route("/metrics", get(node::metrics))
+        .route("/metrics", get(metrics::metrics))
         .fallback(node::no_route)
         .method_not_allowed_fallback(node::wrong_method)
         .layer(DefaultBodyLimit::max(body::MAX_BODY))
