@@ -1111,7 +1111,7 @@ fn a_full_disk_fails_writes_cleanly_and_keeps_serving_reads() {
     }
     let listed = node.cases("");
     assert!(listed.len() >= acked.len(), "{listed:?}");
-    let (status, _) = node.get("/metrics", "");
+    let (status, _) = node.get("/metrics", &node.admin_token());
     assert_eq!(status, 200);
     let (status, _) = node.get("/api/v1/node", &node.admin_token());
     assert_eq!(status, 200);

@@ -144,10 +144,10 @@ const OPEN: &str = "liandong_api_connections{";
 
 /// Asks for `/metrics` on new connections until no connection but the asking one is open (the
 /// harness's kept-alive one is closed by the idle deadline).
-fn wait_until_alone(port: u16) {
+fn wait_until_alone(port: u16, token: &str) {
     let deadline = Instant::now() + PATIENCE;
     loop {
-        let (status, metrics) = raw_get(port, "/metrics", "");
+        let (status, metrics) = raw_get(port, "/metrics", token);
         assert_eq!(status, 200, "{metrics}");
         if metric(&metrics, OPEN) == 1 {
             return;
@@ -175,7 +175,7 @@ fn stalled_heads_are_cut_and_the_api_answers_meanwhile_and_after() {
     // While they stall, under the cap: answered. They were queued before this request, so they
     // were all accepted before it, and none is cut yet unless this test was slower than the
     // head deadline. (The harness's kept-alive connection may be open too.)
-    let (status, metrics) = raw_get(port, "/metrics", "");
+    let (status, metrics) = raw_get(port, "/metrics", &node.admin_token());
     assert_eq!(status, 200, "{metrics}");
     if opened.elapsed() < header {
         let open = metric(&metrics, OPEN);
@@ -197,7 +197,7 @@ fn stalled_heads_are_cut_and_the_api_answers_meanwhile_and_after() {
     );
 
     // After: answered, and the cuts are counted.
-    let (status, metrics) = raw_get(port, "/metrics", "");
+    let (status, metrics) = raw_get(port, "/metrics", &node.admin_token());
     assert_eq!(status, 200, "{metrics}");
     assert!(
         metric(
@@ -223,12 +223,16 @@ fn an_idle_kept_alive_connection_is_closed_after_the_idle_timeout() {
     );
     node.start_again(None);
     let mut stream = connect(api_port(&node));
+    let request = format!(
+        "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {}\r\n\r\n",
+        node.admin_token()
+    );
     // A complete request that keeps the connection: the answer has a Content-Length, read it
     // exactly, then wait for the server to close the quiet connection. The server's idle time
     // starts after this instant.
     let sent = Instant::now();
     stream
-        .write_all(b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        .write_all(request.as_bytes())
         .expect("sending a request");
     let mut head = Vec::new();
     let mut byte = [0u8; 1];
@@ -255,7 +259,7 @@ fn an_idle_kept_alive_connection_is_closed_after_the_idle_timeout() {
         "closed before the idle deadline: {:?}",
         sent.elapsed()
     );
-    let (status, metrics) = raw_get(api_port(&node), "/metrics", "");
+    let (status, metrics) = raw_get(api_port(&node), "/metrics", &node.admin_token());
     assert_eq!(status, 200);
     assert!(
         metric(
@@ -337,12 +341,12 @@ fn at_the_connection_cap_a_new_connection_waits_until_one_closes() {
     );
     node.start_again(None);
     let port = api_port(&node);
-    wait_until_alone(port);
+    wait_until_alone(port, &node.admin_token());
 
     let mut stalls: Vec<TcpStream> = (0..8).map(|_| stalled(port)).collect();
     let mut ninth = connect(port);
     ninth
-        .write_all(get_request("/metrics", "").as_bytes())
+        .write_all(get_request("/metrics", &node.admin_token()).as_bytes())
         .expect("sending the ninth request");
     // Queued behind the eight, the ninth must not be answered while they hold every slot.
     ninth
@@ -365,7 +369,7 @@ fn at_the_connection_cap_a_new_connection_waits_until_one_closes() {
 
     // The others close: the node serves as before.
     drop(stalls);
-    wait_until_alone(port);
+    wait_until_alone(port, &node.admin_token());
     let (status, answer) = raw_get(port, "/api/v1/node", &node.admin_token());
     assert_eq!(status, 200, "{answer}");
     node.stop();
@@ -378,7 +382,7 @@ fn a_stop_is_not_held_up_by_stalled_connections() {
     node.start_again(None);
     let mut stalls: Vec<TcpStream> = (0..20).map(|_| stalled(api_port(&node))).collect();
     // Answered: the stalled ones are open (accepted before this request) when SIGTERM comes.
-    let (status, _) = raw_get(api_port(&node), "/metrics", "");
+    let (status, _) = raw_get(api_port(&node), "/metrics", &node.admin_token());
     assert_eq!(status, 200);
     // `stop` fails the test unless the node exits cleanly within 10 s, far below the head
     // deadline of these connections.

@@ -2,7 +2,7 @@
 //! authenticated JSON requests — over TLS when the node serves its API with TLS
 //! (`[api] tls = true`), trusting the CA its config names.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{anyhow, bail, Context, Result};
@@ -106,10 +106,19 @@ fn tls_connector(config: &Config) -> Result<ApiConnector> {
     ApiConnector::new(&ca, name).with_context(|| format!("trusting {} for the API", ca.display()))
 }
 
-fn read_token(path: &PathBuf) -> Result<String> {
-    let token = std::fs::read_to_string(path)
-        .with_context(|| format!("reading token {} (or give --token)", path.display()))?;
-    Ok(token.trim().to_string())
+/// The token in a file: its first line, trimmed.
+pub fn read_token(path: &Path) -> Result<String> {
+    let text = std::fs::read_to_string(path).with_context(|| {
+        format!(
+            "reading token {} (or set LIANDONG_TOKEN / --token-file)",
+            path.display()
+        )
+    })?;
+    let token = text.lines().next().unwrap_or_default().trim();
+    if token.is_empty() {
+        bail!("{} holds no token", path.display());
+    }
+    Ok(token.to_string())
 }
 
 /// The API address: from `ports.json` when the config asks for port 0.

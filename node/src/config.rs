@@ -73,6 +73,38 @@ pub struct ConfigFile {
     pub api: ApiSection,
     #[serde(default)]
     pub warnings: WarningPolicy,
+    /// Failed-authentication limits of the API (`[auth]`).
+    #[serde(default, skip_serializing_if = "AuthSection::is_default")]
+    pub auth: AuthSection,
+}
+
+/// `[auth]` in node.toml: how many failed authentications one client address may make in a
+/// window before the API refuses that address (429 with `Retry-After`) until the window ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthSection {
+    /// Failures allowed per address and window (default 20).
+    pub max_failures: u32,
+    /// The window, and the time an address is refused once over the limit (default 60 s).
+    pub failure_window_secs: u64,
+}
+
+impl AuthSection {
+    pub const DEFAULT_MAX_FAILURES: u32 = 20;
+    pub const DEFAULT_WINDOW_SECS: u64 = 60;
+
+    fn is_default(&self) -> bool {
+        *self == AuthSection::default()
+    }
+}
+
+impl Default for AuthSection {
+    fn default() -> Self {
+        AuthSection {
+            max_failures: AuthSection::DEFAULT_MAX_FAILURES,
+            failure_window_secs: AuthSection::DEFAULT_WINDOW_SECS,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -313,6 +345,11 @@ impl Config {
             }
         }
         file.api.check()?;
+        if file.auth.max_failures == 0 || file.auth.failure_window_secs == 0 {
+            return Err(ConfigError::Invalid(
+                "auth.max_failures and auth.failure_window_secs must be at least 1".into(),
+            ));
+        }
         if file.storage.cache_mb == 0 {
             return Err(ConfigError::Invalid(
                 "storage.cache_mb must be at least 1".into(),
@@ -351,6 +388,7 @@ mod tests {
             storage: StorageSection::default(),
             api: ApiSection::default(),
             warnings: WarningPolicy::default(),
+            auth: Default::default(),
         }
     }
 

@@ -31,6 +31,7 @@
 // The case view (`api::view`) is one `json!` literal with some fifty fields.
 #![recursion_limit = "256"]
 
+pub mod accounts;
 pub mod api;
 pub mod bench;
 pub mod calendar;

@@ -4,7 +4,14 @@
 //! Roles: an **admin** may do everything; a **supervisor** reads everything and issues 督办; a
 //! **clerk** (窗口人员) works for one department and may act only on that department's cases —
 //! and give opinions where that department sits in a joint review.
+//!
+//! A token has a lifecycle ([`Account`]): it may be disabled (a clerk who left: the record
+//! stays, because case histories name them), it may expire after a given day, and it may be
+//! rotated (a new token replaces the old one under the same record). The rules that span
+//! several records — unique names, never disabling the last admin — are in [`crate::accounts`].
 
+use federation_proto::codec::{self, CodecError};
+use federation_proto::Date;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -68,6 +75,75 @@ impl Operator {
     }
 }
 
+/// What the node stores under a token's SHA-256: the operator and how the token stands.
+///
+/// Stored with the versioned binary codec, which is positional: records written before these
+/// fields existed hold a bare [`Operator`]; [`Account::decode`] reads both (an old record is an
+/// enabled account without expiry), so old stores keep working without a migration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Account {
+    pub operator: Operator,
+    /// Disabled by an admin: the token is refused, the record kept.
+    pub disabled: bool,
+    /// The last day the token works (node clock, China Standard Time); `None`: no expiry.
+    pub expires: Option<Date>,
+    /// When the operator was added (node clock, Unix ms); `None` for records older than this
+    /// field.
+    pub created_ms: Option<u64>,
+}
+
+/// Whether a token may be used today.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Standing {
+    Live,
+    Disabled,
+    /// Expired after this day.
+    Expired(Date),
+}
+
+/// The largest stored account record.
+const MAX_ACCOUNT_BYTES: usize = 4096;
+
+impl Account {
+    pub fn new(operator: Operator, expires: Option<Date>, created_ms: u64) -> Account {
+        Account {
+            operator,
+            disabled: false,
+            expires,
+            created_ms: Some(created_ms),
+        }
+    }
+
+    /// The token's standing on `today` (node clock): an expiry day is the last day it works.
+    pub fn standing(&self, today: Date) -> Standing {
+        match self.expires {
+            _ if self.disabled => Standing::Disabled,
+            Some(last) if today > last => Standing::Expired(last),
+            _ => Standing::Live,
+        }
+    }
+
+    pub fn encode(&self) -> Result<Vec<u8>, CodecError> {
+        codec::encode(self)
+    }
+
+    /// Reads a record in the current format, or one written before accounts had a lifecycle.
+    /// The two cannot be confused: the codec refuses trailing bytes (a new record read as an
+    /// old one) and a record that ends early (an old one read as new).
+    pub fn decode(bytes: &[u8]) -> Result<Account, CodecError> {
+        codec::decode::<Account>(bytes, MAX_ACCOUNT_BYTES).or_else(|new_format| {
+            codec::decode::<Operator>(bytes, MAX_ACCOUNT_BYTES)
+                .map(|operator| Account {
+                    operator,
+                    disabled: false,
+                    expires: None,
+                    created_ms: None,
+                })
+                .map_err(|_| new_format)
+        })
+    }
+}
+
 /// A fresh random token: 32 bytes as hex.
 pub fn new_token() -> Result<String, getrandom::Error> {
     let mut bytes = [0u8; 32];
@@ -92,6 +168,34 @@ mod tests {
         assert!(clerk.serves("住建") && !clerk.serves("环保"));
         let sup = Operator::new("李", Role::Supervisor, None).unwrap();
         assert!(!sup.serves("住建"));
+    }
+
+    #[test]
+    fn old_records_read_as_enabled_accounts_and_new_ones_round_trip() {
+        let op = Operator::new("王", Role::Clerk, Some("住建".into())).unwrap();
+        let old = codec::encode(&op).unwrap();
+        let read = Account::decode(&old).unwrap();
+        assert_eq!(read.operator, op);
+        assert!(!read.disabled && read.expires.is_none() && read.created_ms.is_none());
+        let day: Date = "2026-12-31".parse().unwrap();
+        let mut account = Account::new(op, Some(day), 5);
+        account.disabled = true;
+        assert_eq!(
+            Account::decode(&account.encode().unwrap()).unwrap(),
+            account
+        );
+        assert!(Account::decode(&[1, 2, 3]).is_err());
+    }
+
+    #[test]
+    fn expiry_day_is_the_last_day_that_works() {
+        let op = Operator::new("李", Role::Supervisor, None).unwrap();
+        let last: Date = "2026-12-31".parse().unwrap();
+        let mut account = Account::new(op, Some(last), 0);
+        assert_eq!(account.standing(last), Standing::Live);
+        assert_eq!(account.standing(last.succ()), Standing::Expired(last));
+        account.disabled = true;
+        assert_eq!(account.standing(last), Standing::Disabled);
     }
 
     #[test]

@@ -11,6 +11,7 @@ use ed25519_dalek::SigningKey;
 use tokio::sync::watch;
 use tracing::{info, warn};
 
+use crate::accounts::{self, Seeded};
 use crate::api::{self, NodeContext};
 use crate::calendar::Calendar;
 use crate::catalog::Catalog;
@@ -18,7 +19,6 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::engine::{Engine, Setup};
 use crate::link::{Identity, LinkSetup, Links};
-use crate::operator::{token_hash, Operator, Role};
 use crate::reference::{Kind, Reference};
 use crate::store::{SledStore, Store};
 
@@ -28,7 +28,7 @@ pub async fn run(config: Config, clock: Clock) -> Result<()> {
     // A TLS setup that cannot work stops the start before anything is opened.
     let tls = api_tls(&config)?;
     let store = open_store(&config)?;
-    ensure_admin(&config, store.as_ref())?;
+    ensure_admin(&config, store.as_ref(), clock)?;
     let key = load_or_create_key(&config.path(&config.file.files.key))?;
     let federation = load_federation(&config, &key)?;
     let reference = Arc::new(load_reference(&config, store.as_ref())?);
@@ -89,6 +89,8 @@ pub async fn run(config: Config, clock: Clock) -> Result<()> {
         policy: config.file.warnings,
         links,
         http: Arc::default(),
+        throttle: api::throttle::Throttle::new(config.file.auth),
+        region_cache: Default::default(),
     });
     let listener = tokio::net::TcpListener::bind(config.file.node.api)
         .await
@@ -357,17 +359,34 @@ fn load_reference(config: &Config, store: &dyn Store) -> Result<Reference> {
     )?)
 }
 
-/// Registers the token in `admin.token` as the admin operator.
-fn ensure_admin(config: &Config, store: &dyn Store) -> Result<()> {
+/// The admin of `admin.token`: registered as operator `admin` on a store without operators
+/// (the first start). Afterwards the file is a token like any other: a restart never revives a
+/// disabled, expired or rotated token — it only warns when the file's token does not work, and
+/// says how to put a working one there (`liandong operator rotate admin --token-out FILE`).
+fn ensure_admin(config: &Config, store: &dyn Store, clock: Clock) -> Result<()> {
     let path = config.path(&config.file.files.admin_token);
     let token = std::fs::read_to_string(&path)
         .with_context(|| format!("reading the admin token {}", path.display()))?;
     if token.trim().len() < 32 {
         anyhow::bail!("{} holds no usable token (32+ characters)", path.display());
     }
-    let hash = token_hash(&token);
-    if store.operator(&hash)?.is_none() {
-        store.put_operator(&hash, &Operator::new("admin", Role::Admin, None)?)?;
+    let now = accounts::Now {
+        today: clock.today(),
+        ms: clock.now_ms(),
+    };
+    match accounts::seed_admin(store, &token, now)? {
+        Seeded::Created => info!(file = %path.display(), "admin token registered (first start)"),
+        Seeded::Live => {}
+        Seeded::NotLive(standing) => warn!(
+            file = %path.display(),
+            standing = ?standing,
+            "the admin token file holds a disabled or expired token: it stays refused"
+        ),
+        Seeded::Unknown => warn!(
+            file = %path.display(),
+            "the admin token file holds no operator's token (rotated or replaced); with another \
+             admin's token: liandong operator rotate admin --token-out FILE"
+        ),
     }
     Ok(())
 }

@@ -6,7 +6,7 @@
 //! - `case_events`: `CaseNo::key() ++ hlc ++ EventId::key()` → `()`: a case's events in fold order.
 //! - `cases`: `CaseNo::key()` → materialised [`Case`] (derived: rebuilt from `events`).
 //! - `meta`: `node` → [`NodeMeta`] (sequence, clock, daily case counter).
-//! - `operators`: SHA-256 of a bearer token → [`Operator`].
+//! - `operators`: SHA-256 of a bearer token → [`Account`] (see [`operators`]).
 //! - `outbox`: `peer ++ link sequence` → encoded `frame::Item` waiting for the peer's ack.
 //! - `links`: `o|i ++ peer` → last link sequence queued for / held from the peer.
 //! - `summaries`: `CaseNo::key()` → the latest [`CaseSummary`] (cases owned here or below).
@@ -31,8 +31,13 @@ use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::Transactional;
 
 use crate::case::Case;
-use crate::operator::Operator;
+use crate::operator::Account;
 use crate::pki::Revoked;
+
+mod counters;
+mod operators;
+pub use counters::Counts;
+pub use operators::{OperatorChange, TokenHash};
 
 pub mod witness;
 
@@ -172,9 +177,15 @@ pub trait Store: Send + Sync + 'static {
     /// A node setting written with [`Commit::setting`].
     fn setting(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
     fn revocations(&self) -> Result<Vec<Revoked>, StoreError>;
-    fn operator(&self, token_hash: &[u8; 32]) -> Result<Option<Operator>, StoreError>;
-    fn put_operator(&self, token_hash: &[u8; 32], operator: &Operator) -> Result<(), StoreError>;
-    fn operators(&self) -> Result<Vec<Operator>, StoreError>;
+    /// The account of a token, by the token's SHA-256.
+    fn operator(&self, token_hash: &TokenHash) -> Result<Option<Account>, StoreError>;
+    /// Every account with its token's hash (the hash never leaves the node).
+    fn operators(&self) -> Result<Vec<(TokenHash, Account)>, StoreError>;
+    /// Applies one change to the operators atomically and durably (flushed before it returns).
+    fn change_operators(&self, change: &OperatorChange) -> Result<(), StoreError>;
+    /// Events held and cases by state, from counters kept by the commits: nothing is read
+    /// (see [`counters`]).
+    fn counts(&self) -> Counts;
 }
 
 /// The sled implementation.
@@ -191,6 +202,8 @@ pub struct SledStore {
     certs: sled::Tree,
     revoked: sled::Tree,
     flushes: AtomicU64,
+    /// Cases by state: counted by [`SledStore::check_and_repair`], then kept by each commit.
+    counters: counters::CaseCounters,
     /// The `fdatasync` that makes each flush durable against power loss.
     disk: crate::disk_sync::DiskSync,
     /// How far the store had got, written after every flush ([`witness`]), and what it said
@@ -252,6 +265,7 @@ impl SledStore {
             certs: db.open_tree("certs")?,
             revoked: db.open_tree("revoked")?,
             flushes: AtomicU64::new(0),
+            counters: Default::default(),
             #[cfg(test)]
             fail_flushes: Default::default(),
             db,
@@ -273,6 +287,23 @@ impl SledStore {
     /// came back shorter (sled drops everything after a damaged record) is refused with
     /// [`StoreError::Behind`] rather than served.
     pub fn check_and_repair(&self, own: NodeCode) -> Result<CheckReport, StoreError> {
+        let report = self.check_and_repair_trees(own)?;
+        self.recount()?;
+        Ok(report)
+    }
+
+    /// Counts the cases by state and the events ([`counters`]): one pass over the cases tree.
+    fn recount(&self) -> Result<(), StoreError> {
+        let states = self
+            .cases()
+            .map(|c| c.map(|c| (c.case_no, c.state)))
+            .collect::<Result<Vec<_>, _>>()?;
+        self.counters
+            .recount(states.into_iter(), self.events.len() as u64);
+        Ok(())
+    }
+
+    fn check_and_repair_trees(&self, own: NodeCode) -> Result<CheckReport, StoreError> {
         let quick = self.check_keys(own)?;
         let report = if quick.problems.is_empty() {
             quick
@@ -629,7 +660,9 @@ impl Store for SledStore {
             .map_err(|e| match e {
                 TransactionError::Abort(e) => StoreError::Corrupt(e.to_string()),
                 TransactionError::Storage(e) => StoreError::Engine(e),
-            })
+            })?;
+        self.counters.committed(c.events.len(), &c.cases);
+        Ok(())
     }
 
     fn flush(&self) -> Result<(), StoreError> {
@@ -871,25 +904,21 @@ impl Store for SledStore {
         )
     }
 
-    fn operator(&self, token_hash: &[u8; 32]) -> Result<Option<Operator>, StoreError> {
-        match self.operators.get(token_hash)? {
-            Some(v) => Ok(Some(codec::decode(&v, 4096)?)),
-            None => Ok(None),
-        }
+    fn operator(&self, token_hash: &TokenHash) -> Result<Option<Account>, StoreError> {
+        operators::get(&self.operators, token_hash)
     }
 
-    fn put_operator(&self, token_hash: &[u8; 32], operator: &Operator) -> Result<(), StoreError> {
-        self.operators
-            .insert(token_hash, codec::encode(operator)?)?;
+    fn operators(&self) -> Result<Vec<(TokenHash, Account)>, StoreError> {
+        operators::all(&self.operators)
+    }
+
+    fn change_operators(&self, change: &OperatorChange) -> Result<(), StoreError> {
+        operators::apply(&self.operators, change)?;
         self.flush()
     }
 
-    fn operators(&self) -> Result<Vec<Operator>, StoreError> {
-        self.operators
-            .iter()
-            .values()
-            .map(|v| Ok(codec::decode(&v?, 4096)?))
-            .collect()
+    fn counts(&self) -> Counts {
+        self.counters.counts()
     }
 }
 
@@ -943,7 +972,7 @@ mod tests {
     }
 
     /// Writes two cases of two and one events the way the engine does.
-    fn populate(store: &SledStore) -> Vec<Case> {
+    pub(super) fn populate(store: &SledStore) -> Vec<Case> {
         let script = [
             event(1, 1, submit()),
             event(2, 2, submit()),
@@ -989,7 +1018,7 @@ mod tests {
 
     /// Opens the store again in the same process: sled's background threads may hold the
     /// file lock for a moment after the previous handle is dropped.
-    fn reopen(dir: &Path) -> SledStore {
+    pub(super) fn reopen(dir: &Path) -> SledStore {
         for _ in 0..100 {
             if let Ok(store) = SledStore::open(dir, 1 << 20) {
                 return store;

@@ -179,9 +179,13 @@ impl Node {
             .expect("ports.json names the api port") as u16;
         self.agent = agent();
         // One answered request: the API serves, and (in practice) its SIGTERM handler is
-        // installed; see `sigterm_right_after_ready_is_a_clean_stop` in durability.rs.
-        let (status, body) = self.get("/metrics", "");
-        assert_eq!(status, 200, "GET /metrics after ready: {body}");
+        // installed; see `sigterm_right_after_ready_is_a_clean_stop` in durability.rs. A 401
+        // is an answer too (tests/operators.rs starts a node whose admin.token is dead).
+        let (status, body) = self.get("/metrics", &self.admin_token());
+        assert!(
+            status == 200 || status == 401,
+            "GET /metrics after ready: {status} {body}"
+        );
         Ok(())
     }
 
@@ -348,9 +352,9 @@ impl Node {
         )
     }
 
-    /// `GET /metrics` as text.
+    /// `GET /metrics` as text (with the admin token: metrics need one).
     pub fn metrics(&self) -> String {
-        let (status, body) = self.get("/metrics", "");
+        let (status, body) = self.get("/metrics", &self.admin_token());
         assert_eq!(status, 200, "{body}");
         body.as_str().expect("metrics are text").to_string()
     }
@@ -391,9 +395,11 @@ impl Node {
         answer["token"].as_str().expect("a token").to_string()
     }
 
-    /// A new clerk of `department`.
+    /// A new clerk of `department` (under a name of their own: names identify operators).
     pub fn clerk(&self, department: &str) -> String {
-        self.add_operator(&format!("{department}窗口"), "clerk", Some(department))
+        static NEXT: AtomicU32 = AtomicU32::new(1);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        self.add_operator(&format!("{department}窗口{n}"), "clerk", Some(department))
     }
 
     // ------------------------------------------------------------------ cases

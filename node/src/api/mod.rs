@@ -5,7 +5,9 @@
 //! - [`error`]: `{"error", "message"}` answers and the mapping from domain errors.
 //! - [`action`]: case actions as the API spells them.
 //! - [`view`]: the case view.
-//! - [`cases`], [`node`], [`status`]: the handlers (`status`: supervision, 电子监察).
+//! - [`throttle`]: the failed-authentication limit per client address.
+//! - [`cases`], [`node`], [`operators`], [`metrics`], [`status`]: the handlers (`status`:
+//!   supervision, 电子监察).
 
 mod action;
 mod auth;
@@ -13,10 +15,13 @@ mod body;
 mod calendar;
 mod cases;
 mod error;
+pub mod metrics;
 mod node;
 mod once;
+mod operators;
 mod revocations;
 mod status;
+pub mod throttle;
 pub mod view;
 
 use std::sync::Arc;
@@ -51,6 +56,10 @@ pub struct NodeContext {
     pub links: Option<Links>,
     /// The API transport's counters (open connections, deadlines hit), for `/metrics`.
     pub http: Arc<crate::http::Counters>,
+    /// Failed authentications per client address.
+    pub throttle: throttle::Throttle,
+    /// The region figures of the last `/metrics` scrape.
+    pub region_cache: metrics::RegionCache,
 }
 
 impl NodeContext {
@@ -86,9 +95,12 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/summaries/{case_no}", get(node::summary))
         .route(
             "/api/v1/operators",
-            post(node::add_operator).get(node::operators),
+            post(operators::add).get(operators::list),
         )
-        .route("/metrics", get(node::metrics))
+        .route("/api/v1/operators/{name}/disable", post(operators::disable))
+        .route("/api/v1/operators/{name}/enable", post(operators::enable))
+        .route("/api/v1/operators/{name}/rotate", post(operators::rotate))
+        .route("/metrics", get(metrics::metrics))
         .fallback(node::no_route)
         .method_not_allowed_fallback(node::wrong_method)
         .layer(DefaultBodyLimit::max(body::MAX_BODY))

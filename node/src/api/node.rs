@@ -1,23 +1,17 @@
-//! Node-wide handlers: identity, catalog, status, operators, metrics.
-
-use std::collections::BTreeMap;
+//! Node-wide handlers: identity, catalog, links, summaries, and the fallbacks.
 
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{Method, StatusCode, Uri};
 use axum::Json;
-use federation_proto::{CaseSummary, State as CaseState};
+use federation_proto::CaseSummary;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use tracing::info;
 
 use super::auth::Caller;
-use super::body::JsonBody;
 use super::cases;
 use super::error::ApiError;
-use super::{AppState, NodeContext};
-use crate::link;
-use crate::operator::{new_token, token_hash, Operator, Role};
+use super::AppState;
 
 pub async fn node(State(node): State<AppState>, _caller: Caller) -> Json<Value> {
     Json(json!({
@@ -31,90 +25,6 @@ pub async fn node(State(node): State<AppState>, _caller: Caller) -> Json<Value> 
 
 pub async fn catalog(State(node): State<AppState>, _caller: Caller) -> Json<Value> {
     Json(json!({ "items": node.reference.catalog().items() }))
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NewOperator {
-    name: String,
-    role: Role,
-    department: Option<String>,
-}
-
-pub async fn add_operator(
-    State(node): State<AppState>,
-    caller: Caller,
-    JsonBody(req): JsonBody<NewOperator>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
-    caller.require_admin()?;
-    let op = Operator::new(&req.name, req.role, req.department).map_err(|e| {
-        ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_operator",
-            e.to_string(),
-        )
-    })?;
-    let token = new_token().map_err(|e| {
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "no_randomness",
-            e.to_string(),
-        )
-    })?;
-    node.store.put_operator(&token_hash(&token), &op)?;
-    info!(node = %node.code, operator = %op.name, role = ?op.role, "operator added");
-    Ok((
-        StatusCode::CREATED,
-        Json(
-            json!({"name": op.name, "role": op.role, "department": op.department, "token": token}),
-        ),
-    ))
-}
-
-pub async fn operators(
-    State(node): State<AppState>,
-    caller: Caller,
-) -> Result<Json<Value>, ApiError> {
-    caller.require_admin()?;
-    Ok(Json(json!({ "operators": node.store.operators()? })))
-}
-
-/// Prometheus text format.
-pub async fn metrics(State(node): State<AppState>) -> Result<String, ApiError> {
-    let mut by_state: BTreeMap<CaseState, u64> = CaseState::ALL.iter().map(|s| (*s, 0)).collect();
-    for case in node.store.cases() {
-        *by_state.entry(case?.state).or_default() += 1;
-    }
-    let mut out = String::new();
-    out.push_str("# HELP liandong_events_stored Events held in this node's log.\n");
-    out.push_str("# TYPE liandong_events_stored gauge\n");
-    out.push_str(&format!(
-        "liandong_events_stored{{node=\"{}\"}} {}\n",
-        node.code,
-        node.store.event_count()
-    ));
-    out.push_str("# HELP liandong_cases Cases held, by state.\n# TYPE liandong_cases gauge\n");
-    for (state, n) in by_state {
-        out.push_str(&format!(
-            "liandong_cases{{node=\"{}\",state=\"{}\"}} {n}\n",
-            node.code,
-            state.as_str()
-        ));
-    }
-    out.push_str(&format!(
-        "# HELP liandong_flushes_total Group commits (one fsync each).\n# TYPE liandong_flushes_total counter\nliandong_flushes_total{{node=\"{}\"}} {}\n",
-        node.code,
-        node.store.flush_count()
-    ));
-    out.push_str(&format!(
-        "# HELP liandong_fdatasyncs_total fdatasyncs of the store after a flush: what makes an answer durable against power loss.\n# TYPE liandong_fdatasyncs_total counter\nliandong_fdatasyncs_total{{node=\"{}\"}} {}\n",
-        node.code,
-        node.store.sync_count()
-    ));
-    link_metrics(&node, &mut out);
-    node.http.render(&node.code.to_string(), &mut out);
-    super::status::metrics(&node, &mut out)?;
-    Ok(out)
 }
 
 /// The node's links: peer, role, whether connected, outbox depth, last ack.
@@ -193,56 +103,6 @@ pub async fn wrong_method(method: Method, uri: Uri) -> ApiError {
         "method_not_allowed",
         format!("{} does not take {method}", uri.path()),
     )
-}
-
-/// Per link: connected, outbox depth, last acknowledged sequence, connections since start.
-fn link_metrics(node: &NodeContext, out: &mut String) {
-    let Some(links) = &node.links else {
-        return;
-    };
-    let metrics: [(&str, &str, &str); 4] = [
-        (
-            "liandong_link_connected",
-            "gauge",
-            "1 while the link is up.",
-        ),
-        (
-            "liandong_link_outbox",
-            "gauge",
-            "Items queued for the peer, not yet acknowledged.",
-        ),
-        (
-            "liandong_link_acked",
-            "gauge",
-            "Highest link sequence the peer acknowledged.",
-        ),
-        (
-            "liandong_link_connections_total",
-            "counter",
-            "Connections established (reconnects + 1).",
-        ),
-    ];
-    let snapshot = links.snapshot();
-    for (i, (name, kind, help)) in metrics.iter().enumerate() {
-        out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n"));
-        for (s, outbox) in &snapshot {
-            let value = [
-                u64::from(s.connected),
-                *outbox as u64,
-                s.last_ack,
-                s.connections,
-            ][i];
-            let role = if s.role == link::Role::Parent {
-                "parent"
-            } else {
-                "child"
-            };
-            out.push_str(&format!(
-                "{name}{{node=\"{}\",peer=\"{}\",role=\"{role}\"}} {value}\n",
-                node.code, s.peer
-            ));
-        }
-    }
 }
 
 pub async fn no_route(uri: Uri) -> ApiError {

@@ -179,9 +179,13 @@ pub fn calendar_view(node: &NodeContext) -> Value {
     })
 }
 
-/// The region's figures and each descendant's data age, for Prometheus.
+/// The region's figures and each descendant's data age, for Prometheus. The report is
+/// recomputed only after a commit or on a new day ([`super::metrics::RegionCache`]).
 pub fn metrics(node: &NodeContext, out: &mut String) -> Result<(), ApiError> {
-    let report = report(node)?;
+    let generation = node.store.flush_count();
+    let report = node
+        .region_cache
+        .get(generation, node.today(), || report(node))?;
     let t = &report.totals;
     let code = node.code;
     let calendar = node.reference.calendar();

@@ -226,7 +226,8 @@ impl Replay {
                 _ => &[LOCAL_COUNTY.1, CROSS.1],
             };
             for d in departments {
-                let token = n.add_clerk("回放窗口", d)?;
+                // One name per operator: a node refuses a second operator of the same name.
+                let token = n.add_clerk(&format!("回放窗口·{d}"), d)?;
                 // Not clones: a clone shares its agent's pool, which keeps one idle
                 // connection per host, so parallel requests would reconnect.
                 let lanes = (0..Lane::count(n.code)).map(|_| n.client(&token));

@@ -1,6 +1,8 @@
 //! `liandong case`, `operator` and `status`: clients of the node's API, printing readable text
 //! by default and raw JSON with `--json`.
 
+use std::path::PathBuf;
+
 use anyhow::{bail, Result};
 use clap::Subcommand;
 use serde_json::{json, Map, Value};
@@ -80,8 +82,9 @@ pub enum CaseCommand {
 
 #[derive(Subcommand)]
 pub enum OperatorCommand {
-    /// Add an operator and print their token (shown once).
+    /// Add an operator; their token is printed once (or written to --token-out).
     Add {
+        /// A name not used by any other operator (case histories name operators).
         #[arg(long)]
         name: String,
         /// admin, supervisor or clerk.
@@ -90,9 +93,46 @@ pub enum OperatorCommand {
         /// The department a clerk works for.
         #[arg(long)]
         department: Option<String>,
+        /// The last day the token works (YYYY-MM-DD, the node's date, UTC+8); refused from
+        /// the day after.
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        expires: Option<String>,
+        /// Write the new token to this file (mode 0600, replaced atomically) instead of
+        /// printing it.
+        #[arg(long, value_name = "PATH")]
+        token_out: Option<PathBuf>,
     },
-    /// List operators (admin only).
+    /// List operators with role, department, disabled, expiry and whether the token works
+    /// today (admin only; never a token or its hash).
     List,
+    /// Disable an operator (admin only): their token is refused from the next request; the
+    /// record stays. The last enabled admin cannot be disabled.
+    Disable {
+        /// The operator's name.
+        name: String,
+    },
+    /// Enable a disabled operator again (admin only).
+    Enable {
+        /// The operator's name.
+        name: String,
+    },
+    /// Give an operator a new token and kill the old one at once (an admin for anyone, an
+    /// operator for themselves). Rotating `admin` with `--token-out <admin.token>` keeps the
+    /// node's admin token file working.
+    Rotate {
+        /// The operator's name (your own, unless you are an admin).
+        name: String,
+        /// A new last day for the token (default: keep the current expiry).
+        #[arg(long, value_name = "YYYY-MM-DD", conflicts_with = "no_expiry")]
+        expires: Option<String>,
+        /// Remove the expiry.
+        #[arg(long)]
+        no_expiry: bool,
+        /// Write the new token to this file (mode 0600, replaced atomically) instead of
+        /// printing it.
+        #[arg(long, value_name = "PATH")]
+        token_out: Option<PathBuf>,
+    },
 }
 
 pub fn run(client: &Client, command: CaseCommand) -> Result<()> {
@@ -164,17 +204,55 @@ pub fn run(client: &Client, command: CaseCommand) -> Result<()> {
 }
 
 pub fn run_operator(client: &Client, command: OperatorCommand) -> Result<()> {
-    let answer = match command {
+    let path = |name: &str, what: &str| format!("/api/v1/operators/{}/{what}", encode(name));
+    let (answer, token_out) = match command {
         OperatorCommand::Add {
             name,
             role,
             department,
-        } => client.post(
-            "/api/v1/operators",
-            &json!({"name": name, "role": role, "department": department}),
-        )?,
-        OperatorCommand::List => client.get("/api/v1/operators")?,
+            expires,
+            token_out,
+        } => {
+            let body =
+                json!({"name": name, "role": role, "department": department, "expires": expires});
+            (client.post("/api/v1/operators", &body)?, token_out)
+        }
+        OperatorCommand::List => (client.get("/api/v1/operators")?, None),
+        OperatorCommand::Disable { name } => {
+            (client.post(&path(&name, "disable"), &json!({}))?, None)
+        }
+        OperatorCommand::Enable { name } => {
+            (client.post(&path(&name, "enable"), &json!({}))?, None)
+        }
+        OperatorCommand::Rotate {
+            name,
+            expires,
+            no_expiry,
+            token_out,
+        } => {
+            let body = match (expires, no_expiry) {
+                (Some(day), _) => json!({ "expires": day }),
+                (None, true) => json!({ "expires": null }),
+                (None, false) => json!({}),
+            };
+            (client.post(&path(&name, "rotate"), &body)?, token_out)
+        }
     };
+    print_operator_answer(answer, token_out.as_deref())
+}
+
+/// Prints the node's answer; with `token_out`, the new token goes to that file (0600) and
+/// not to the terminal.
+fn print_operator_answer(mut answer: Value, token_out: Option<&std::path::Path>) -> Result<()> {
+    if let Some(path) = token_out {
+        let token = answer
+            .as_object_mut()
+            .and_then(|o| o.remove("token"))
+            .and_then(|t| t.as_str().map(String::from))
+            .ok_or_else(|| anyhow::anyhow!("the node's answer holds no token: {answer}"))?;
+        crate::files::write_secret(path, format!("{token}\n").as_bytes())?;
+        eprintln!("token written to {} (mode 0600)", path.display());
+    }
     println!("{}", serde_json::to_string_pretty(&answer)?);
     Ok(())
 }

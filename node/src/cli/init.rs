@@ -89,6 +89,7 @@ pub fn create(args: InitArgs) -> Result<PathBuf> {
             ..ApiSection::default()
         },
         warnings: WarningPolicy::default(),
+        auth: Default::default(),
     };
     Config::new(file.clone(), args.dir.clone())?;
     std::fs::create_dir_all(&args.dir)

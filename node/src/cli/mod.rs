@@ -88,7 +88,8 @@ enum Command {
         #[command(subcommand)]
         command: case::CaseCommand,
     },
-    /// Add and list operators (window clerks, supervisors, admins) and their tokens.
+    /// Operators (window clerks, supervisors, admins) and their tokens: add, list, disable,
+    /// enable, rotate. A new token is printed once, or written to a 0600 file (--token-out).
     Operator {
         #[command(flatten)]
         conn: Connection,
@@ -188,14 +189,23 @@ struct Connection {
     /// names the CA to trust). Default: from the config and ports.json.
     #[arg(long, env = "LIANDONG_API", global = true)]
     api: Option<String>,
-    /// Bearer token (default: the admin token file named in the config).
+    /// Bearer token. Prefer LIANDONG_TOKEN or --token-file: a token on the command line is
+    /// visible to other users of the machine (ps, shell history). Default: the admin token
+    /// file named in the config.
     #[arg(long, env = "LIANDONG_TOKEN", global = true, hide_env_values = true)]
     token: Option<String>,
+    /// Read the bearer token from this file (first line); wins over --token/LIANDONG_TOKEN.
+    #[arg(long, env = "LIANDONG_TOKEN_FILE", global = true)]
+    token_file: Option<PathBuf>,
 }
 
 impl Connection {
     fn client(&self) -> anyhow::Result<Client> {
-        Client::connect(&self.config, self.api.as_deref(), self.token.as_deref())
+        let token = match &self.token_file {
+            Some(path) => Some(crate::client::read_token(path)?),
+            None => self.token.clone(),
+        };
+        Client::connect(&self.config, self.api.as_deref(), token.as_deref())
     }
 }
 

@@ -167,9 +167,14 @@ where
         let counters = counters.clone();
         hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
             let handling = watch.request_started();
-            let request = request.map(|body| {
+            let mut request = request.map(|body| {
                 axum::body::Body::new(TimedBody::new(body, limits.body_timeout, counters.clone()))
             });
+            // The client's address, as axum's `ConnectInfo` (the failed-authentication limit
+            // is kept per address).
+            request
+                .extensions_mut()
+                .insert(axum::extract::ConnectInfo(peer));
             let router = router.clone();
             async move {
                 let response = router.oneshot(request).await;
