@@ -12,6 +12,7 @@ use tokio::sync::watch;
 use tracing::{info, warn};
 
 use crate::api::{self, NodeContext};
+use crate::audit::AuditLog;
 use crate::calendar::Calendar;
 use crate::catalog::Catalog;
 use crate::clock::Clock;
@@ -25,7 +26,7 @@ use crate::store::{SledStore, Store};
 /// Runs the node until a shutdown signal.
 pub async fn run(config: Config, clock: Clock) -> Result<()> {
     let code = config.code();
-    let store = open_store(&config)?;
+    let (store, audit) = open_store(&config)?;
     ensure_admin(&config, store.as_ref())?;
     let key = load_or_create_key(&config.path(&config.file.files.key))?;
     let federation = load_federation(&config, &key)?;
@@ -86,6 +87,7 @@ pub async fn run(config: Config, clock: Clock) -> Result<()> {
         clock,
         policy: config.file.warnings,
         links,
+        audit,
     });
     let listener = tokio::net::TcpListener::bind(config.file.node.api)
         .await
@@ -142,7 +144,7 @@ pub async fn restore(config: Config, clock: Clock, timeout: Duration) -> Result<
         .parent
         .clone()
         .context("restore needs a parent in node.toml: it is where the copy is")?;
-    let store = open_store(&config)?;
+    let (store, _) = open_store(&config)?;
     if store.event_count() > 0 {
         anyhow::bail!(
             "the store of {code} is not empty ({} events): restore only into an empty data directory",
@@ -214,8 +216,9 @@ async fn adopt_revocations(config: &Config, engine: &Engine) -> Result<()> {
     Ok(())
 }
 
-/// Opens the store and checks it (rebuilding derived data if needed).
-fn open_store(config: &Config) -> Result<Arc<dyn Store>> {
+/// Opens the store and checks it (rebuilding derived data if needed), and the audit log of
+/// identity reads kept in it.
+fn open_store(config: &Config) -> Result<(Arc<dyn Store>, Arc<AuditLog>)> {
     let code = config.code();
     let data = config.path(&config.file.files.data);
     let cache = config.file.storage.cache_mb * 1024 * 1024;
@@ -226,7 +229,8 @@ fn open_store(config: &Config) -> Result<Arc<dyn Store>> {
         warn!(problems = ?report.problems, "store repaired: derived data rebuilt from the event log");
     }
     info!(node = %code, events = report.events, cases = report.cases, "store checked");
-    Ok(Arc::new(store))
+    let (audit, store) = AuditLog::open(store).context("opening the audit log")?;
+    Ok((store, Arc::new(audit)))
 }
 
 /// The node's federation identity, when it has a certificate: it must name this node and

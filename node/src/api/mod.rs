@@ -5,9 +5,11 @@
 //! - [`error`]: `{"error", "message"}` answers and the mapping from domain errors.
 //! - [`action`]: case actions as the API spells them.
 //! - [`view`]: the case view.
-//! - [`cases`], [`node`], [`status`]: the handlers (`status`: supervision, 电子监察).
+//! - [`cases`], [`node`], [`status`], [`audit`]: the handlers (`status`: supervision, 电子监察;
+//!   `audit`: who read whose identity).
 
 mod action;
+mod audit;
 mod auth;
 mod body;
 mod calendar;
@@ -24,6 +26,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use federation_proto::{Date, NodeCode};
 
+use crate::audit::AuditLog;
 use crate::case::Case;
 use crate::clock::Clock;
 use crate::deadline::{self, Clocks, WarningPolicy};
@@ -47,6 +50,8 @@ pub struct NodeContext {
     pub policy: WarningPolicy,
     /// Federation links, when the node has a certificate.
     pub links: Option<Links>,
+    /// Who read which applicant's identity (DESIGN.md §8).
+    pub audit: Arc<AuditLog>,
 }
 
 impl NodeContext {
@@ -76,6 +81,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/links", get(node::links))
         .route("/api/v1/summaries", get(node::summaries))
         .route("/api/v1/summaries/{case_no}", get(node::summary))
+        .route("/api/v1/audit", get(audit::list))
         .route(
             "/api/v1/operators",
             post(node::add_operator).get(node::operators),
