@@ -5,6 +5,7 @@
 //! - [`error`]: `{"error", "message"}` answers and the mapping from domain errors.
 //! - [`action`]: case actions as the API spells them.
 //! - [`view`]: the case view.
+//! - [`privacy`]: which cases are served here, and who sees an applicant's identity in them.
 //! - [`cases`], [`node`], [`status`], [`audit`]: the handlers (`status`: supervision, 电子监察;
 //!   `audit`: who read whose identity).
 
@@ -16,6 +17,7 @@ mod calendar;
 mod cases;
 mod error;
 mod node;
+mod privacy;
 mod status;
 pub mod view;
 
