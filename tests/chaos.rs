@@ -207,8 +207,10 @@ fn a_clock_set_back_keeps_the_events_in_order() {
 ///
 /// - The township addressed the withdrawal only to the nodes it knew were involved (itself and
 ///   the county): the county must pass it on to the city, which the review had involved — else
-///   the city keeps showing an open review waiting for its opinion while the others show the
-///   case withdrawn. All three end with the same timeline.
+///   the city keeps an open review waiting for its opinion (and, involved, serves the case so)
+///   while the others show the case withdrawn. Township and county end with the same timeline;
+///   the city, dropped from the case, holds it only as the county's backup copy and does not
+///   serve it (DESIGN.md §8).
 /// - The city's clock runs three hours ahead (restarted with `--clock` 12:00, and it accepted a
 ///   case of its own since), so the summaries it wrote of the case while it held a seat are
 ///   dated later than anything the township writes. Dropped from the case, the city must still
@@ -263,32 +265,38 @@ fn a_withdrawal_racing_a_joint_review_reaches_the_city_and_its_summary() {
     );
     relay.heal();
 
-    let nodes = [FENGTING, XIANYOU, CITY];
+    // Township and county agree; the city, dropped from the case, no longer serves it: it is
+    // only the county's backup copy there (DESIGN.md §8). Had the withdrawal not reached it,
+    // its fold would still hold its seat in an open review — involved, and served.
+    let nodes = [FENGTING, XIANYOU];
     let mut views: Vec<Option<Value>> = Vec::new();
+    let mut at_city = None;
     let agreed = wait_until(SETTLE, || {
         views = nodes.iter().map(|n| fed.case_on(n, &no)).collect();
+        at_city = fed.case_on(CITY, &no);
         let p: Vec<Option<Value>> = views.iter().map(|v| v.as_ref().map(projection)).collect();
-        p.iter().all(Option::is_some) && p.windows(2).all(|w| w[0] == w[1])
+        p.iter().all(Option::is_some) && p.windows(2).all(|w| w[0] == w[1]) && at_city.is_none()
     });
     assert!(
         agreed,
-        "{nodes:?} never agreed on {no}:\n{}",
+        "{nodes:?} never agreed on {no} with the city out of it:\n{}city: {:?}",
         nodes
             .iter()
             .zip(&views)
             .map(|(n, v)| format!("{n}: {:?}\n", v.as_ref().map(projection)))
-            .collect::<String>()
+            .collect::<String>(),
+        at_city.as_ref().map(projection)
     );
-    let at_city = views[2].clone().unwrap();
-    assert_eq!(s(&at_city, "state"), "withdrawn", "{at_city}");
-    let rejected: Vec<&str> = at_city["events"]
+    let at_county = views[1].clone().unwrap();
+    assert_eq!(s(&at_county, "state"), "withdrawn", "{at_county}");
+    let rejected: Vec<&str> = at_county["events"]
         .as_array()
         .unwrap()
         .iter()
         .filter(|e| !e["rejected"].is_null())
         .map(|e| s(e, "action"))
         .collect();
-    assert_eq!(rejected, ["open_joint_review"], "{at_city}");
+    assert_eq!(rejected, ["open_joint_review"], "{at_county}");
 
     // Everything delivered: the city's summary is the owner's.
     fed.wait_settled();
@@ -304,7 +312,7 @@ fn a_withdrawal_racing_a_joint_review_reaches_the_city_and_its_summary() {
         .unwrap_or_else(|| panic!("the city holds no summary of {no}: {body}"));
     assert_eq!(
         (s(&summary, "state"), s(&summary, "owner")),
-        ("withdrawn", s(&at_city, "owner")),
+        ("withdrawn", s(&at_county, "owner")),
         "the city's summary of {no}: {summary}"
     );
     fed.assert_no_panic();

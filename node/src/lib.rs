@@ -19,6 +19,7 @@
 //! - [`verify`]: a peer's batch decoded and its signatures verified before the writer takes it.
 //! - [`link`]: QUIC links to the parent and children — TLS, hello, batches, acks.
 //! - [`operator`]: operators, roles and tokens.
+//! - [`audit`]: the durable log of who read which applicant's identity (个人信息查阅记录).
 //! - [`pki`]: the federation PKI — node certificates binding a node's key to its code.
 //! - [`api`]: the HTTP JSON API.
 //! - [`http`]: the API's transport — our accept loop with timeouts, a connection cap and TLS.
@@ -33,6 +34,7 @@
 
 pub mod accounts;
 pub mod api;
+pub mod audit;
 pub mod bench;
 pub mod calendar;
 pub mod case;

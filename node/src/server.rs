@@ -13,6 +13,7 @@ use tracing::{info, warn};
 
 use crate::accounts::{self, Seeded};
 use crate::api::{self, NodeContext};
+use crate::audit::AuditLog;
 use crate::calendar::Calendar;
 use crate::catalog::Catalog;
 use crate::clock::Clock;
@@ -27,7 +28,7 @@ pub async fn run(config: Config, clock: Clock) -> Result<()> {
     let code = config.code();
     // A TLS setup that cannot work stops the start before anything is opened.
     let tls = api_tls(&config)?;
-    let store = open_store(&config)?;
+    let (store, audit) = open_store(&config)?;
     ensure_admin(&config, store.as_ref(), clock)?;
     let key = load_or_create_key(&config.path(&config.file.files.key))?;
     let federation = load_federation(&config, &key)?;
@@ -91,6 +92,7 @@ pub async fn run(config: Config, clock: Clock) -> Result<()> {
         http: Arc::default(),
         throttle: api::throttle::Throttle::new(config.file.auth),
         region_cache: Default::default(),
+        audit,
     });
     let listener = tokio::net::TcpListener::bind(config.file.node.api)
         .await
@@ -178,7 +180,7 @@ pub async fn restore(config: Config, clock: Clock, timeout: Duration) -> Result<
         .parent
         .clone()
         .context("restore needs a parent in node.toml: it is where the copy is")?;
-    let store = open_store(&config)?;
+    let (store, _) = open_store(&config)?;
     if store.event_count() > 0 {
         anyhow::bail!(
             "the store of {code} is not empty ({} events): restore only into an empty data directory",
@@ -253,8 +255,8 @@ async fn adopt_revocations(config: &Config, engine: &Engine) -> Result<()> {
 /// Opens the store and checks it (rebuilding derived data if needed), within a bound
 /// ([`crate::startup`]): a store that hangs sled, fails the check, or holds less than its
 /// witness says it had made durable stops the start with a message naming the folder and
-/// saying how to rebuild it.
-fn open_store(config: &Config) -> Result<Arc<dyn Store>> {
+/// saying how to rebuild it. Also opens the audit log of identity reads kept in it.
+fn open_store(config: &Config) -> Result<(Arc<dyn Store>, Arc<AuditLog>)> {
     let code = config.code();
     let data = config.path(&config.file.files.data);
     let cache = config.file.storage.cache_mb * 1024 * 1024;
@@ -290,7 +292,8 @@ fn open_store(config: &Config) -> Result<Arc<dyn Store>> {
         warn!(problems = ?report.problems, "store repaired: derived data rebuilt from the event log");
     }
     info!(node = %code, events = report.events, cases = report.cases, "store checked");
-    Ok(Arc::new(store))
+    let (audit, store) = AuditLog::open(store).context("opening the audit log")?;
+    Ok((store, Arc::new(audit)))
 }
 
 /// Opens the store and runs its check; an error says what to do about damage.

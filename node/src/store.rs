@@ -272,6 +272,12 @@ impl SledStore {
         })
     }
 
+    /// A tree of this database kept by another module (e.g. [`crate::audit`]), flushed with
+    /// the rest by [`Store::flush`].
+    pub fn tree(&self, name: &str) -> Result<sled::Tree, StoreError> {
+        Ok(self.db.open_tree(name)?)
+    }
+
     /// Checks the invariants in the module doc and rebuilds `cases`, `case_events` and the
     /// node counters from `events` when they do not hold.
     ///

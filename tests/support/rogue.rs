@@ -12,7 +12,7 @@ use std::time::Duration;
 use ed25519_dalek::pkcs8::DecodePrivateKey;
 use ed25519_dalek::SigningKey;
 use federation_proto::frame::{
-    encode_frame, Batch, Frame, FrameReader, Hello, Holds, Item, Refusal, StreamKind,
+    encode_frame, Batch, Frame, FrameReader, Hello, Holds, Item, Payload, Refusal, StreamKind,
 };
 use federation_proto::{sign, Actor, CaseNo, Event, EventBody, EventId, Hlc, NodeCode, Sig};
 use liandong::link::Identity;
@@ -175,6 +175,56 @@ impl Rogue {
         tokio::time::timeout(ANSWER, self.conn.closed())
             .await
             .is_ok()
+    }
+
+    /// What the node holds of the rogue, as a child whose store was lost gets it back: asks
+    /// for a restore (`Frame::Restore`, as `liandong restore` does) and collects the events the
+    /// node then sends on its bulk stream, up to the link sequence its `RestoreQueued` names —
+    /// every event the rogue's code authored and every event of the cases it is involved in,
+    /// each once, in (origin, seq) order. This is how a test sees a parent's backup copy: the
+    /// parent's API does not serve it (DESIGN.md §8). Use it on a fresh connection whose hello
+    /// said it holds nothing from the node; it closes the connection.
+    pub async fn restore(mut self) -> Vec<Event> {
+        self.send_control(&encode_frame(&Frame::Restore).expect("restore frame"))
+            .await;
+        let upto = loop {
+            match self.next_frame().await {
+                Some(Frame::RestoreQueued { upto }) => break upto,
+                Some(_) => continue,
+                None => panic!("the node never answered the restore request"),
+            }
+        };
+        let mut events = std::collections::BTreeMap::new();
+        if upto > 0 {
+            let mut bulk = tokio::time::timeout(ANSWER, self.conn.accept_uni())
+                .await
+                .expect("the node's bulk stream within the answer time")
+                .expect("the node's bulk stream");
+            let mut reader = FrameReader::for_stream(StreamKind::Bulk);
+            let mut held = 0;
+            while held < upto {
+                while let Some(frame) = reader.next_frame().expect("a frame from the node") {
+                    let Frame::Batch(batch) = frame else { continue };
+                    held = batch.first + batch.items.len() as u64 - 1;
+                    for item in &batch.items {
+                        if let Ok(Payload::Event(e)) = item.decode() {
+                            events.insert((e.id.origin.to_string(), e.id.seq), e);
+                        }
+                    }
+                }
+                if held >= upto {
+                    break;
+                }
+                let chunk = tokio::time::timeout(ANSWER, bulk.read_chunk(64 * 1024, true))
+                    .await
+                    .expect("the restore within the answer time")
+                    .expect("reading the node's bulk stream")
+                    .expect("the bulk stream ended before the restore did");
+                reader.push(&chunk.bytes);
+            }
+        }
+        self.close().await;
+        events.into_values().collect()
     }
 
     /// Closes the connection from the rogue's side and lets the close go out.

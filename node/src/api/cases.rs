@@ -14,8 +14,10 @@ use super::auth::Caller;
 use super::body::JsonBodyBytes;
 use super::error::ApiError;
 use super::once::IdempotencyKey;
+use super::privacy::{disclose, mask_view, served_here};
 use super::view::case_view;
 use super::AppState;
+use crate::audit::Endpoint;
 use crate::case::Case;
 use crate::engine::Write;
 use crate::intake::{self, Application};
@@ -54,27 +56,64 @@ pub async fn submit(
         .write_once(actor(&caller.0), Write::Submit(intake), once)
         .await?;
     info!(node = %node.code, case = %case.case_no, item = %case.item, state = case.state.as_str(), "case submitted");
-    Ok((
-        StatusCode::CREATED,
-        Json(case_view(&case, &node.clocks(&case))),
-    ))
+    // The identity in this answer is the one the caller just entered: echoed, not disclosed,
+    // so not audited (the submission's event names its actor for good).
+    let mut view = case_view(&case, &node.clocks(&case));
+    disclose(&mut view, &case, &caller.0, node.code);
+    Ok((StatusCode::CREATED, Json(view)))
 }
 
-/// The stored case, or a 404 naming it.
-fn load_case(node: &AppState, case_no: &CaseNo) -> Result<Case, ApiError> {
-    node.store
+/// The case as this node serves it: `None` when it is not stored here, or only as a child's
+/// backup copy ([`served_here`]) — the two are told apart by nobody outside.
+fn served_case(node: &AppState, case_no: &CaseNo) -> Result<Option<Case>, ApiError> {
+    Ok(node
+        .store
         .case(case_no)?
-        .ok_or_else(|| ApiError::not_found(format!("case {case_no} does not exist")))
+        .filter(|c| served_here(c, node.code)))
+}
+
+/// The case view as `op` may see it; when it carries the identity unmasked, the read is
+/// audited (durably) first — or, if that fails, the identity is masked after all.
+async fn view_for(
+    node: &AppState,
+    op: &Operator,
+    case: &Case,
+    endpoint: Endpoint,
+) -> Result<Value, ApiError> {
+    let mut view = case_view(case, &node.clocks(case));
+    if disclose(&mut view, case, op, node.code) {
+        let (node, op, case_no) = (node.clone(), op.clone(), case.case_no);
+        if !blocking(move || audited(&node, &op, &[case_no], endpoint)).await? {
+            mask_view(&mut view);
+        }
+    }
+    Ok(view)
+}
+
+/// Records the reads in the audit log (blocking: a flush). `false` when they could not be
+/// made durable: the caller must then mask the identities it was about to send.
+fn audited(node: &AppState, op: &Operator, cases: &[CaseNo], endpoint: Endpoint) -> bool {
+    match node.audit.record(op, cases, endpoint, node.clock.now_ms()) {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::error!(node = %node.code, operator = %op.name, cases = cases.len(), error = %e,
+                "identity read not audited: the answer is sent with identities masked");
+            false
+        }
+    }
 }
 
 pub async fn show(
     State(node): State<AppState>,
-    _caller: Caller,
+    caller: Caller,
     case_no: Result<Path<String>, PathRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let case_no = parse_case_no(case_no)?;
-    let case = load_case(&node, &case_no)?;
-    Ok(Json(case_view(&case, &node.clocks(&case))))
+    let case = served_case(&node, &case_no)?
+        .ok_or_else(|| ApiError::not_found(format!("case {case_no} does not exist")))?;
+    Ok(Json(
+        view_for(&node, &caller.0, &case, Endpoint::Show).await?,
+    ))
 }
 
 /// The most entries one page of a list (`GET /api/v1/cases`, `GET /api/v1/summaries`) holds: a
@@ -180,7 +219,7 @@ pub struct ListQuery {
 /// thread, so neither memory nor a runtime thread is tied up by the size of the store.
 pub async fn list(
     State(node): State<AppState>,
-    _caller: Caller,
+    caller: Caller,
     query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let Query(q) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
@@ -188,8 +227,13 @@ pub async fn list(
     let warning = filter("warning", q.warning.as_deref(), Warning::parse)?;
     let limit = parse_limit(q.limit.as_deref())?;
     let after = parse_after(q.after.as_deref())?;
+    let op = caller.0;
     let page = blocking(move || {
+        let mut disclosed = Vec::new();
         let keep = |case: Case| {
+            if !served_here(&case, node.code) {
+                return None;
+            }
             let keep = state.is_none_or(|s| case.state == s)
                 && q.owner
                     .as_deref()
@@ -203,15 +247,24 @@ pub async fn list(
             if warning.is_some_and(|w| clocks.warning != w) {
                 return None;
             }
-            Some(case_view(&case, &clocks))
+            let mut view = case_view(&case, &clocks);
+            if disclose(&mut view, &case, &op, node.code) {
+                disclosed.push(case.case_no);
+            }
+            Some(view)
         };
-        page(
+        let page = page(
             node.store.cases_from(after.as_ref()),
             |c: &Case| c.case_no,
             keep,
             limit,
             MAX_SCAN,
-        )
+        )?;
+        let mut page = page;
+        if !audited(&node, &op, &disclosed, Endpoint::List) {
+            page.items.iter_mut().for_each(mask_view);
+        }
+        Ok::<_, ApiError>(page)
     })
     .await??;
     Ok(Json(json!({ "cases": page.items, "next": page.next })))
@@ -249,7 +302,7 @@ pub async fn act(
     JsonBodyBytes(body, raw): JsonBodyBytes<Value>,
 ) -> Result<Json<Value>, ApiError> {
     let case_no = parse_case_no(case_no)?;
-    let Some(case) = node.store.case(&case_no)? else {
+    let Some(case) = served_case(&node, &case_no)? else {
         return notice_from_above(node, &caller.0, case_no, body).await;
     };
     let body = action::parse(body, case.default_forward(node.code))?;
@@ -271,11 +324,14 @@ pub async fn act(
         )
         .await?;
     info!(node = %node.code, case = %case_no, action = body.action(), state = case.state.as_str(), "case action");
-    Ok(Json(case_view(&case, &node.clocks(&case))))
+    Ok(Json(
+        view_for(&node, &caller.0, &case, Endpoint::Act).await?,
+    ))
 }
 
-/// A 督办 on a case this node does not hold but supervises: one owned below, known here by its
-/// summary (电子监察). The notice goes to the owner; its answer comes back in the summary. Any
+/// A 督办 on a case this node does not serve but supervises: one owned below, known here by its
+/// summary (电子监察) — and perhaps held as a child's backup copy, which the answer (the summary)
+/// does not show. The notice goes to the owner; its answer comes back in the summary. Any
 /// other action on a case not held here is a 404.
 async fn notice_from_above(
     node: AppState,

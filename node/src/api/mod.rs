@@ -6,10 +6,12 @@
 //! - [`action`]: case actions as the API spells them.
 //! - [`view`]: the case view.
 //! - [`throttle`]: the failed-authentication limit per client address.
-//! - [`cases`], [`node`], [`operators`], [`metrics`], [`status`]: the handlers (`status`:
-//!   supervision, 电子监察).
+//! - [`privacy`]: which cases are served here, and who sees an applicant's identity in them.
+//! - [`cases`], [`node`], [`operators`], [`metrics`], [`status`], [`audit`]: the handlers
+//!   (`status`: supervision, 电子监察; `audit`: who read whose identity).
 
 mod action;
+mod audit;
 mod auth;
 mod body;
 mod calendar;
@@ -19,6 +21,7 @@ pub mod metrics;
 mod node;
 mod once;
 mod operators;
+mod privacy;
 mod revocations;
 mod status;
 pub mod throttle;
@@ -31,6 +34,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use federation_proto::{Date, NodeCode};
 
+use crate::audit::AuditLog;
 use crate::case::Case;
 use crate::clock::Clock;
 use crate::deadline::{self, Clocks, WarningPolicy};
@@ -60,6 +64,8 @@ pub struct NodeContext {
     pub throttle: throttle::Throttle,
     /// The region figures of the last `/metrics` scrape.
     pub region_cache: metrics::RegionCache,
+    /// Who read which applicant's identity (DESIGN.md §8).
+    pub audit: Arc<AuditLog>,
 }
 
 impl NodeContext {
@@ -93,6 +99,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/links", get(node::links))
         .route("/api/v1/summaries", get(node::summaries))
         .route("/api/v1/summaries/{case_no}", get(node::summary))
+        .route("/api/v1/audit", get(audit::list))
         .route(
             "/api/v1/operators",
             post(operators::add).get(operators::list),

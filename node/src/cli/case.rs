@@ -279,7 +279,7 @@ fn action_body(action: &str, fields: &[String]) -> Result<Value> {
     Ok(Value::Object(body))
 }
 
-fn encode(s: &str) -> String {
+pub(crate) fn encode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),

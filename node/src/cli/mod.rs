@@ -1,7 +1,8 @@
 //! The `liandong` command line: one subcommand per job. `run` is the node; `case`, `operator`,
-//! `status` and `stats` are clients of a running node's API; `init`, `ca`, `catalog` and
+//! `status`, `stats` and `audit` are clients of a running node's API; `init`, `ca`, `catalog` and
 //! `calendar` work on files.
 
+mod audit;
 pub mod ca;
 pub(crate) mod case;
 pub mod init;
@@ -117,6 +118,21 @@ enum Command {
         #[arg(long, default_value_t = 5000)]
         timeout_ms: u64,
         /// Print the raw JSON answer.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Who read which applicant's identity, when and how (个人信息查阅记录): the node's audit
+    /// log, for supervisors and admins.
+    Audit {
+        #[command(flatten)]
+        conn: Connection,
+        /// Only the reads of this case.
+        #[arg(long = "case")]
+        case_no: Option<String>,
+        /// Only the reads by this operator (their name).
+        #[arg(long)]
+        operator: Option<String>,
+        /// Print the entries as JSON.
         #[arg(long)]
         json: bool,
     },
@@ -257,6 +273,17 @@ fn dispatch(command: Command) -> anyhow::Result<()> {
             json,
         } => supervise::status(&conn.client()?, pull, timeout_ms, json),
         Command::Stats { conn, json } => supervise::stats(&conn.client()?, json),
+        Command::Audit {
+            conn,
+            case_no,
+            operator,
+            json,
+        } => audit::run(
+            &conn.client()?,
+            case_no.as_deref(),
+            operator.as_deref(),
+            json,
+        ),
         Command::Catalog { command } => reference::catalog(command),
         Command::Calendar { file, command } => reference::calendar(file.as_deref(), command),
         Command::Demo { keep, falsify } => demo(keep.as_deref(), falsify.as_deref()),
