@@ -962,7 +962,9 @@ fn two_nodes_with_the_same_code_raise_an_alert() {
     arena.honest_links_still_work();
 
     // What the county holds as 枫亭镇's event 1 is the real node's, not the clone's: asked for
-    // as a restoring 枫亭镇 would (last: it takes the real node's place on the link).
+    // as a restoring 枫亭镇 would. The real one stops first: redialling, it would take its
+    // place back on the link and cut the restore off (seen under load).
+    arena.fed.stop(FENGTING);
     let town_dir = arena.fed.node(FENGTING).dir();
     let held = arena.rt.block_on(async {
         let rogue = Rogue::connect(&town_dir, XIANYOU, arena.county_quic, FENGTING, 0)

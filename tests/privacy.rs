@@ -195,7 +195,7 @@ fn a_parents_backup_copy_is_not_served() {
 fn a_clerk_sees_identities_of_own_department_only() {
     let node = Node::start(XIANYOU, Some(CLOCK));
     let zhujian = node.clerk(ZHUJIAN);
-    let shichang = node.clerk(SHICHANG);
+    let shichang = node.add_operator(&format!("{SHICHANG}窗口"), "clerk", Some(SHICHANG));
     let shigong = node.submit_all(&zhujian, SHIGONG);
     let geti = node.submit_all(&shichang, GETI);
     assert_eq!(

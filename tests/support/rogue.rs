@@ -60,13 +60,18 @@ impl Rogue {
             .set_default_client_config(liandong::link::tls::client_config(&identity).expect("tls"));
         let parent: NodeCode = parent.parse().expect("parent code");
         let addr = format!("127.0.0.1:{port}").parse().expect("addr");
-        let conn = endpoint
+        let connecting = endpoint
             .connect(addr, &pki::server_name(parent))
-            .expect("connect")
+            .expect("connect");
+        let conn = tokio::time::timeout(ANSWER, connecting)
             .await
+            .map_err(|_| format!("no QUIC handshake with {parent} within {ANSWER:?}"))?
             .map_err(|e| e.to_string())?;
         // Hello on the control stream, as a real child would.
-        let (mut control, rx) = conn.open_bi().await.map_err(|e| e.to_string())?;
+        let (mut control, rx) = tokio::time::timeout(ANSWER, conn.open_bi())
+            .await
+            .map_err(|_| format!("no control stream to {parent} within {ANSWER:?}"))?
+            .map_err(|e| e.to_string())?;
         let hello = Frame::Hello(Hello::new(
             hello_as.parse().expect("hello code"),
             Holds {

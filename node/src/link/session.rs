@@ -168,7 +168,13 @@ impl Session {
             Role::Parent => self.conn.open_bi().await?,
             Role::Child => self.conn.accept_bi().await?,
         };
-        let theirs = self.hello(&mut control_tx, &mut control_rx).await?;
+        // One reader for the control stream's whole life: what arrived with the peer's hello
+        // (a restoring child sends `Restore` right behind it) must not be dropped with a reader
+        // of the hello's own — that lost restores now and then (tests/attacks.rs).
+        let mut control_reader = FrameReader::for_stream(StreamKind::Control);
+        let theirs = self
+            .hello(&mut control_tx, &mut control_rx, &mut control_reader)
+            .await?;
         // A child that holds nothing from us (new, or restored) gets the whole directory;
         // others have it already through the flood.
         let welcome = self.role == Role::Child && theirs.received_upto == 0;
@@ -229,12 +235,17 @@ impl Session {
             r = self.receive_bulk(frames_tx.clone()) => r.context("receiving"),
             r = write_control(control_tx, frames_rx) => r.context("control out"),
             r = ping(frames_tx.clone()) => r.context("ping"),
-            r = self.read_control(control_rx, acks_tx, frames_tx) => r.context("control in"),
+            r = self.read_control(control_rx, control_reader, acks_tx, frames_tx) => r.context("control in"),
         }
     }
 
     /// Exchanges hellos; returns what the peer holds.
-    async fn hello(&self, tx: &mut SendStream, rx: &mut RecvStream) -> Result<Holds> {
+    async fn hello(
+        &self,
+        tx: &mut SendStream,
+        rx: &mut RecvStream,
+        reader: &mut FrameReader,
+    ) -> Result<Holds> {
         let store = self.shared.store.clone();
         // What we announce as held must be durable: the peer drops it from its outbox.
         tokio::task::spawn_blocking(move || store.flush()).await??;
@@ -248,8 +259,7 @@ impl Session {
             },
         );
         write_frame(tx, &Frame::Hello(hello)).await?;
-        let mut reader = FrameReader::for_stream(StreamKind::Control);
-        let frame = tokio::time::timeout(HELLO_TIMEOUT, next_frame(rx, &mut reader))
+        let frame = tokio::time::timeout(HELLO_TIMEOUT, next_frame(rx, reader))
             .await
             .map_err(|_| anyhow!("no hello within {HELLO_TIMEOUT:?}"))??;
         let theirs = match frame {
@@ -432,10 +442,10 @@ impl Session {
     async fn read_control(
         &self,
         mut stream: RecvStream,
+        mut reader: FrameReader,
         acks: watch::Sender<u64>,
         control: mpsc::Sender<Frame>,
     ) -> Result<()> {
-        let mut reader = FrameReader::for_stream(StreamKind::Control);
         loop {
             // The peer pings every second: silence this long means the link is gone, whatever
             // the transport believes.
