@@ -527,3 +527,83 @@ fn a_retried_write_with_its_idempotency_key_makes_no_second_case() {
     assert_eq!(events_len(&again), 2, "submit + one review: {again}");
     assert_eq!(events_len(&node.case(&no)), 2);
 }
+
+/// `liandong case submit` whose answer is lost on the way: the request reached the node and was
+/// written, but the connection broke before the answer came back. The CLI sends it again with
+/// the same `Idempotency-Key` and prints the case the first attempt made — one case, not two.
+#[test]
+fn the_cli_resends_a_lost_submission_without_a_second_case() {
+    use std::io::{Read, Write};
+    use std::net::{TcpListener, TcpStream};
+    let node = Node::start("350322", None);
+    let port = node.ports()["api"].as_u64().unwrap() as u16;
+    // A proxy that passes the first request on, swallows its answer and hangs up; later
+    // connections pass through untouched.
+    let proxy = TcpListener::bind("127.0.0.1:0").unwrap();
+    let proxy_port = proxy.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for (n, client) in proxy.incoming().enumerate() {
+            let Ok(mut client) = client else { return };
+            let Ok(mut upstream) = TcpStream::connect(("127.0.0.1", port)) else {
+                return;
+            };
+            if n == 0 {
+                // One request: read until its body is complete (Content-Length), pass it on,
+                // wait for the answer to start, then drop both sides.
+                let mut request = Vec::new();
+                let mut buf = [0u8; 4096];
+                loop {
+                    let Ok(k) = client.read(&mut buf) else { return };
+                    if k == 0 {
+                        return;
+                    }
+                    request.extend_from_slice(&buf[..k]);
+                    let text = String::from_utf8_lossy(&request).to_lowercase();
+                    if let Some(end) = text.find("\r\n\r\n") {
+                        let length: usize = text
+                            .lines()
+                            .find_map(|l| l.strip_prefix("content-length: "))
+                            .and_then(|v| v.trim().parse().ok())
+                            .unwrap_or(0);
+                        if request.len() >= end + 4 + length {
+                            break;
+                        }
+                    }
+                }
+                let _ = upstream.write_all(&request);
+                let _ = upstream.read(&mut buf);
+                continue; // both dropped: the client sees the connection close unanswered
+            }
+            let mut back = upstream.try_clone().unwrap();
+            let mut client_back = client.try_clone().unwrap();
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut back, &mut client_back);
+            });
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut client, &mut upstream);
+            });
+        }
+    });
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_liandong"))
+        .args([
+            "case",
+            "submit",
+            "--api",
+            &format!("http://127.0.0.1:{proxy_port}"),
+            "--item",
+            SHIGONG,
+            "--person",
+            &format!("张三:{}", resident_id(7)),
+            "--json",
+        ])
+        .env("LIANDONG_TOKEN", node.admin_token())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("same Idempotency-Key"), "{stderr}");
+    let printed: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let cases = node.cases("");
+    assert_eq!(cases.len(), 1, "the lost answer made a second case");
+    assert_eq!(s(&printed, "case_no"), s(&cases[0], "case_no"));
+}

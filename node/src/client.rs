@@ -69,6 +69,32 @@ impl Client {
         self.send(req, Some(body))
     }
 
+    /// A POST that writes a case, sent with a fresh `Idempotency-Key` and resent with the
+    /// same key when the answer is lost on the way (the connection failed, timed out, or the
+    /// node went away): the node writes it at most once, and a resend gets the first answer.
+    /// At most [`RESENDS`] resends, after 0.5 s, then 2 s.
+    pub fn post_once(&self, path: &str, body: &Value) -> Result<Value> {
+        let key = crate::operator::new_token()
+            .map_err(|e| anyhow!("no randomness for an Idempotency-Key: {e}"))?;
+        let mut waits = [500u64, 2000].into_iter();
+        loop {
+            let req = self
+                .agent
+                .post(&format!("{}{path}", self.base))
+                .set("Idempotency-Key", &key);
+            match self.send(req, Some(body)) {
+                Err(e) if e.downcast_ref::<Unreachable>().is_some() => match waits.next() {
+                    Some(ms) => {
+                        eprintln!("note: {e:#}; sending again with the same Idempotency-Key");
+                        std::thread::sleep(std::time::Duration::from_millis(ms));
+                    }
+                    None => return Err(e),
+                },
+                other => return other,
+            }
+        }
+    }
+
     pub fn put(&self, path: &str, body: &Value) -> Result<Value> {
         let req = self.agent.put(&format!("{}{path}", self.base));
         self.send(req, Some(body))
@@ -88,10 +114,21 @@ impl Client {
                 let code = body["error"].as_str().unwrap_or("error");
                 bail!("{status} {code}: {message}")
             }
-            Err(e) => Err(anyhow!("cannot reach the node at {}: {e}", self.base)),
+            Err(e) => Err(anyhow::Error::new(Unreachable(format!(
+                "cannot reach the node at {}: {e}",
+                self.base
+            )))),
         }
     }
 }
+
+/// How many times [`Client::post_once`] resends.
+pub const RESENDS: usize = 2;
+
+/// The request or its answer was lost on the way (no HTTP status came back).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Unreachable(String);
 
 /// TLS to the node's API: trusting `[api] tls_ca`, else the federation CA (`files.ca`); with
 /// the node's own certificate the server must be named `n<CODE>.liandong` (the certificate's

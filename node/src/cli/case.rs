@@ -159,7 +159,7 @@ pub fn run(client: &Client, command: CaseCommand) -> Result<()> {
                 "materials": materials,
                 "department": department,
             });
-            print_case(&client.post("/api/v1/cases", &body)?, json);
+            print_case(&client.post_once("/api/v1/cases", &body)?, json);
         }
         CaseCommand::Act {
             case_no,
@@ -169,7 +169,7 @@ pub fn run(client: &Client, command: CaseCommand) -> Result<()> {
         } => {
             let body = action_body(&action, &fields)?;
             print_case(
-                &client.post(&format!("/api/v1/cases/{case_no}/actions"), &body)?,
+                &client.post_once(&format!("/api/v1/cases/{case_no}/actions"), &body)?,
                 json,
             );
         }
