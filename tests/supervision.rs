@@ -127,17 +127,20 @@ fn cases_at_owners(fed: &Federation, nodes: &[&str]) -> BTreeMap<String, Value> 
     out
 }
 
+/// The states in which a case still runs (and can be overdue).
+const OPEN: [&str; 5] = [
+    "accepted",
+    "in_review",
+    "joint_review",
+    "suspended",
+    "in_transit",
+];
+
 /// The figures `liandong stats` must show, computed here from the case views.
 fn expected_figures(cases: &BTreeMap<String, Value>) -> Value {
     let mut by_state: BTreeMap<String, u64> = BTreeMap::new();
     let (mut overdue, mut concluded, mut on_time, mut days, mut notices_open) = (0, 0, 0, 0, 0);
-    let open = [
-        "accepted",
-        "in_review",
-        "joint_review",
-        "suspended",
-        "in_transit",
-    ];
+    let open = OPEN;
     let done = ["approved", "denied", "certified", "delivered"];
     for case in cases.values() {
         let state = s(case, "state");
@@ -330,14 +333,7 @@ fn city_statistics_equal_the_figures_recomputed_from_every_timeline() {
         cases
             .values()
             .filter(|c| {
-                let open = [
-                    "accepted",
-                    "in_review",
-                    "joint_review",
-                    "suspended",
-                    "in_transit",
-                ]
-                .contains(&s(c, "state"));
+                let open = OPEN.contains(&s(c, "state"));
                 open && c["warning"] == "red"
                     && c["notices"].as_array().is_none_or(|n| n.is_empty())
             })
