@@ -122,7 +122,8 @@ mod tests {
         assert_eq!(store.counts(), counts);
         drop(store);
         // At start (the check repairs the cases from the events) the counts are made again.
-        let store = SledStore::open(dir.path(), 1 << 20).unwrap();
+        // `reopen`: sled's flusher thread may hold the folder's lock a moment after the drop.
+        let store = reopen(dir.path());
         store.check_and_repair(own()).unwrap();
         assert_eq!(store.counts(), counts);
         assert_eq!(store.counts().by_state, read_all(&store));
