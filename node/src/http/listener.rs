@@ -121,6 +121,9 @@ async fn accept_failed(e: std::io::Error) {
     tokio::time::sleep(Duration::from_millis(100)).await;
 }
 
+/// The most one connection's read buffer holds, in bytes.
+const MAX_BUFFER: usize = 64 * 1024;
+
 /// One connection, from accept to close; `_held` (its count as open, then its slot under the
 /// cap — in that order, so the count never shows more than the cap) is released when it ends.
 async fn connection(
@@ -186,6 +189,9 @@ where
     let mut builder = hyper::server::conn::http1::Builder::new();
     // hyper's own head timeout would also act as the idle timeout; the watchdog keeps them apart.
     builder.header_read_timeout(None).keep_alive(true);
+    // hyper buffers up to ~400 KiB per connection by default: 512 stalled connections could hold
+    // 200 MB. A head larger than this is refused (431); bodies stream through it in pieces.
+    builder.max_buf_size(MAX_BUFFER);
     let conn = builder.serve_connection(TokioIo::new(io), service);
     let mut conn = std::pin::pin!(conn);
     let mut expired = std::pin::pin!(watch.expired());
