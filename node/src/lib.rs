@@ -18,7 +18,8 @@
 //! - [`relay`]: what goes where — outbox queueing and the certificate directory.
 //! - [`verify`]: a peer's batch decoded and its signatures verified before the writer takes it.
 //! - [`link`]: QUIC links to the parent and children — TLS, hello, batches, acks.
-//! - [`operator`]: operators, roles and tokens.
+//! - [`operator`]: operators, roles and tokens; [`accounts`]: their lifecycle (disable, rotate,
+//!   expiry) as stored.
 //! - [`audit`]: the durable log of who read which applicant's identity (个人信息查阅记录).
 //! - [`pki`]: the federation PKI — node certificates binding a node's key to its code.
 //! - [`api`]: the HTTP JSON API.
