@@ -211,12 +211,27 @@ fn a_clock_set_back_keeps_the_events_in_order() {
 ///   while the others show the case withdrawn. Township and county end with the same timeline;
 ///   the city, dropped from the case, holds it only as the county's backup copy and does not
 ///   serve it (DESIGN.md §8).
+/// - Had the city already given its opinion in the review, that opinion — acknowledged to its
+///   reviewer — is rejected on refold with the review, but the city authored it: it keeps
+///   serving the case, with the same timeline as the others (the chaos run's seed 344864129
+///   found it hidden, the reviewer's own acknowledged opinion gone from the city's API).
 /// - The city's clock runs three hours ahead (restarted with `--clock` 12:00, and it accepted a
 ///   case of its own since), so the summaries it wrote of the case while it held a seat are
 ///   dated later than anything the township writes. Dropped from the case, the city must still
 ///   end with the owner's summary — withdrawn — not its own last one (joint review).
 #[test]
 fn a_withdrawal_racing_a_joint_review_reaches_the_city_and_its_summary() {
+    withdrawal_racing_a_joint_review(false);
+}
+
+/// The same race with the city's opinion given before the withdrawal arrives: see
+/// [`a_withdrawal_racing_a_joint_review_reaches_the_city_and_its_summary`].
+#[test]
+fn a_city_that_gave_its_opinion_keeps_serving_the_withdrawn_case() {
+    withdrawal_racing_a_joint_review(true);
+}
+
+fn withdrawal_racing_a_joint_review(city_opines: bool) {
     let mut fed = Federation::start(&[(CITY, None)]);
     fed.stop(CITY);
     fed.start_at(CITY, "2025-09-30T12:00");
@@ -263,11 +278,18 @@ fn a_withdrawal_racing_a_joint_review_reaches_the_city_and_its_summary() {
         "the city never saw the joint review: {:?}",
         fed.case_on(CITY, &no)
     );
+    if city_opines {
+        let city = fed.node(CITY);
+        let reviewer = city.clerk("自然资源和规划局");
+        let opinion = json!({"action": "opinion", "agree": true, "comment": "同意"});
+        city.act_ok(&reviewer, &no, &opinion);
+    }
     relay.heal();
 
-    // Township and county agree; the city, dropped from the case, no longer serves it: it is
-    // only the county's backup copy there (DESIGN.md §8). Had the withdrawal not reached it,
-    // its fold would still hold its seat in an open review — involved, and served.
+    // Township and county agree. The city, dropped from the case, no longer serves it when it
+    // never acted on it: it is only the county's backup copy there (DESIGN.md §8). Had the
+    // withdrawal not reached it, its fold would still hold its seat in an open review —
+    // involved, and served. When it gave its opinion, it serves the case with the same timeline.
     let nodes = [FENGTING, XIANYOU];
     let mut views: Vec<Option<Value>> = Vec::new();
     let mut at_city = None;
@@ -275,11 +297,15 @@ fn a_withdrawal_racing_a_joint_review_reaches_the_city_and_its_summary() {
         views = nodes.iter().map(|n| fed.case_on(n, &no)).collect();
         at_city = fed.case_on(CITY, &no);
         let p: Vec<Option<Value>> = views.iter().map(|v| v.as_ref().map(projection)).collect();
-        p.iter().all(Option::is_some) && p.windows(2).all(|w| w[0] == w[1]) && at_city.is_none()
+        let city_right = match &at_city {
+            None => !city_opines,
+            Some(c) => city_opines && Some(projection(c)) == p[0],
+        };
+        p.iter().all(Option::is_some) && p.windows(2).all(|w| w[0] == w[1]) && city_right
     });
     assert!(
         agreed,
-        "{nodes:?} never agreed on {no} with the city out of it:\n{}city: {:?}",
+        "{nodes:?} never agreed on {no} (the city opined: {city_opines}):\n{}city: {:?}",
         nodes
             .iter()
             .zip(&views)
@@ -296,7 +322,12 @@ fn a_withdrawal_racing_a_joint_review_reaches_the_city_and_its_summary() {
         .filter(|e| !e["rejected"].is_null())
         .map(|e| s(e, "action"))
         .collect();
-    assert_eq!(rejected, ["open_joint_review"], "{at_county}");
+    let expected: &[&str] = if city_opines {
+        &["open_joint_review", "opinion"]
+    } else {
+        &["open_joint_review"]
+    };
+    assert_eq!(rejected, expected, "{at_county}");
 
     // Everything delivered: the city's summary is the owner's.
     fed.wait_settled();

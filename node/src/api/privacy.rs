@@ -4,7 +4,11 @@
 //!
 //! - **Served here**: a case is served only by the nodes *involved* in it ([`Case::involved`]:
 //!   the accepting node, every owner, the node it is forwarded to, the nodes of joint-review
-//!   seats). A parent also holds its children's events as their off-site backup; a case it
+//!   seats) and by the nodes that authored one of its events. The latter matters when a late
+//!   event drops a node from the case on refold — a withdrawal that sorts before the joint
+//!   review in which the node already gave its opinion: its operators acted on the case and
+//!   saw the applicant, and their own acknowledged opinion must not vanish from their screen
+//!   (found by tests/chaos.rs, seed 344864129). A parent also holds its children's events as their off-site backup; a case it
 //!   holds only as that copy is answered like an unknown case (404, absent from lists), for
 //!   every role: the copy is for `liandong restore`, which is served over the federation link,
 //!   not the API. Supervision from above uses the status summaries, which carry no identity.
@@ -24,10 +28,10 @@ use serde_json::Value;
 use crate::case::Case;
 use crate::operator::{Operator, Role};
 
-/// Whether the API of `here` serves `case` at all: `here` is involved in it, not merely the
-/// holder of a child's backup copy.
+/// Whether the API of `here` serves `case` at all: `here` is involved in it or authored one of
+/// its events, not merely the holder of a child's backup copy.
 pub fn served_here(case: &Case, here: NodeCode) -> bool {
-    case.involved().contains(&here)
+    case.involved().contains(&here) || case.log.iter().any(|entry| entry.id.origin == here)
 }
 
 /// Whether `op`, at node `here`, may see the applicant's identity of `case` unmasked.
