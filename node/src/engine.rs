@@ -34,7 +34,7 @@ use crate::deadline::{self, WarningPolicy};
 use crate::idempotency::{Once, Record as IdempotencyRecord};
 use crate::pki::Revoked;
 use crate::reference::Reference;
-use crate::relay::{authored_targets, event_bytes, Directory, Router};
+use crate::relay::{event_bytes, Directory, Router};
 use crate::store::{NodeMeta, Queued, Store, StoreError};
 use crate::summary;
 use crate::verify::{Checked, KeyRing};
@@ -829,9 +829,8 @@ impl Writer {
                     .route_event(&event_bytes(&old)?, &newcomers, None, queue)?;
             }
         }
-        let targets = authored_targets(&involved, self.router.parent);
         self.router
-            .route_event(&event_bytes(event)?, &targets, None, queue)?;
+            .route_authored(&event_bytes(event)?, &involved, queue)?;
         Ok(())
     }
 

@@ -11,6 +11,9 @@
 //!   its children, except back where it came from, so whoever receives a node's events can
 //!   verify them. FIFO outboxes keep a certificate ahead of the events it verifies.
 //!
+//! The rules live in one place, `federation_proto::route::destinations`; every method of
+//! [`Router`] names its flow and queues what that function decides.
+//!
 //! Invariant: link sequences per peer are gapless from 1. A [`Router`] hands out sequences into
 //! a pending list; they become its counters only once the commit holding them succeeds
 //! ([`Router::committed`]), so a failed commit burns no sequence.
@@ -19,7 +22,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use ed25519_dalek::VerifyingKey;
 use federation_proto::frame::{Item, Record};
-use federation_proto::route::{direct_child_of, next_hop, Hop, Neighbours};
+use federation_proto::route::{destinations, direct_child_of, Flow, Hop, Neighbours, Route};
 use federation_proto::{codec, Event, NodeCode};
 use tracing::warn;
 
@@ -192,26 +195,78 @@ impl Router {
         children
     }
 
-    fn neighbours(&self) -> Neighbours {
-        // Children are derived from the digits, so a child that is not connected (or not yet
-        // known) still gets its own outbox and receives everything once it dials in.
+    /// The neighbours as routing sees them. Children are derived from the digits for items
+    /// addressed to nodes, so a child that is not connected (or not yet known) still gets its
+    /// own outbox and receives everything once it dials in; the flows that go to *every* child
+    /// take the children known from the directory.
+    fn neighbours(&self, flow: &Flow<'_>) -> Neighbours {
+        let children = match flow {
+            Flow::Broadcast | Flow::Certificate => self.children(),
+            Flow::CaseEvent { .. } | Flow::Summary | Flow::Welcome(_) => Vec::new(),
+        };
         Neighbours {
             me: self.me,
             parent: self.parent,
-            children: Vec::new(),
+            children,
         }
     }
 
-    fn peer(&self, hop: Hop) -> Option<NodeCode> {
-        match hop {
-            Hop::Child(c) => Some(c),
-            Hop::Parent => self.parent,
-            Hop::Local | Hop::Unroutable => None,
+    /// Queues one item on every link [`destinations`] names for it — the single routing
+    /// decision of this node — never back to `arrived_from`. `item_for` makes the item a link
+    /// carries (a case event names the targets reached through that link).
+    fn route(
+        &self,
+        origin: NodeCode,
+        flow: Flow<'_>,
+        arrived_from: Option<NodeCode>,
+        queue: &mut Vec<Queued>,
+        item_for: impl Fn(&Route) -> Result<Item, codec::CodecError>,
+    ) -> Result<(), codec::CodecError> {
+        let n = self.neighbours(&flow);
+        let from = arrived_from.map(|peer| match self.parent {
+            Some(parent) if parent == peer => Hop::Parent,
+            _ => Hop::Child(peer),
+        });
+        for route in destinations(&n, origin, &flow, from) {
+            let peer = match route.hop {
+                Hop::Child(child) => child,
+                Hop::Parent => match self.parent {
+                    Some(parent) => parent,
+                    None => continue,
+                },
+                Hop::Local => continue,
+                Hop::Unroutable => {
+                    for target in &route.targets {
+                        warn!(node = %self.me, %target, "no route to target");
+                    }
+                    continue;
+                }
+            };
+            self.enqueue(peer, &item_for(&route)?, queue)?;
         }
+        Ok(())
     }
 
-    /// Queues the encoded `event` toward `targets`, one item per next hop carrying the targets
-    /// reached through it; never back to `arrived_from`.
+    /// Queues an event authored here for the nodes `involved` in its case, and for the parent
+    /// (its backup copy).
+    pub fn route_authored(
+        &self,
+        event_bytes: &[u8],
+        involved: &[NodeCode],
+        queue: &mut Vec<Queued>,
+    ) -> Result<(), codec::CodecError> {
+        let flow = Flow::CaseEvent {
+            targets: involved,
+            authored_here: true,
+        };
+        self.route(self.me, flow, None, queue, |r| {
+            Ok(event_item(event_bytes, r))
+        })
+    }
+
+    /// Queues the encoded `event` (authored elsewhere, or history a node needs) toward
+    /// `targets`, one item per next hop carrying the targets reached through it; never back to
+    /// `arrived_from`.
     pub fn route_event(
         &self,
         event_bytes: &[u8],
@@ -219,76 +274,59 @@ impl Router {
         arrived_from: Option<NodeCode>,
         queue: &mut Vec<Queued>,
     ) -> Result<(), codec::CodecError> {
-        let neighbours = self.neighbours();
-        let mut by_peer: BTreeMap<NodeCode, Vec<NodeCode>> = BTreeMap::new();
-        for &target in targets {
-            if target == self.me {
-                continue;
-            }
-            match self.peer(next_hop(&neighbours, target)) {
-                Some(peer) if Some(peer) != arrived_from => {
-                    by_peer.entry(peer).or_default().push(target)
-                }
-                Some(_) => {}
-                None => warn!(node = %self.me, %target, "no route to target"),
-            }
-        }
-        for (peer, to) in by_peer {
-            let item = Item {
-                kind: federation_proto::frame::PayloadKind::Event,
-                to,
-                bytes: event_bytes.to_vec(),
-            };
-            self.enqueue(peer, &item, queue)?;
-        }
-        Ok(())
+        let flow = Flow::CaseEvent {
+            targets,
+            authored_here: false,
+        };
+        self.route(self.me, flow, arrived_from, queue, |r| {
+            Ok(event_item(event_bytes, r))
+        })
     }
 
-    /// Queues `item` for the parent, if there is one.
+    /// Queues a summary `item` for the parent, if there is one.
     pub fn route_up(&self, item: &Item, queue: &mut Vec<Queued>) -> Result<(), codec::CodecError> {
-        match self.parent {
-            Some(parent) => self.enqueue(parent, item, queue),
-            None => Ok(()),
-        }
+        self.route(self.me, Flow::Summary, None, queue, |_| Ok(item.clone()))
     }
 
-    /// Queues `record` for every known child but `except`: down the subtree.
+    /// Queues `record`, broadcast here or passed on from the parent `from`, for every known
+    /// child: down the subtree.
     pub fn broadcast_down(
         &self,
         record: &Record,
-        except: Option<NodeCode>,
-        queue: &mut Vec<Queued>,
-    ) -> Result<(), codec::CodecError> {
-        self.send_record(self.children(), record, except, queue)
-    }
-
-    /// Queues a certificate for the parent and every known child but `except`.
-    pub fn flood(
-        &self,
-        record: &Record,
-        except: Option<NodeCode>,
-        queue: &mut Vec<Queued>,
-    ) -> Result<(), codec::CodecError> {
-        let peers = self.parent.into_iter().chain(self.children()).collect();
-        self.send_record(peers, record, except, queue)
-    }
-
-    fn send_record(
-        &self,
-        peers: Vec<NodeCode>,
-        record: &Record,
-        except: Option<NodeCode>,
+        from: Option<NodeCode>,
         queue: &mut Vec<Queued>,
     ) -> Result<(), codec::CodecError> {
         let item = Item::record(record)?;
-        for peer in peers.into_iter().filter(|p| Some(*p) != except) {
-            self.enqueue(peer, &item, queue)?;
-        }
-        Ok(())
+        let origin = from.unwrap_or(self.me);
+        self.route(origin, Flow::Broadcast, from, queue, |_| Ok(item.clone()))
+    }
+
+    /// Queues a certificate for the parent and every known child but `from`.
+    pub fn flood(
+        &self,
+        record: &Record,
+        from: Option<NodeCode>,
+        queue: &mut Vec<Queued>,
+    ) -> Result<(), codec::CodecError> {
+        let item = Item::record(record)?;
+        let origin = from.unwrap_or(self.me);
+        self.route(origin, Flow::Certificate, from, queue, |_| Ok(item.clone()))
+    }
+
+    /// Queues `item` for `child`, which has just connected.
+    pub fn welcome(
+        &self,
+        child: NodeCode,
+        item: &Item,
+        queue: &mut Vec<Queued>,
+    ) -> Result<(), codec::CodecError> {
+        self.route(self.me, Flow::Welcome(child), None, queue, |_| {
+            Ok(item.clone())
+        })
     }
 
     /// Queues `item` for `peer` under its next link sequence.
-    pub fn enqueue(
+    fn enqueue(
         &self,
         peer: NodeCode,
         item: &Item,
@@ -305,13 +343,13 @@ impl Router {
     }
 }
 
-/// The targets of an event authored here: everyone involved, and the parent (backup).
-pub fn authored_targets(involved: &[NodeCode], parent: Option<NodeCode>) -> Vec<NodeCode> {
-    let mut targets = involved.to_vec();
-    if let Some(p) = parent.filter(|p| !targets.contains(p)) {
-        targets.push(p);
+/// A case event for one link: the targets reached through it ride in its `to`.
+fn event_item(event_bytes: &[u8], route: &Route) -> Item {
+    Item {
+        kind: federation_proto::frame::PayloadKind::Event,
+        to: route.targets.clone(),
+        bytes: event_bytes.to_vec(),
     }
-    targets
 }
 
 /// The encoded event, as stored and as sent.

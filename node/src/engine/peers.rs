@@ -410,7 +410,7 @@ impl Writer {
             };
             if let Some(text) = text {
                 let item = Item::record(&reference_record(kind, &text))?;
-                self.router.enqueue(child, &item, queue)?;
+                self.router.welcome(child, &item, queue)?;
             }
         }
         for (code, der) in self.router.directory.certificates() {
@@ -419,7 +419,7 @@ impl Writer {
                     code,
                     der: der.to_vec(),
                 };
-                self.router.enqueue(child, &Item::record(&record)?, queue)?;
+                self.router.welcome(child, &Item::record(&record)?, queue)?;
             }
         }
         Ok(())

@@ -117,9 +117,8 @@ impl Writer {
         federation_proto::sign::sign(&mut event, &self.key);
         super::check_event_size(&event)?;
         let mut change = Change::default();
-        let targets = crate::relay::authored_targets(&[summary.owner], self.router.parent);
         self.router
-            .route_event(&event_bytes(&event)?, &targets, None, &mut change.queue)?;
+            .route_authored(&event_bytes(&event)?, &[summary.owner], &mut change.queue)?;
         change.event = Some((event, None));
         self.commit(meta, change);
         info!("督办 sent to the owner");
