@@ -463,7 +463,7 @@ fn report_up_item_is_decided_at_the_city_and_forwarded_by_the_county() {
     county.assert_no_panic();
 }
 
-/// Regression (node/src/case.rs, `check_transition` / `check_decide`): a county node may decide a
+/// Regression (federation-proto/src/case.rs, `check_transition` / `check_decide`): a county node may decide a
 /// 上报件 whose deciding level is the city (越权审批). A 上报件 is only pre-reviewed (初审) below the
 /// deciding level; `decide` there must be refused (4xx) and the case left in review.
 #[test]

@@ -1,11 +1,17 @@
 //! Case states and the status summary (状态摘要) that travels up to every ancestor. A summary
 //! never carries the applicant's identity.
+//!
+//! A node keeps a summary of every case it holds and tells its ancestors about the cases it
+//! owns, so that supervision (电子监察) at any level reads one kind of record: [`summarise`]
+//! builds it from the folded case and its clocks as of one day.
 
 use serde::{Deserialize, Serialize};
 
+use crate::case::Case;
 use crate::case_no::CaseNo;
 use crate::code::NodeCode;
 use crate::date::Date;
+use crate::deadline::Clocks;
 use crate::hlc::Hlc;
 
 /// The states of a case, named as in the API.
@@ -167,4 +173,61 @@ pub struct NoticeStatus {
     pub note: String,
     pub answer: Option<String>,
     pub answered_on: Option<Date>,
+}
+
+/// The summary of `case` with its `clocks`, written at `as_of`.
+pub fn summarise(case: &Case, clocks: &Clocks, as_of: Hlc) -> CaseSummary {
+    CaseSummary {
+        case_no: case.case_no,
+        item: case.item.clone(),
+        department: case.department.clone(),
+        accepting_node: case.accepting_node,
+        owner: case.owner,
+        state: case.state,
+        accepted_on: case.accepted_on,
+        deadline: clocks.promised,
+        legal_deadline: clocks.legal,
+        concluded_on: case.concluded_on,
+        warning: clocks.warning,
+        legal_warning: clocks.legal_warning,
+        working_days: clocks.working_days,
+        owed: (case.owed.len() + case.requested.len()) as u16,
+        joint: joint_status(case, clocks),
+        satisfaction: case.rating.as_ref().map(|r| r.satisfaction),
+        rectification: clocks.rectification,
+        rectified_on: case.rectified_on,
+        notices: case
+            .notices
+            .iter()
+            .map(|n| NoticeStatus {
+                from: n.from,
+                on: n.on,
+                note: n.note.clone(),
+                answer: n.answer.clone(),
+                answered_on: n.answered_on,
+            })
+            .collect(),
+        provisional: clocks.provisional,
+        as_of,
+    }
+}
+
+fn joint_status(case: &Case, clocks: &Clocks) -> Option<JointStatus> {
+    let due = clocks.feedback_due?;
+    let seats = &case.joint.as_ref()?.seats;
+    let waiting = if case.joint_review_open() {
+        seats.iter().filter(|s| s.opinion.is_none()).count()
+    } else {
+        0
+    };
+    let late = clocks
+        .feedback
+        .iter()
+        .filter(|w| **w == Warning::Red)
+        .count();
+    Some(JointStatus {
+        due,
+        waiting: waiting as u16,
+        late: late as u16,
+    })
 }

@@ -33,18 +33,19 @@
 // The case view (`api::view`) is one `json!` literal with some fifty fields.
 #![recursion_limit = "256"]
 
+// The pure core, re-exported under the paths the node has always used: the case model and its
+// fold, deadlines and the working-day calendar, summaries (see federation-proto's map).
+pub use federation_proto::{calendar, case, deadline, summary};
+
 pub mod accounts;
 pub mod api;
 pub mod audit;
 pub mod bench;
-pub mod calendar;
-pub mod case;
 pub mod catalog;
 pub mod cli;
 pub mod client;
 pub mod clock;
 pub mod config;
-pub mod deadline;
 pub mod demo;
 pub mod disk_sync;
 pub mod engine;
@@ -64,5 +65,4 @@ pub mod server;
 pub mod startup;
 pub mod stats;
 pub mod store;
-pub mod summary;
 pub mod verify;

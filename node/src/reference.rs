@@ -10,6 +10,7 @@
 //! State Council notices an operator loaded into the running node (`liandong calendar load`,
 //! kept in the store under [`LOADED_CALENDAR_KEY`]); a loaded year replaces the file's.
 
+use std::path::Path;
 use std::sync::{Arc, RwLock};
 
 use crate::calendar::{Calendar, CalendarError};
@@ -198,6 +199,19 @@ fn calendar_from(text: Option<&str>) -> Result<Calendar, CalendarError> {
     Ok(calendar)
 }
 
+/// Reads a calendar file (a 国务院办公厅 notice in the node's TOML form); errors name the file.
+/// The parsing is the core's ([`Calendar::from_toml`]); only the reading is here.
+pub fn load_calendar(path: &Path) -> Result<Calendar, CalendarError> {
+    let text = std::fs::read_to_string(path).map_err(|error| CalendarError::Read {
+        path: path.to_path_buf(),
+        error,
+    })?;
+    Calendar::from_toml(&text).map_err(|error| CalendarError::InFile {
+        path: path.to_path_buf(),
+        error: Box::new(error),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -269,5 +283,24 @@ mod tests {
             Err(CalendarError::Empty)
         ));
         assert!(r.calendar().is_official(2028));
+    }
+
+    #[test]
+    fn loads_from_a_file_and_names_it_in_errors() {
+        let dir = std::env::temp_dir().join(format!("calendar-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let good = dir.join("good.toml");
+        std::fs::write(&good, "[2025]\nholidays = [\"2025-01-01\"]\n").unwrap();
+        assert_eq!(load_calendar(&good).unwrap().official_years().count(), 1);
+        let bad = dir.join("bad.toml");
+        std::fs::write(&bad, "[2025]\nholidays = [\"2025-13-01\"]\n").unwrap();
+        let err = load_calendar(&bad).unwrap_err().to_string();
+        assert!(
+            err.contains("bad.toml") && err.contains("2025-13-01"),
+            "{err}"
+        );
+        let missing = load_calendar(&dir.join("missing.toml")).unwrap_err();
+        assert!(matches!(missing, CalendarError::Read { .. }));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

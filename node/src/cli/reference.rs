@@ -137,7 +137,7 @@ fn print_item(item: &Item) {
 pub fn calendar(file: Option<&Path>, command: CalendarCommand) -> Result<()> {
     let mut calendar = Calendar::builtin();
     if let Some(f) = file {
-        calendar.overlay(Calendar::load(f)?);
+        calendar.overlay(crate::reference::load_calendar(f)?);
     }
     let note = |from: Date, to: Date| {
         if calendar.provisional_between(from, to) {
@@ -183,7 +183,9 @@ pub fn calendar(file: Option<&Path>, command: CalendarCommand) -> Result<()> {
 
 /// `liandong calendar load FILE`: checked here first, so a bad file names itself.
 fn load(notice: &Path, client: &crate::client::Client) -> Result<()> {
-    let years: Vec<i32> = Calendar::load(notice)?.official_years().collect();
+    let years: Vec<i32> = crate::reference::load_calendar(notice)?
+        .official_years()
+        .collect();
     if years.is_empty() {
         anyhow::bail!(
             "{}: {}",

@@ -1,7 +1,7 @@
 //! Test scripts: the events of one case, written in order with increasing clocks, for the fold
 //! and deadline tests.
 
-use federation_proto::{
+use crate::{
     Actor, Applicant, ApplicantKind, CaseNo, Date, Event, EventBody, EventId, Hlc, Intake,
     ItemKind, Level, NodeCode, Sig,
 };

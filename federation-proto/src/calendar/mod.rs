@@ -48,10 +48,10 @@ pub mod statutory;
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::OnceLock;
 
-use federation_proto::Date;
+use crate::Date;
 use serde::Deserialize;
 
 /// The national calendar compiled into the binary.
@@ -224,18 +224,6 @@ impl Calendar {
             official.insert(year, Year::build(year, file)?);
         }
         Ok(Calendar { official })
-    }
-
-    /// Reads a calendar file; errors name the file.
-    pub fn load(path: &Path) -> Result<Calendar, CalendarError> {
-        let text = std::fs::read_to_string(path).map_err(|error| CalendarError::Read {
-            path: path.to_path_buf(),
-            error,
-        })?;
-        Calendar::from_toml(&text).map_err(|error| CalendarError::InFile {
-            path: path.to_path_buf(),
-            error: Box::new(error),
-        })
     }
 
     /// Lays `other` over `self`: each official year `other` defines replaces this calendar's
@@ -788,25 +776,6 @@ mod tests {
     fn round_trips_through_to_toml() {
         let cal = national();
         assert_eq!(Calendar::from_toml(&cal.to_toml()).unwrap(), cal);
-    }
-
-    #[test]
-    fn loads_from_a_file_and_names_it_in_errors() {
-        let dir = std::env::temp_dir().join(format!("calendar-test-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let good = dir.join("good.toml");
-        std::fs::write(&good, "[2025]\nholidays = [\"2025-01-01\"]\n").unwrap();
-        assert_eq!(Calendar::load(&good).unwrap().official_years().count(), 1);
-        let bad = dir.join("bad.toml");
-        std::fs::write(&bad, "[2025]\nholidays = [\"2025-13-01\"]\n").unwrap();
-        let err = Calendar::load(&bad).unwrap_err().to_string();
-        assert!(
-            err.contains("bad.toml") && err.contains("2025-13-01"),
-            "{err}"
-        );
-        let missing = Calendar::load(&dir.join("missing.toml")).unwrap_err();
-        assert!(matches!(missing, CalendarError::Read { .. }));
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     fn bad(text: &str) -> CalendarError {

@@ -36,7 +36,7 @@
 
 use std::collections::BTreeSet;
 
-use federation_proto::Date;
+use crate::Date;
 
 #[rustfmt::skip]
 mod festivals;
@@ -177,7 +177,7 @@ mod tests {
 
     /// Regenerates `statutory/festivals.rs` from tyme4rs and compares it with the committed one; with
     /// `LIANDONG_WRITE_FESTIVALS=1` it writes the file instead (then commit it):
-    /// `LIANDONG_WRITE_FESTIVALS=1 cargo test -p liandong --lib festival_table_is_generated`.
+    /// `LIANDONG_WRITE_FESTIVALS=1 cargo test -p federation-proto --lib festival_table_is_generated`.
     #[test]
     fn festival_table_is_generated() {
         use tyme4rs::tyme::lunar::LunarDay;

@@ -1,6 +1,6 @@
 //! Fold tests: transitions, authority, and order independence.
 
-use federation_proto::{Event, EventBody, Intake, ItemKind, Level, Participant, State};
+use crate::{Event, EventBody, Intake, ItemKind, Level, Participant, State};
 use proptest::prelude::*;
 
 use super::script::{code, intake, Script};

@@ -18,7 +18,7 @@
 //!   of a 上报件 (初审, 行政许可法 art. 43) and each participant's feedback in a joint review
 //!   (限时反馈).
 
-use federation_proto::{Date, ItemKind, Warning};
+use crate::{Date, ItemKind, Warning};
 use serde::{Deserialize, Serialize};
 
 use crate::calendar::Calendar;
@@ -274,7 +274,7 @@ fn paused_days(case: &Case, calendar: &Calendar, today: Date, until: Option<Date
 
 #[cfg(test)]
 mod tests {
-    use federation_proto::{EventBody, ItemKind, Participant};
+    use crate::{EventBody, ItemKind, Participant};
 
     use super::*;
     use crate::case::script::{code, intake, Script};
