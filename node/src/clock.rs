@@ -1,14 +1,20 @@
 //! The node's wall clock. Normally the system clock; for drills and tests it can start at a
 //! chosen instant (`liandong run --clock`) and run forward from there, so deadlines around a given
-//! holiday can be exercised on a real node.
+//! holiday can be exercised on a real node. The deterministic simulation
+//! (`tests/simulation.rs`) drives a [`Clock::manual`] one: it moves only when told, so a run
+//! repeats exactly from its seed.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use federation_proto::Date;
 
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Clock {
     offset_ms: i64,
+    /// When set, the clock reads this instead of the system clock (see [`Clock::manual`]).
+    manual: Option<Arc<AtomicU64>>,
 }
 
 impl Clock {
@@ -20,11 +26,30 @@ impl Clock {
     pub fn starting_at(start_ms: u64) -> Clock {
         Clock {
             offset_ms: start_ms as i64 - system_ms() as i64,
+            manual: None,
+        }
+    }
+
+    /// A clock that reads `start_ms` until [`Clock::set_ms`] moves it (on any clone).
+    pub fn manual(start_ms: u64) -> Clock {
+        Clock {
+            offset_ms: 0,
+            manual: Some(Arc::new(AtomicU64::new(start_ms))),
+        }
+    }
+
+    /// Sets a manual clock (forward or back, as a clock jump would); a system clock ignores it.
+    pub fn set_ms(&self, ms: u64) {
+        if let Some(manual) = &self.manual {
+            manual.store(ms, Ordering::SeqCst);
         }
     }
 
     pub fn now_ms(&self) -> u64 {
-        (system_ms() as i64 + self.offset_ms).max(0) as u64
+        match &self.manual {
+            Some(manual) => manual.load(Ordering::SeqCst),
+            None => (system_ms() as i64 + self.offset_ms).max(0) as u64,
+        }
     }
 
     /// Today in China Standard Time.

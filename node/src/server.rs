@@ -29,7 +29,7 @@ pub async fn run(config: Config, clock: Clock) -> Result<()> {
     // A TLS setup that cannot work stops the start before anything is opened.
     let tls = api_tls(&config)?;
     let (store, audit) = open_store(&config)?;
-    ensure_admin(&config, store.as_ref(), clock)?;
+    ensure_admin(&config, store.as_ref(), clock.clone())?;
     let key = load_or_create_key(&config.path(&config.file.files.key))?;
     let federation = load_federation(&config, &key)?;
     let reference = Arc::new(load_reference(&config, store.as_ref())?);
@@ -38,7 +38,7 @@ pub async fn run(config: Config, clock: Clock) -> Result<()> {
         code,
         parent: config.parent.as_ref().map(|p| p.code),
         key: key.clone(),
-        clock,
+        clock: clock.clone(),
         reference: reference.clone(),
         policy: config.file.warnings,
         ca_der: federation.as_ref().map(|f| f.ca_der.clone()),
@@ -75,7 +75,7 @@ pub async fn run(config: Config, clock: Clock) -> Result<()> {
     tokio::spawn(sweep(
         engine.clone(),
         reference.clone(),
-        clock,
+        clock.clone(),
         config.file.warnings.sweep_seconds,
     ));
     let quic = links.as_ref().map(|l| l.local_addr().port());

@@ -40,6 +40,7 @@ pub use counters::Counts;
 pub use operators::{OperatorChange, TokenHash};
 
 mod check;
+pub mod memory;
 pub mod witness;
 
 /// Records read by the start-up check so far ([`SledStore::check_and_repair`]), for the

@@ -1,0 +1,349 @@
+//! An in-memory [`Store`] with the durability of a disk: what a [`Store::flush`] made durable
+//! survives a [`MemStore::crash`]; everything written since is lost, as a power cut would lose
+//! it. The deterministic simulation (`tests/simulation.rs`) runs real write paths over it; the
+//! engine's unit tests can too.
+//!
+//! It keeps the same records as [`super::SledStore`] — the log, the case index in fold order,
+//! cases, summaries, outboxes, link counters, the directory, revocations, settings and
+//! idempotency records, operators — typed instead of encoded (outbox items stay bytes, as they
+//! are sent), with the same ordering and the same "an event is stored once" rule.
+//!
+//! [`MemStore::lie_about_flushes`] makes flushes report success without making anything durable:
+//! a node that answers before its data is durable. The simulation's own test shows that it finds
+//! the loss this causes.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard};
+
+use federation_proto::{CaseNo, CaseSummary, Event, EventId, NodeCode, State};
+
+use super::counters::Counts;
+use super::operators::{OperatorChange, TokenHash};
+use super::{Commit, LinkCounters, NodeMeta, Store, StoreError};
+use crate::case::Case;
+use crate::operator::Account;
+use crate::pki::Revoked;
+
+/// Everything a node stores, as one value: cloned whole at each flush (the simulation's stores
+/// are small).
+#[derive(Clone, Default)]
+struct Records {
+    meta: NodeMeta,
+    /// By (origin, seq): the order of [`EventId::key`].
+    events: BTreeMap<(u64, u64), Event>,
+    /// By [`CaseNo::key`].
+    cases: BTreeMap<[u8; 16], Case>,
+    summaries: BTreeMap<[u8; 16], CaseSummary>,
+    /// By (peer, link sequence).
+    outbox: BTreeMap<(u64, u64), Vec<u8>>,
+    links: BTreeMap<NodeCode, LinkCounters>,
+    certificates: BTreeMap<u64, (NodeCode, Vec<u8>)>,
+    revoked: BTreeMap<u64, Revoked>,
+    /// Settings and idempotency records (sled's `meta` tree).
+    settings: BTreeMap<Vec<u8>, Vec<u8>>,
+    operators: BTreeMap<TokenHash, Account>,
+}
+
+/// The in-memory store: the records as they stand, and as the last flush left them.
+#[derive(Default)]
+pub struct MemStore {
+    live: Mutex<Records>,
+    durable: Mutex<Records>,
+    flushes: AtomicU64,
+    syncs: AtomicU64,
+    lying: AtomicBool,
+}
+
+fn lock(m: &Mutex<Records>) -> MutexGuard<'_, Records> {
+    // A panic while holding the lock leaves whole records behind (every change is made on a
+    // clone or in one step), so a poisoned lock is still consistent.
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn id_key(id: &EventId) -> (u64, u64) {
+    (id.origin.as_u64(), id.seq)
+}
+
+impl MemStore {
+    pub fn new() -> MemStore {
+        MemStore::default()
+    }
+
+    /// A power cut: everything written since the last flush is gone.
+    pub fn crash(&self) {
+        let durable = lock(&self.durable).clone();
+        *lock(&self.live) = durable;
+    }
+
+    /// From now on, flushes report success and make nothing durable (see the module doc).
+    pub fn lie_about_flushes(&self) {
+        self.lying.store(true, Ordering::SeqCst);
+    }
+}
+
+impl Store for MemStore {
+    fn commit(&self, c: &Commit) -> Result<(), StoreError> {
+        let mut live = lock(&self.live);
+        // All or nothing, as sled's transaction: check first, then change.
+        for e in &c.events {
+            if live.events.contains_key(&id_key(&e.id)) {
+                return Err(StoreError::Corrupt(format!(
+                    "event {}:{} already stored",
+                    e.id.origin, e.id.seq
+                )));
+            }
+        }
+        for e in &c.events {
+            live.events.insert(id_key(&e.id), e.clone());
+        }
+        for case in &c.cases {
+            live.cases.insert(case.case_no.key(), case.clone());
+        }
+        live.meta = c.meta;
+        for (key, value) in c.settings.iter().map(|(k, v)| (k.to_vec(), v)) {
+            live.settings.insert(key, value.clone());
+        }
+        for (key, value) in &c.once {
+            live.settings.insert(key.clone(), value.clone());
+        }
+        // The last sequence queued per peer in this group, as the sled store records it.
+        let mut queued: BTreeMap<NodeCode, u64> = BTreeMap::new();
+        for q in &c.queue {
+            live.outbox.insert((q.peer.as_u64(), q.seq), q.item.clone());
+            let last = queued.entry(q.peer).or_default();
+            *last = (*last).max(q.seq);
+        }
+        for (peer, last) in queued {
+            live.links.entry(peer).or_default().queued = last;
+        }
+        for (peer, upto) in &c.received {
+            live.links.entry(*peer).or_default().received = *upto;
+        }
+        for s in &c.summaries {
+            live.summaries.insert(s.case_no.key(), s.clone());
+        }
+        for (code, der) in &c.certificates {
+            live.certificates
+                .insert(code.as_u64(), (*code, der.clone()));
+        }
+        for r in &c.revocations {
+            live.revoked.insert(r.code.as_u64(), r.clone());
+        }
+        Ok(())
+    }
+
+    fn flush(&self) -> Result<(), StoreError> {
+        self.flushes.fetch_add(1, Ordering::Relaxed);
+        if !self.lying.load(Ordering::SeqCst) {
+            let live = lock(&self.live).clone();
+            *lock(&self.durable) = live;
+            self.syncs.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(())
+    }
+
+    fn flush_count(&self) -> u64 {
+        self.flushes.load(Ordering::Relaxed)
+    }
+
+    fn sync_count(&self) -> u64 {
+        self.syncs.load(Ordering::Relaxed)
+    }
+
+    fn meta(&self) -> Result<NodeMeta, StoreError> {
+        Ok(lock(&self.live).meta)
+    }
+
+    fn case(&self, no: &CaseNo) -> Result<Option<Case>, StoreError> {
+        Ok(lock(&self.live).cases.get(&no.key()).cloned())
+    }
+
+    fn cases(&self) -> Box<dyn Iterator<Item = Result<Case, StoreError>> + '_> {
+        self.cases_from(None)
+    }
+
+    fn cases_from(
+        &self,
+        after: Option<&CaseNo>,
+    ) -> Box<dyn Iterator<Item = Result<Case, StoreError>> + '_> {
+        let live = lock(&self.live);
+        let cases: Vec<Case> = match after {
+            Some(no) => live
+                .cases
+                .range((
+                    std::ops::Bound::Excluded(no.key()),
+                    std::ops::Bound::Unbounded,
+                ))
+                .map(|(_, c)| c.clone())
+                .collect(),
+            None => live.cases.values().cloned().collect(),
+        };
+        Box::new(cases.into_iter().map(Ok))
+    }
+
+    fn events_of(&self, no: &CaseNo) -> Result<Vec<Event>, StoreError> {
+        let live = lock(&self.live);
+        let mut events: Vec<Event> = live
+            .events
+            .values()
+            .filter(|e| e.case_no == *no)
+            .cloned()
+            .collect();
+        events.sort_by_key(Event::fold_key);
+        Ok(events)
+    }
+
+    fn event_count(&self) -> usize {
+        lock(&self.live).events.len()
+    }
+
+    fn has_event(&self, id: &EventId) -> Result<bool, StoreError> {
+        Ok(lock(&self.live).events.contains_key(&id_key(id)))
+    }
+
+    fn event(&self, id: &EventId) -> Result<Option<Event>, StoreError> {
+        Ok(lock(&self.live).events.get(&id_key(id)).cloned())
+    }
+
+    fn events_by_origin(&self, origin: NodeCode) -> Result<Vec<Event>, StoreError> {
+        let o = origin.as_u64();
+        Ok(lock(&self.live)
+            .events
+            .range((o, 0)..=(o, u64::MAX))
+            .map(|(_, e)| e.clone())
+            .collect())
+    }
+
+    fn outbox(
+        &self,
+        peer: NodeCode,
+        after: u64,
+        max: usize,
+    ) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
+        let p = peer.as_u64();
+        Ok(lock(&self.live)
+            .outbox
+            .range((p, after.saturating_add(1))..=(p, u64::MAX))
+            .take(max)
+            .map(|((_, seq), item)| (*seq, item.clone()))
+            .collect())
+    }
+
+    fn outbox_ack(&self, peer: NodeCode, upto: u64) -> Result<(), StoreError> {
+        let p = peer.as_u64();
+        lock(&self.live)
+            .outbox
+            .retain(|(q, seq), _| *q != p || *seq > upto);
+        Ok(())
+    }
+
+    fn outbox_depth(&self, peer: NodeCode) -> usize {
+        let p = peer.as_u64();
+        lock(&self.live)
+            .outbox
+            .range((p, 0)..=(p, u64::MAX))
+            .count()
+    }
+
+    fn outbox_rebase(&self, peer: NodeCode, floor: u64) -> Result<u64, StoreError> {
+        let p = peer.as_u64();
+        let mut live = lock(&self.live);
+        let items: Vec<Vec<u8>> = live
+            .outbox
+            .range((p, 0)..=(p, u64::MAX))
+            .map(|(_, item)| item.clone())
+            .collect();
+        live.outbox.retain(|(q, _), _| *q != p);
+        let last = floor + items.len() as u64;
+        for (i, item) in items.into_iter().enumerate() {
+            live.outbox.insert((p, floor + 1 + i as u64), item);
+        }
+        live.links.entry(peer).or_default().queued = last;
+        Ok(last)
+    }
+
+    fn link_counters(&self) -> Result<BTreeMap<NodeCode, LinkCounters>, StoreError> {
+        Ok(lock(&self.live).links.clone())
+    }
+
+    fn certificates(&self) -> Result<Vec<(NodeCode, Vec<u8>)>, StoreError> {
+        Ok(lock(&self.live).certificates.values().cloned().collect())
+    }
+
+    fn summary(&self, no: &CaseNo) -> Result<Option<CaseSummary>, StoreError> {
+        Ok(lock(&self.live).summaries.get(&no.key()).cloned())
+    }
+
+    fn summaries(&self) -> Box<dyn Iterator<Item = Result<CaseSummary, StoreError>> + '_> {
+        self.summaries_from(None)
+    }
+
+    fn summaries_from(
+        &self,
+        after: Option<&CaseNo>,
+    ) -> Box<dyn Iterator<Item = Result<CaseSummary, StoreError>> + '_> {
+        let live = lock(&self.live);
+        let summaries: Vec<CaseSummary> = match after {
+            Some(no) => live
+                .summaries
+                .range((
+                    std::ops::Bound::Excluded(no.key()),
+                    std::ops::Bound::Unbounded,
+                ))
+                .map(|(_, s)| s.clone())
+                .collect(),
+            None => live.summaries.values().cloned().collect(),
+        };
+        Box::new(summaries.into_iter().map(Ok))
+    }
+
+    fn is_revoked(&self, code: NodeCode) -> Result<bool, StoreError> {
+        Ok(lock(&self.live).revoked.contains_key(&code.as_u64()))
+    }
+
+    fn setting(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(lock(&self.live).settings.get(key).cloned())
+    }
+
+    fn revocations(&self) -> Result<Vec<Revoked>, StoreError> {
+        Ok(lock(&self.live).revoked.values().cloned().collect())
+    }
+
+    fn operator(&self, token_hash: &TokenHash) -> Result<Option<Account>, StoreError> {
+        Ok(lock(&self.live).operators.get(token_hash).cloned())
+    }
+
+    fn operators(&self) -> Result<Vec<(TokenHash, Account)>, StoreError> {
+        Ok(lock(&self.live)
+            .operators
+            .iter()
+            .map(|(h, a)| (*h, a.clone()))
+            .collect())
+    }
+
+    fn change_operators(&self, change: &OperatorChange) -> Result<(), StoreError> {
+        {
+            let mut live = lock(&self.live);
+            for hash in &change.remove {
+                live.operators.remove(hash);
+            }
+            for (hash, account) in &change.put {
+                live.operators.insert(*hash, account.clone());
+            }
+        }
+        self.flush()
+    }
+
+    fn counts(&self) -> Counts {
+        let live = lock(&self.live);
+        let mut by_state: BTreeMap<State, u64> = State::ALL.into_iter().map(|s| (s, 0)).collect();
+        for case in live.cases.values() {
+            *by_state.entry(case.state).or_default() += 1;
+        }
+        Counts {
+            events: live.events.len() as u64,
+            by_state,
+        }
+    }
+}
