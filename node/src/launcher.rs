@@ -183,7 +183,7 @@ impl LocalFederation {
     /// Creates `root` with the federation CA (named `ca_name`).
     pub fn create(root: &Path, ca_name: &str) -> Result<LocalFederation> {
         let pki = root.join("pki");
-        crate::cli::ca::init(&pki, Some(ca_name)).context("creating the federation CA")?;
+        crate::ca::init(&pki, Some(ca_name)).context("creating the federation CA")?;
         Ok(LocalFederation {
             root: root.to_path_buf(),
             pki,
@@ -215,7 +215,7 @@ impl LocalFederation {
             api_tls: false,
             insecure_api: false,
         })?;
-        crate::cli::ca::issue(&self.pki, code, &dir, crate::pki::DEFAULT_NODE_DAYS)?;
+        crate::ca::issue(&self.pki, code, &dir, crate::pki::DEFAULT_NODE_DAYS)?;
         let log = self.root.join(format!("{code}.log"));
         let process = NodeProcess::start(&config, clock, &log)?;
         pin_ports(&config)?;

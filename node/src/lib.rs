@@ -22,6 +22,7 @@
 //!   expiry) as stored.
 //! - [`audit`]: the durable log of who read which applicant's identity (个人信息查阅记录).
 //! - [`pki`]: the federation PKI — node certificates binding a node's key to its code.
+//! - [`ca`]: the federation CA's folder — create it, issue node certificates, revoke them.
 //! - [`api`]: the HTTP JSON API.
 //! - [`http`]: the API's transport — our accept loop with timeouts, a connection cap and TLS.
 //! - [`server`]: `liandong run` — wiring it all together.
@@ -37,6 +38,7 @@ pub mod accounts;
 pub mod api;
 pub mod audit;
 pub mod bench;
+pub mod ca;
 pub mod calendar;
 pub mod case;
 pub mod catalog;

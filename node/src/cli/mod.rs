@@ -3,7 +3,7 @@
 //! `calendar` work on files.
 
 mod audit;
-pub mod ca;
+mod ca;
 pub(crate) mod case;
 pub mod init;
 mod reference;
