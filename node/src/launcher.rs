@@ -10,9 +10,9 @@ use anyhow::{bail, Context, Result};
 use federation_proto::NodeCode;
 use serde_json::{json, Value};
 
-use crate::cli::init::{create, InitArgs};
 use crate::client::Client;
 use crate::config::Config;
+use crate::node_folder::{self, NewNode};
 
 /// How long a node may take to become ready.
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -205,15 +205,9 @@ impl LocalFederation {
             None => None,
         };
         let dir = self.root.join(code.to_string());
-        let config = create(InitArgs {
-            code,
-            name: name.into(),
-            dir: dir.clone(),
+        let config = node_folder::create(NewNode {
             parent: parent_arg,
-            listen: "127.0.0.1:0".parse()?,
-            api: "127.0.0.1:0".parse()?,
-            api_tls: false,
-            insecure_api: false,
+            ..NewNode::on_loopback(code, name, dir.clone())
         })?;
         crate::ca::issue(&self.pki, code, &dir, crate::pki::DEFAULT_NODE_DAYS)?;
         let log = self.root.join(format!("{code}.log"));

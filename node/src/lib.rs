@@ -27,6 +27,7 @@
 //! - [`http`]: the API's transport — our accept loop with timeouts, a connection cap and TLS.
 //! - [`server`]: `liandong run` — wiring it all together.
 //! - [`config`], [`clock`], [`files`]: node config, the node's clock, safe file writes.
+//! - [`node_folder`]: a new node's folder — node.toml and admin token (`liandong init`).
 //! - [`client`], [`cli`]: the command line and its API client.
 //! - [`demo`], [`bench`], [`launcher`]: `liandong demo` and `liandong bench`, which run real node
 //!   processes.
@@ -58,6 +59,7 @@ pub mod idempotency;
 pub mod intake;
 pub mod launcher;
 pub mod link;
+pub mod node_folder;
 pub mod operator;
 pub mod pki;
 pub mod reference;

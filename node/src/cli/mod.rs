@@ -5,7 +5,7 @@
 mod audit;
 mod ca;
 pub(crate) mod case;
-pub mod init;
+mod init;
 mod reference;
 mod revocations;
 mod supervise;
