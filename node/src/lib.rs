@@ -28,6 +28,8 @@
 //! - [`server`]: `liandong run` — wiring it all together.
 //! - [`config`], [`clock`], [`files`]: node config, the node's clock, safe file writes.
 //! - [`node_folder`]: a new node's folder — node.toml and admin token (`liandong init`).
+//! - [`render`]: the API's answers as text — one case, and the tables of cases, supervision
+//!   figures, identity reads and catalog items.
 //! - [`client`], [`cli`]: the command line and its API client.
 //! - [`demo`], [`bench`], [`launcher`]: `liandong demo` and `liandong bench`, which run real node
 //!   processes.
@@ -64,6 +66,7 @@ pub mod operator;
 pub mod pki;
 pub mod reference;
 pub mod relay;
+pub mod render;
 pub mod server;
 pub mod startup;
 pub mod stats;

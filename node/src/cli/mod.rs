@@ -4,7 +4,7 @@
 
 mod audit;
 mod ca;
-pub(crate) mod case;
+mod case;
 mod init;
 mod reference;
 mod revocations;
