@@ -335,3 +335,58 @@ pub fn revoke(pki_dir: &Path, code: NodeCode) -> Result<Revocation, CaError> {
     write_atomic(&path, revocations.to_toml()?.as_bytes()).map_err(CaError::Write)?;
     Ok(Revocation::New(revoked))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn code(s: &str) -> NodeCode {
+        s.parse().expect("a division code")
+    }
+
+    #[test]
+    fn a_certificate_issued_into_a_folder_verifies_and_its_code_can_be_revoked() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let pki_dir = tmp.path().join("pki");
+        init(&pki_dir, Some("莆田市")).expect("ca init");
+        assert!(matches!(init(&pki_dir, None), Err(CaError::Exists(_))));
+
+        let node = tmp.path().join("350322");
+        let first = issue(&pki_dir, code("350322"), &node, 30).expect("issue");
+        assert!(first.new_key);
+        let cert = pki::read_cert_pem(&node.join("node.crt")).expect("node.crt");
+        let ca = pki::read_cert_pem(&node.join("ca.crt")).expect("ca.crt");
+        pki::verify_issued_by(&cert, &ca).expect("issued by the CA");
+        assert_eq!(pki::node_code_of(&cert).expect("code"), code("350322"));
+        let again = issue(&pki_dir, code("350322"), &node, 30).expect("re-issue");
+        assert!(!again.new_key, "the node key is kept");
+        assert_ne!(first.serial, again.serial);
+
+        assert!(matches!(
+            revoke(&pki_dir, code("350302")),
+            Err(CaError::NeverIssued { .. })
+        ));
+        let Revocation::New(revoked) = revoke(&pki_dir, code("350322")).expect("revoke") else {
+            panic!("a first revocation is new");
+        };
+        assert_eq!(revoked.serials, [first.serial, again.serial]);
+        assert!(matches!(
+            revoke(&pki_dir, code("350322")),
+            Ok(Revocation::Already(_))
+        ));
+        assert!(matches!(
+            issue(&pki_dir, code("350322"), &node, 30),
+            Err(CaError::Revoked { .. })
+        ));
+    }
+
+    #[test]
+    fn no_ca_no_certificate() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let err = issue(tmp.path(), code("350300"), &tmp.path().join("n"), 30)
+            .err()
+            .expect("refused");
+        assert!(matches!(err, CaError::NoCa(_)), "{err}");
+        assert!(!tmp.path().join("n").exists(), "nothing written");
+    }
+}

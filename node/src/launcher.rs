@@ -94,7 +94,8 @@ impl Drop for NodeProcess {
 }
 
 /// Real nodes of one federation in one folder, as an operator would run them: a federation CA
-/// in `root/pki`, one folder per node (`init` + `ca issue`), each started as `liandong run`. After
+/// in `root/pki`, one folder per node (`init` + `ca issue`: [`node_folder::create`] and
+/// [`crate::ca::issue`]), each started as `liandong run`. After
 /// a node's first start its `node.toml` is pinned to the ports it bound, so it keeps them across
 /// restarts and its children find it again. Dropping it kills every node.
 pub struct LocalFederation {

@@ -122,3 +122,50 @@ pub fn create(new: NewNode) -> Result<PathBuf, NodeFolderError> {
     write_atomic(&config_path, text.as_bytes()).map_err(NodeFolderError::Write)?;
     Ok(config_path)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_node_folder_is_made_once_and_loads_as_its_config() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let dir = tmp.path().join("350322");
+        let code: NodeCode = "350322".parse().expect("code");
+        let new = NewNode {
+            parent: Some("350300@127.0.0.1:4433".into()),
+            ..NewNode::on_loopback(code, "仙游县行政服务中心", dir.clone())
+        };
+        let path = create(new.clone()).expect("create");
+        let config = Config::load(&path).expect("node.toml loads");
+        assert_eq!(config.code(), code);
+        assert_eq!(config.parent.expect("parent").addr, "127.0.0.1:4433");
+        let token = std::fs::read_to_string(dir.join("admin.token")).expect("token");
+        assert!(!token.trim().is_empty());
+        assert!(matches!(create(new), Err(NodeFolderError::Exists(_))));
+    }
+
+    #[test]
+    fn a_config_the_node_would_refuse_leaves_no_folder() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let dir = tmp.path().join("350322");
+        let county = NewNode::on_loopback("350322".parse().expect("code"), "仙游县", dir.clone());
+        let not_an_ancestor = NewNode {
+            parent: Some("350302@127.0.0.1:4433".into()),
+            ..county.clone()
+        };
+        assert!(matches!(
+            create(not_an_ancestor),
+            Err(NodeFolderError::Config(_))
+        ));
+        let exposed = NewNode {
+            api: "0.0.0.0:8080".parse().expect("address"),
+            ..county
+        };
+        assert!(matches!(
+            create(exposed),
+            Err(NodeFolderError::ExposedApi(_))
+        ));
+        assert!(!dir.exists());
+    }
+}
