@@ -10,9 +10,9 @@ use anyhow::{bail, Context, Result};
 use federation_proto::NodeCode;
 use serde_json::{json, Value};
 
-use crate::cli::init::{create, InitArgs};
 use crate::client::Client;
 use crate::config::Config;
+use crate::node_folder::{self, NewNode};
 
 /// How long a node may take to become ready.
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -94,7 +94,8 @@ impl Drop for NodeProcess {
 }
 
 /// Real nodes of one federation in one folder, as an operator would run them: a federation CA
-/// in `root/pki`, one folder per node (`init` + `ca issue`), each started as `liandong run`. After
+/// in `root/pki`, one folder per node (`init` + `ca issue`: [`node_folder::create`] and
+/// [`crate::ca::issue`]), each started as `liandong run`. After
 /// a node's first start its `node.toml` is pinned to the ports it bound, so it keeps them across
 /// restarts and its children find it again. Dropping it kills every node.
 pub struct LocalFederation {
@@ -183,7 +184,7 @@ impl LocalFederation {
     /// Creates `root` with the federation CA (named `ca_name`).
     pub fn create(root: &Path, ca_name: &str) -> Result<LocalFederation> {
         let pki = root.join("pki");
-        crate::cli::ca::init(&pki, Some(ca_name)).context("creating the federation CA")?;
+        crate::ca::init(&pki, Some(ca_name)).context("creating the federation CA")?;
         Ok(LocalFederation {
             root: root.to_path_buf(),
             pki,
@@ -205,17 +206,11 @@ impl LocalFederation {
             None => None,
         };
         let dir = self.root.join(code.to_string());
-        let config = create(InitArgs {
-            code,
-            name: name.into(),
-            dir: dir.clone(),
+        let config = node_folder::create(NewNode {
             parent: parent_arg,
-            listen: "127.0.0.1:0".parse()?,
-            api: "127.0.0.1:0".parse()?,
-            api_tls: false,
-            insecure_api: false,
+            ..NewNode::on_loopback(code, name, dir.clone())
         })?;
-        crate::cli::ca::issue(&self.pki, code, &dir, crate::pki::DEFAULT_NODE_DAYS)?;
+        crate::ca::issue(&self.pki, code, &dir, crate::pki::DEFAULT_NODE_DAYS)?;
         let log = self.root.join(format!("{code}.log"));
         let process = NodeProcess::start(&config, clock, &log)?;
         pin_ports(&config)?;

@@ -4,8 +4,8 @@
 //! A node certificate binds the node's ed25519 key — the same key that signs its events — to
 //! its division code. The code is carried as a URI SAN `urn:liandong:node:<CODE>`, the identity
 //! the application authorises on; a DNS SAN `n<CODE>.liandong` is there only so that TLS has a
-//! server name to check when a child dials its parent. The files (`liandong ca`) live in
-//! `cli::ca`; everything here works on bytes and is shared with the link layer.
+//! server name to check when a child dials its parent. The CA's files (`liandong ca`) live in
+//! [`crate::ca`]; everything here works on bytes and is shared with the link layer.
 
 use std::path::{Path, PathBuf};
 

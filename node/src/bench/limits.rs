@@ -142,10 +142,10 @@ pub async fn quinn_stream(dir: &Path, megabytes: usize) -> Result<f64> {
 /// A throwaway federation CA with a city (the server) and a county (the client) certified.
 fn identities(dir: &Path) -> Result<(crate::link::Identity, crate::link::Identity)> {
     let pki = dir.join("quinn-limit-pki");
-    crate::cli::ca::init(&pki, Some("bench"))?;
+    crate::ca::init(&pki, Some("bench"))?;
     let load = |code: &str| -> Result<crate::link::Identity> {
         let node = dir.join(format!("quinn-limit-{code}"));
-        crate::cli::ca::issue(&pki, code.parse()?, &node, 1)?;
+        crate::ca::issue(&pki, code.parse()?, &node, 1)?;
         let key = crate::server::load_key(&node.join("node.key"))?;
         crate::link::Identity::new(
             crate::pki::read_cert_pem(&node.join("node.crt"))?,

@@ -1,12 +1,13 @@
 //! `liandong audit`: the audit log of identity reads (个人信息查阅记录) as a table — who read
 //! which case's applicant identity, when, and through which endpoint. For supervisors and
-//! admins (the node answers a clerk's token with 403).
+//! admins (the node answers a clerk's token with 403). The table is [`crate::render::audit`].
 
 use anyhow::{bail, Result};
 use serde_json::{json, Value};
 
-use super::case::{encode, text};
+use super::case::encode;
 use crate::client::Client;
+use crate::render::audit::{AuditHeader, AuditRows};
 
 /// `liandong audit [--case NO] [--operator NAME] [--json]`: every matching entry, following
 /// the pages (`next`) until the node answers `null`.
@@ -23,10 +24,7 @@ pub fn run(client: &Client, case: Option<&str>, operator: Option<&str>, json: bo
     let mut all = Vec::new();
     let mut count = 0;
     if !json {
-        println!(
-            "{:>8}  {:<29}  {:<16} {:<24} {:<24} {:<5}",
-            "seq", "at", "operator", "role", "case", "read"
-        );
+        print!("{AuditHeader}");
     }
     loop {
         let mut query = filters.clone();
@@ -42,7 +40,7 @@ pub fn run(client: &Client, case: Option<&str>, operator: Option<&str>, json: bo
         if json {
             all.extend(entries);
         } else {
-            print_entries(&entries);
+            print!("{}", AuditRows(&entries));
         }
         match answer["next"].as_u64() {
             Some(n) if after.is_none_or(|a| n > a) => after = Some(n),
@@ -60,22 +58,4 @@ pub fn run(client: &Client, case: Option<&str>, operator: Option<&str>, json: bo
         println!("{count} read(s)");
     }
     Ok(())
-}
-
-fn print_entries(entries: &[Value]) {
-    for e in entries {
-        let role = match e["department"].as_str() {
-            Some(d) => format!("{} ({d})", text(&e["role"])),
-            None => text(&e["role"]),
-        };
-        println!(
-            "{:>8}  {:<29}  {:<16} {:<24} {:<24} {:<5}",
-            text(&e["seq"]),
-            text(&e["at"]),
-            text(&e["operator"]),
-            role,
-            text(&e["case_no"]),
-            text(&e["endpoint"])
-        );
-    }
 }

@@ -1,5 +1,5 @@
 //! `liandong case`, `operator` and `status`: clients of the node's API, printing readable text
-//! by default and raw JSON with `--json`.
+//! ([`crate::render::case`]) by default and raw JSON with `--json`.
 
 use std::path::PathBuf;
 
@@ -8,6 +8,7 @@ use clap::Subcommand;
 use serde_json::{json, Map, Value};
 
 use crate::client::Client;
+use crate::render::case::{CaseListHeader, CaseRows, CaseView};
 
 #[derive(Subcommand)]
 pub enum CaseCommand {
@@ -288,125 +289,12 @@ pub(crate) fn encode(s: &str) -> String {
         .collect()
 }
 
-pub(crate) fn text(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        Value::Null => "-".into(),
-        other => other.to_string(),
-    }
-}
-
-pub(crate) fn print_case(case: &Value, json: bool) {
+/// The case as text, or with `json` as the node's JSON answer.
+fn print_case(case: &Value, json: bool) {
     if json {
         println!("{}", serde_json::to_string_pretty(case).unwrap_or_default());
-        return;
-    }
-    println!(
-        "{}  {} {}  [{}]  warning: {}",
-        text(&case["case_no"]),
-        text(&case["item"]),
-        text(&case["item_name"]),
-        text(&case["state"]),
-        text(&case["warning"])
-    );
-    println!(
-        "  department {}  accepted at {}  owner {}",
-        text(&case["department"]),
-        text(&case["accepting_node"]),
-        text(&case["owner"])
-    );
-    println!(
-        "  accepted on {}  deadline {} (legal {})  concluded {}",
-        text(&case["accepted_on"]),
-        text(&case["deadline"]),
-        text(&case["legal_deadline"]),
-        text(&case["concluded_on"])
-    );
-    if case["provisional"] == true {
-        println!(
-            "  deadlines provisional (暂定): counted over a year without its State Council \
-             notice; they may move when it is loaded"
-        );
-    }
-    if case["first_review_due"].is_string() {
-        println!(
-            "  first review (初审) due {}  reported up {}  warning: {}",
-            text(&case["first_review_due"]),
-            text(&case["reported_on"]),
-            text(&case["first_review_warning"])
-        );
-    }
-    for (label, key) in [
-        ("missing (补正)", "missing"),
-        ("owed (容缺)", "owed"),
-        ("requested (补件)", "requested"),
-    ] {
-        if let Some(list) = case[key].as_array().filter(|l| !l.is_empty()) {
-            let names: Vec<String> = list.iter().map(text).collect();
-            println!("  {label}: {}", names.join("、"));
-        }
-    }
-    print_participants(case);
-    for n in case["notices"].as_array().into_iter().flatten() {
-        let answer = match n["answer"].as_str() {
-            Some(a) => format!("answered {}: {a}", text(&n["answered_on"])),
-            None => format!(
-                "OPEN — answer with: answer_notice 'notice:={}' answer=...",
-                n["id"]
-            ),
-        };
-        println!(
-            "  督办 from {} on {}: {}  [{answer}]",
-            text(&n["from"]),
-            text(&n["on"]),
-            text(&n["note"])
-        );
-    }
-    if let Some(events) = case["events"].as_array() {
-        for e in events {
-            let rejected = e
-                .get("rejected")
-                .map(|r| format!("  REJECTED: {}", text(r)));
-            println!(
-                "    {} #{:<4} {:<18} {:<10} {}{}",
-                text(&e["at"]),
-                e["seq"],
-                text(&e["action"]),
-                text(&e["origin"]),
-                text(&e["actor"]),
-                rejected.unwrap_or_default()
-            );
-        }
-    }
-}
-
-/// The joint review's seats: who answered what, and whose feedback is late.
-fn print_participants(case: &Value) {
-    let Some(seats) = case["participants"].as_array().filter(|s| !s.is_empty()) else {
-        return;
-    };
-    println!(
-        "  joint review (联审) feedback due {}  warning: {}",
-        text(&case["feedback_due"]),
-        text(&case["feedback_warning"])
-    );
-    for seat in seats {
-        let opinion = match seat["opinion"]["agree"].as_bool() {
-            Some(true) => format!("agrees ({})", text(&seat["opinion"]["on"])),
-            Some(false) => format!(
-                "DISAGREES ({}): {}",
-                text(&seat["opinion"]["on"]),
-                text(&seat["opinion"]["comment"])
-            ),
-            None => "no opinion yet".to_string(),
-        };
-        println!(
-            "    {} {:<12} [{}] {}",
-            text(&seat["node"]),
-            text(&seat["department"]),
-            text(&seat["feedback"]),
-            opinion
-        );
+    } else {
+        print!("{}", CaseView(case));
     }
 }
 
@@ -423,10 +311,7 @@ fn list(
     let mut all = Vec::new();
     let mut count = 0;
     if !json {
-        println!(
-            "{:<28} {:<20} {:<20} {:<12} {:<7}",
-            "case", "item", "state", "deadline", "warning"
-        );
+        print!("{CaseListHeader}");
     }
     let next = loop {
         let mut query = filters.to_vec();
@@ -442,7 +327,7 @@ fn list(
         if json {
             all.extend(cases);
         } else {
-            print_cases(&cases);
+            print!("{}", CaseRows(&cases));
         }
         let next = answer["next"].as_str().map(str::to_string);
         match next {
@@ -468,22 +353,4 @@ fn list(
         println!("more: continue with --after {n}");
     }
     Ok(())
-}
-
-fn print_cases(cases: &[Value]) {
-    for c in cases {
-        println!(
-            "{:<28} {:<20} {:<20} {:<12} {:<7}",
-            text(&c["case_no"]),
-            text(&c["item"]),
-            text(&c["state"]),
-            text(&c["deadline"]),
-            text(&c["warning"])
-                + if c["provisional"] == true {
-                    " (暂定)"
-                } else {
-                    ""
-                }
-        );
-    }
 }

@@ -1,19 +1,14 @@
-//! `liandong init`: a new node directory.
+//! `liandong init`: a new node directory — its arguments and what it tells the operator. The
+//! folder itself is made by [`crate::node_folder`].
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use anyhow::{bail, Context, Result};
+use anyhow::Result;
 use clap::Args;
 use federation_proto::NodeCode;
 
-use crate::config::{
-    check_api_exposure, parse_parent, ApiSection, Config, ConfigFile, FilesSection, NodeSection,
-    StorageSection,
-};
-use crate::deadline::WarningPolicy;
-use crate::files::{write_atomic, write_private};
-use crate::operator::new_token;
+use crate::node_folder::{self, NewNode};
 
 #[derive(Args)]
 pub struct InitArgs {
@@ -48,7 +43,7 @@ pub struct InitArgs {
 }
 
 pub fn run(args: InitArgs) -> Result<()> {
-    let config_path = create(args)?;
+    let config_path = node_folder::create(args.into())?;
     let dir = config_path.parent().unwrap_or(std::path::Path::new("."));
     println!("created node in {}", dir.display());
     println!("  config:      {}", config_path.display());
@@ -60,46 +55,17 @@ pub fn run(args: InitArgs) -> Result<()> {
     Ok(())
 }
 
-/// Creates the node directory and returns the path of its `node.toml`.
-pub fn create(args: InitArgs) -> Result<PathBuf> {
-    let config_path = args.dir.join("node.toml");
-    if config_path.exists() {
-        bail!(
-            "{} exists already: refusing to overwrite a node",
-            config_path.display()
-        );
-    }
-    if let Some(p) = &args.parent {
-        parse_parent(p)?;
-    }
-    check_api_exposure(args.api, args.api_tls, args.insecure_api)?;
-    let file = ConfigFile {
-        node: NodeSection {
+impl From<InitArgs> for NewNode {
+    fn from(args: InitArgs) -> NewNode {
+        NewNode {
             code: args.code,
             name: args.name,
+            dir: args.dir,
             parent: args.parent,
             listen: args.listen,
             api: args.api,
-        },
-        files: FilesSection::default(),
-        storage: StorageSection::default(),
-        api: ApiSection {
-            tls: args.api_tls,
-            insecure: args.insecure_api,
-            ..ApiSection::default()
-        },
-        warnings: WarningPolicy::default(),
-        auth: Default::default(),
-    };
-    Config::new(file.clone(), args.dir.clone())?;
-    std::fs::create_dir_all(&args.dir)
-        .with_context(|| format!("creating {}", args.dir.display()))?;
-    let token = new_token().context("generating the admin token")?;
-    write_private(
-        &args.dir.join(&file.files.admin_token),
-        format!("{token}\n").as_bytes(),
-    )?;
-    let text = toml::to_string_pretty(&file).context("writing node.toml")?;
-    write_atomic(&config_path, text.as_bytes())?;
-    Ok(config_path)
+            api_tls: args.api_tls,
+            insecure_api: args.insecure_api,
+        }
+    }
 }

@@ -3,9 +3,9 @@
 //! `calendar` work on files.
 
 mod audit;
-pub mod ca;
-pub(crate) mod case;
-pub mod init;
+mod ca;
+mod case;
+mod init;
 mod reference;
 mod revocations;
 mod supervise;

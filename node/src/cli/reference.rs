@@ -1,5 +1,5 @@
 //! `liandong catalog` and `liandong calendar`: the reference data a node works with, usable
-//! without a running node.
+//! without a running node. Items and calendar years are written by [`crate::render::reference`].
 
 use std::path::{Path, PathBuf};
 
@@ -8,7 +8,10 @@ use clap::Subcommand;
 use federation_proto::Date;
 
 use crate::calendar::Calendar;
-use crate::catalog::{Catalog, Item};
+use crate::catalog::Catalog;
+use crate::render::reference::{
+    CalendarYear, ItemDetails, ItemLine, OfficialYears, ProvisionalNote,
+};
 
 #[derive(Subcommand)]
 pub enum CatalogCommand {
@@ -73,7 +76,7 @@ pub fn catalog(command: CatalogCommand) -> Result<()> {
                 println!("{}", serde_json::to_string_pretty(catalog.items())?);
             } else {
                 for item in catalog.items() {
-                    print_item_line(item);
+                    print!("{}", ItemLine(item));
                 }
             }
         }
@@ -82,7 +85,7 @@ pub fn catalog(command: CatalogCommand) -> Result<()> {
             let item = catalog
                 .get(&code)
                 .with_context(|| format!("no item {code:?} in the catalog"))?;
-            print_item(item);
+            print!("{}", ItemDetails(item));
         }
         CatalogCommand::Check { file } => {
             let catalog = load_catalog(Some(&file))?;
@@ -92,48 +95,6 @@ pub fn catalog(command: CatalogCommand) -> Result<()> {
     Ok(())
 }
 
-fn print_item_line(item: &Item) {
-    println!(
-        "{:<14} {:<10} {:<9} legal {:>3} promised {:>3}  {}  {}",
-        item.code,
-        kind_name(item),
-        item.deciding_level.as_str(),
-        item.legal_days,
-        item.promised_days,
-        item.department,
-        item.name
-    );
-}
-
-fn kind_name(item: &Item) -> &'static str {
-    use federation_proto::ItemKind::*;
-    match item.kind {
-        Immediate => "即办",
-        Promised => "承诺",
-        Joint => "联办",
-        ReportUp => "上报",
-    }
-}
-
-fn print_item(item: &Item) {
-    print_item_line(item);
-    println!(
-        "  fee: {} fen   容缺: {}",
-        item.fee_fen,
-        if item.tolerant { "yes" } else { "no" }
-    );
-    for m in &item.materials {
-        println!("  - {} {}", m.name, if m.core { "(core)" } else { "" });
-    }
-    for p in &item.participants {
-        println!(
-            "  participant: {} at {} level",
-            p.department,
-            p.level.as_str()
-        );
-    }
-}
-
 pub fn calendar(file: Option<&Path>, command: CalendarCommand) -> Result<()> {
     let mut calendar = Calendar::builtin();
     if let Some(f) = file {
@@ -141,7 +102,14 @@ pub fn calendar(file: Option<&Path>, command: CalendarCommand) -> Result<()> {
     }
     let note = |from: Date, to: Date| {
         if calendar.provisional_between(from, to) {
-            eprintln!("{}", provisional_note(&calendar, from, to));
+            eprintln!(
+                "{}",
+                ProvisionalNote {
+                    calendar: &calendar,
+                    from,
+                    to
+                }
+            );
         }
     };
     match command {
@@ -165,17 +133,16 @@ pub fn calendar(file: Option<&Path>, command: CalendarCommand) -> Result<()> {
             println!("{}", calendar.workdays_between(from, to));
             note(from, to);
         }
-        CalendarCommand::Show { year: None } => {
-            print!("{}", calendar.to_toml());
-            let last = calendar
-                .last_official_year()
-                .map_or("none".into(), |y| y.to_string());
-            println!(
-                "# Official years above (last: {last}); every other year is provisional, derived \
-                 from 《全国年节及纪念日放假办法》: `liandong calendar show YEAR` lists it."
-            );
+        CalendarCommand::Show { year: None } => print!("{}", OfficialYears(&calendar)),
+        CalendarCommand::Show { year: Some(year) } => {
+            print!(
+                "{}",
+                CalendarYear {
+                    calendar: &calendar,
+                    year
+                }
+            )
         }
-        CalendarCommand::Show { year: Some(year) } => print!("{}", show_year(&calendar, year)),
         CalendarCommand::Load { notice, conn } => load(&notice, &conn.client()?)?,
     }
     Ok(())
@@ -215,47 +182,4 @@ fn load(notice: &Path, client: &crate::client::Client) -> Result<()> {
         println!("still: {alarm}");
     }
     Ok(())
-}
-
-/// The stderr note of a count that crossed a provisional year.
-fn provisional_note(calendar: &Calendar, from: Date, to: Date) -> String {
-    let years: Vec<String> = (from.year().min(to.year())..=from.year().max(to.year()))
-        .filter(|y| !calendar.is_official(*y))
-        .map(|y| y.to_string())
-        .collect();
-    format!(
-        "provisional: {} has no State Council notice in this calendar; counted with the \
-         statutory holidays and their make-up days (补假), without 调休",
-        years.join(", ")
-    )
-}
-
-/// One year as a calendar file table, with a header that says where its data comes from.
-pub fn show_year(calendar: &Calendar, year: i32) -> String {
-    let mut out = String::new();
-    if calendar.is_official(year) {
-        out.push_str(&format!("# {year}: official (State Council notice)\n"));
-    } else {
-        out.push_str(&format!(
-            "# {year}: PROVISIONAL — derived from 《全国年节及纪念日放假办法》 (2024): weekends, the \
-             statutory holidays and their make-up days (补假); the notice's 调休 are not known.\n\
-             # Replace it with the State Council notice: liandong calendar load FILE\n"
-        ));
-    }
-    out.push_str(&format!("[{year}]\nholidays = [\n"));
-    for day in calendar.days_off(year) {
-        match day.label {
-            Some(label) => out.push_str(&format!("  \"{}\", # {label}\n", day.date)),
-            None => out.push_str(&format!("  \"{}\",\n", day.date)),
-        }
-    }
-    out.push_str("]\nworkdays = [");
-    let workdays: Vec<String> = calendar
-        .adjusted_workdays(year)
-        .iter()
-        .map(|d| format!("\"{d}\""))
-        .collect();
-    out.push_str(&workdays.join(", "));
-    out.push_str("]\n");
-    out
 }

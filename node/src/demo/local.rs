@@ -133,7 +133,7 @@ fn desk(fed: &Federation, name: &str, department: &str) -> Result<Desk> {
 
 fn show(title: &str, case: &Value) {
     println!("\n  ── {title} ──");
-    crate::cli::case::print_case(case, false);
+    print!("{}", crate::render::case::CaseView(case));
     println!();
 }
 
