@@ -2,8 +2,8 @@
 //! certificates, revocations, reference data) and queueing what they need (welcomes,
 //! restores, renumbered outboxes).
 
-use federation_proto::frame::{Item, Payload, Record};
-use federation_proto::{sign, CaseSummary, Event, EventBody, EventId, Hlc, NodeCode};
+use federation_proto::frame::{Item, Payload, PayloadKind, Record};
+use federation_proto::{codec, sign, CaseSummary, Event, EventBody, EventId, Hlc, NodeCode};
 use tracing::{error, info, warn};
 
 use ed25519_dalek::VerifyingKey;
@@ -349,6 +349,8 @@ impl Writer {
         let mut change = Change::default();
         self.take_certificate(code, der, Some(code), &mut change)?;
         if welcome {
+            // The welcome reads the child's outbox as written.
+            self.write_staged()?;
             self.welcome(code, &mut change.queue)?;
         }
         self.commit(self.meta, change);
@@ -421,6 +423,26 @@ impl Writer {
                 };
                 self.router.welcome(child, &Item::record(&record)?, queue)?;
             }
+        }
+        // Events queued for the child before this welcome — routed to it by its code while it
+        // had never connected, or while it was being restored — sit ahead of the certificates
+        // in its outbox, and it would skip them for want of their authors' keys: lost to it
+        // for good (found by tests/simulation.rs: a city's forward to a township that had not
+        // yet dialled its county). They go again behind the directory; a duplicate is
+        // harmless, the child keeps one copy.
+        let mut after = 0;
+        loop {
+            let waiting = self.store.outbox(child, after, 1024)?;
+            let Some(&(last, _)) = waiting.last() else {
+                break;
+            };
+            for (_, raw) in &waiting {
+                let item: Item = codec::decode(raw, federation_proto::frame::MAX_FRAME_BYTES)?;
+                if item.kind == PayloadKind::Event {
+                    self.router.welcome(child, &item, queue)?;
+                }
+            }
+            after = last;
         }
         Ok(())
     }
