@@ -18,7 +18,7 @@
 //! a pending list; they become its counters only once the commit holding them succeeds
 //! ([`Router::committed`]), so a failed commit burns no sequence.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 
 use ed25519_dalek::VerifyingKey;
 use federation_proto::frame::{Item, Record};
@@ -50,7 +50,9 @@ pub enum DirectoryError {
 #[derive(Default)]
 pub struct Directory {
     ca_der: Option<Vec<u8>>,
-    keys: HashMap<NodeCode, (VerifyingKey, Vec<u8>)>,
+    // Ordered: the welcome a child gets lists the directory in this order, and the simulation
+    // must repeat a run exactly from its seed.
+    keys: BTreeMap<NodeCode, (VerifyingKey, Vec<u8>)>,
     /// The same keys, for the link sessions' checks ahead of the writer.
     ring: KeyRing,
     /// Revoked nodes: their certificates verify nothing any more.
@@ -61,7 +63,7 @@ impl Directory {
     pub fn new(ca_der: Option<Vec<u8>>) -> Directory {
         Directory {
             ca_der,
-            keys: HashMap::new(),
+            keys: BTreeMap::new(),
             ring: KeyRing::default(),
             revoked: HashSet::new(),
         }

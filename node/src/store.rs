@@ -83,7 +83,7 @@ pub struct NodeMeta {
 /// Why one step per group rather than per request: each sled transaction and each insert
 /// rewrites page fragments, so a transaction per received item cost about 30 KB of disk writes
 /// per item; a group writes each case and summary once, however many items touched it.
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct Commit {
     /// New events for the log.
     pub events: Vec<Event>,

@@ -25,8 +25,7 @@ use crate::case::Case;
 use crate::operator::Account;
 use crate::pki::Revoked;
 
-/// Everything a node stores, as one value: cloned whole at each flush (the simulation's stores
-/// are small).
+/// Everything a node stores, as one value.
 #[derive(Clone, Default)]
 struct Records {
     meta: NodeMeta,
@@ -45,17 +44,28 @@ struct Records {
     operators: BTreeMap<TokenHash, Account>,
 }
 
-/// The in-memory store: the records as they stand, and as the last flush left them.
+/// One change to the records, as written: kept in a journal until the next flush applies it
+/// to the durable records too (a flush costs what changed, not the whole store).
+enum Op {
+    Commit(Box<Commit>),
+    Ack(NodeCode, u64),
+    Rebase(NodeCode, u64),
+    Operators(OperatorChange),
+}
+
+/// The in-memory store: the records as they stand, the changes since the last flush, and the
+/// records as the last flush left them.
 #[derive(Default)]
 pub struct MemStore {
     live: Mutex<Records>,
+    journal: Mutex<Vec<Op>>,
     durable: Mutex<Records>,
     flushes: AtomicU64,
     syncs: AtomicU64,
     lying: AtomicBool,
 }
 
-fn lock(m: &Mutex<Records>) -> MutexGuard<'_, Records> {
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic while holding the lock leaves whole records behind (every change is made on a
     // clone or in one step), so a poisoned lock is still consistent.
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -73,7 +83,17 @@ impl MemStore {
     /// A power cut: everything written since the last flush is gone.
     pub fn crash(&self) {
         let durable = lock(&self.durable).clone();
-        *lock(&self.live) = durable;
+        let mut live = lock(&self.live);
+        lock(&self.journal).clear();
+        *live = durable;
+    }
+
+    /// Applies `op` to the live records and journals it for the next flush.
+    fn write(&self, op: Op) -> Result<(), StoreError> {
+        let mut live = lock(&self.live);
+        apply(&mut live, &op)?;
+        lock(&self.journal).push(op);
+        Ok(())
     }
 
     /// From now on, flushes report success and make nothing durable (see the module doc).
@@ -84,60 +104,18 @@ impl MemStore {
 
 impl Store for MemStore {
     fn commit(&self, c: &Commit) -> Result<(), StoreError> {
-        let mut live = lock(&self.live);
-        // All or nothing, as sled's transaction: check first, then change.
-        for e in &c.events {
-            if live.events.contains_key(&id_key(&e.id)) {
-                return Err(StoreError::Corrupt(format!(
-                    "event {}:{} already stored",
-                    e.id.origin, e.id.seq
-                )));
-            }
-        }
-        for e in &c.events {
-            live.events.insert(id_key(&e.id), e.clone());
-        }
-        for case in &c.cases {
-            live.cases.insert(case.case_no.key(), case.clone());
-        }
-        live.meta = c.meta;
-        for (key, value) in c.settings.iter().map(|(k, v)| (k.to_vec(), v)) {
-            live.settings.insert(key, value.clone());
-        }
-        for (key, value) in &c.once {
-            live.settings.insert(key.clone(), value.clone());
-        }
-        // The last sequence queued per peer in this group, as the sled store records it.
-        let mut queued: BTreeMap<NodeCode, u64> = BTreeMap::new();
-        for q in &c.queue {
-            live.outbox.insert((q.peer.as_u64(), q.seq), q.item.clone());
-            let last = queued.entry(q.peer).or_default();
-            *last = (*last).max(q.seq);
-        }
-        for (peer, last) in queued {
-            live.links.entry(peer).or_default().queued = last;
-        }
-        for (peer, upto) in &c.received {
-            live.links.entry(*peer).or_default().received = *upto;
-        }
-        for s in &c.summaries {
-            live.summaries.insert(s.case_no.key(), s.clone());
-        }
-        for (code, der) in &c.certificates {
-            live.certificates
-                .insert(code.as_u64(), (*code, der.clone()));
-        }
-        for r in &c.revocations {
-            live.revoked.insert(r.code.as_u64(), r.clone());
-        }
-        Ok(())
+        self.write(Op::Commit(Box::new(c.clone())))
     }
 
     fn flush(&self) -> Result<(), StoreError> {
         self.flushes.fetch_add(1, Ordering::Relaxed);
+        let _live = lock(&self.live);
+        let ops = std::mem::take(&mut *lock(&self.journal));
         if !self.lying.load(Ordering::SeqCst) {
-            let live = lock(&self.live).clone();
-            *lock(&self.durable) = live;
+            let mut durable = lock(&self.durable);
+            for op in &ops {
+                apply(&mut durable, op)?;
+            }
             self.syncs.fetch_add(1, Ordering::Relaxed);
         }
         Ok(())
@@ -231,11 +209,7 @@ impl Store for MemStore {
     }
 
     fn outbox_ack(&self, peer: NodeCode, upto: u64) -> Result<(), StoreError> {
-        let p = peer.as_u64();
-        lock(&self.live)
-            .outbox
-            .retain(|(q, seq), _| *q != p || *seq > upto);
-        Ok(())
+        self.write(Op::Ack(peer, upto))
     }
 
     fn outbox_depth(&self, peer: NodeCode) -> usize {
@@ -247,20 +221,11 @@ impl Store for MemStore {
     }
 
     fn outbox_rebase(&self, peer: NodeCode, floor: u64) -> Result<u64, StoreError> {
-        let p = peer.as_u64();
-        let mut live = lock(&self.live);
-        let items: Vec<Vec<u8>> = live
-            .outbox
-            .range((p, 0)..=(p, u64::MAX))
-            .map(|(_, item)| item.clone())
-            .collect();
-        live.outbox.retain(|(q, _), _| *q != p);
-        let last = floor + items.len() as u64;
-        for (i, item) in items.into_iter().enumerate() {
-            live.outbox.insert((p, floor + 1 + i as u64), item);
-        }
-        live.links.entry(peer).or_default().queued = last;
-        Ok(last)
+        self.write(Op::Rebase(peer, floor))?;
+        Ok(lock(&self.live)
+            .links
+            .get(&peer)
+            .map_or(floor, |c| c.queued))
     }
 
     fn link_counters(&self) -> Result<BTreeMap<NodeCode, LinkCounters>, StoreError> {
@@ -323,15 +288,7 @@ impl Store for MemStore {
     }
 
     fn change_operators(&self, change: &OperatorChange) -> Result<(), StoreError> {
-        {
-            let mut live = lock(&self.live);
-            for hash in &change.remove {
-                live.operators.remove(hash);
-            }
-            for (hash, account) in &change.put {
-                live.operators.insert(*hash, account.clone());
-            }
-        }
+        self.write(Op::Operators(change.clone()))?;
         self.flush()
     }
 
@@ -346,4 +303,89 @@ impl Store for MemStore {
             by_state,
         }
     }
+}
+
+/// One change applied to `r`, all or nothing (an event already stored refuses the commit, as
+/// sled's transaction does).
+fn apply(r: &mut Records, op: &Op) -> Result<(), StoreError> {
+    match op {
+        Op::Commit(c) => commit(r, c),
+        Op::Ack(peer, upto) => {
+            let p = peer.as_u64();
+            r.outbox.retain(|(q, seq), _| *q != p || *seq > *upto);
+            Ok(())
+        }
+        Op::Rebase(peer, floor) => {
+            let p = peer.as_u64();
+            let items: Vec<Vec<u8>> = r
+                .outbox
+                .range((p, 0)..=(p, u64::MAX))
+                .map(|(_, item)| item.clone())
+                .collect();
+            r.outbox.retain(|(q, _), _| *q != p);
+            let last = floor + items.len() as u64;
+            for (i, item) in items.into_iter().enumerate() {
+                r.outbox.insert((p, floor + 1 + i as u64), item);
+            }
+            r.links.entry(*peer).or_default().queued = last;
+            Ok(())
+        }
+        Op::Operators(change) => {
+            for hash in &change.remove {
+                r.operators.remove(hash);
+            }
+            for (hash, account) in &change.put {
+                r.operators.insert(*hash, account.clone());
+            }
+            Ok(())
+        }
+    }
+}
+
+fn commit(r: &mut Records, c: &Commit) -> Result<(), StoreError> {
+    // All or nothing, as sled's transaction: check first, then change.
+    for e in &c.events {
+        if r.events.contains_key(&id_key(&e.id)) {
+            return Err(StoreError::Corrupt(format!(
+                "event {}:{} already stored",
+                e.id.origin, e.id.seq
+            )));
+        }
+    }
+    for e in &c.events {
+        r.events.insert(id_key(&e.id), e.clone());
+    }
+    for case in &c.cases {
+        r.cases.insert(case.case_no.key(), case.clone());
+    }
+    r.meta = c.meta;
+    for (key, value) in c.settings.iter().map(|(k, v)| (k.to_vec(), v)) {
+        r.settings.insert(key, value.clone());
+    }
+    for (key, value) in &c.once {
+        r.settings.insert(key.clone(), value.clone());
+    }
+    // The last sequence queued per peer in this group, as the sled store records it.
+    let mut queued: BTreeMap<NodeCode, u64> = BTreeMap::new();
+    for q in &c.queue {
+        r.outbox.insert((q.peer.as_u64(), q.seq), q.item.clone());
+        let last = queued.entry(q.peer).or_default();
+        *last = (*last).max(q.seq);
+    }
+    for (peer, last) in queued {
+        r.links.entry(peer).or_default().queued = last;
+    }
+    for (peer, upto) in &c.received {
+        r.links.entry(*peer).or_default().received = *upto;
+    }
+    for s in &c.summaries {
+        r.summaries.insert(s.case_no.key(), s.clone());
+    }
+    for (code, der) in &c.certificates {
+        r.certificates.insert(code.as_u64(), (*code, der.clone()));
+    }
+    for revoked in &c.revocations {
+        r.revoked.insert(revoked.code.as_u64(), revoked.clone());
+    }
+    Ok(())
 }

@@ -1,0 +1,190 @@
+//! The invariants of replication, checked at every node once a run has healed and settled —
+//! the same ones `tests/support/chaos.rs` checks through the API of real processes:
+//! 1. every acknowledged action is held, once and as the action acknowledged, by its origin,
+//!    its origin's parent (the off-site backup) and every node involved in its case;
+//! 2. no case lists an event twice;
+//! 3. every node involved in a case (by any holder's fold: the accepting node, owners, the
+//!    node it is forwarded to, joint-review seats, and whoever authored one of its events)
+//!    holds it with the same timeline (rejected marks included), state and owner (a 督办's
+//!    author is not involved by it: it acts on the summary);
+//! 4. the root's summary of each case has the owner's state and owner;
+//! 5. each node's own events are numbered 1..n without a gap;
+//! 6. every outbox is drained.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use federation_proto::{CaseNo, EventId, NodeCode};
+use liandong::case::Case;
+use liandong::store::Store;
+
+use crate::world::{holdings, World};
+
+/// What must agree across the nodes involved in a case.
+fn projection(case: &Case) -> (Vec<(EventId, bool)>, String, NodeCode) {
+    let log = case
+        .log
+        .iter()
+        .map(|l| (l.id, l.rejected.is_some()))
+        .collect();
+    (log, case.state.as_str().to_string(), case.owner)
+}
+
+pub fn verify(world: &World) -> Vec<String> {
+    let mut findings = Vec::new();
+    let held = holdings(world);
+    let index: BTreeMap<NodeCode, usize> = world
+        .nodes
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.code, i))
+        .collect();
+    let parent_of = |code: NodeCode| {
+        crate::world::pki()
+            .nodes
+            .iter()
+            .find(|n| n.code == code)
+            .and_then(|n| n.parent)
+    };
+
+    // The nodes involved in each case, by every holder's fold.
+    let mut involved: BTreeMap<CaseNo, BTreeSet<NodeCode>> = BTreeMap::new();
+    for cases in &held {
+        for (no, case) in cases {
+            let set = involved.entry(*no).or_default();
+            if std::env::var_os("LIANDONG_SIM_TRACE").is_some() {
+                eprintln!(
+                    "{no} held with involved {:?}, owners {:?}, forwarded_to {:?}, log {:?}",
+                    case.involved(),
+                    case.owners,
+                    case.forwarded_to,
+                    case.log
+                        .iter()
+                        .map(|l| (l.id, l.action.clone(), l.rejected.clone()))
+                        .collect::<Vec<_>>()
+                );
+            }
+            set.extend(case.involved());
+            // A 督办 from above is written from the case's summary: its author need not hold
+            // the case (DESIGN.md §8).
+            set.extend(
+                case.log
+                    .iter()
+                    .filter(|l| l.action != "supervise")
+                    .map(|l| l.id.origin),
+            );
+        }
+    }
+
+    // 1. Acknowledged actions.
+    for ack in &world.acks {
+        let id = EventId {
+            origin: ack.node,
+            seq: ack.seq,
+        };
+        let mut expected: BTreeSet<NodeCode> =
+            involved.get(&ack.case_no).cloned().unwrap_or_default();
+        expected.insert(ack.node);
+        expected.extend(parent_of(ack.node));
+        for node in expected {
+            let Some(&i) = index.get(&node) else { continue };
+            match world.nodes[i].store.event(&id) {
+                Ok(Some(event)) if event.body.action() == ack.action => {}
+                Ok(Some(event)) => findings.push(format!(
+                    "{}:{} acknowledged as {} is {} at {node}",
+                    ack.node,
+                    ack.seq,
+                    ack.action,
+                    event.body.action()
+                )),
+                Ok(None) => findings.push(format!(
+                    "{}:{} ({} on {}, acknowledged) is missing at {node}",
+                    ack.node, ack.seq, ack.action, ack.case_no
+                )),
+                Err(e) => findings.push(format!("reading {}:{} at {node}: {e}", ack.node, ack.seq)),
+            }
+        }
+    }
+
+    // 2 and 3. Timelines.
+    for (no, nodes) in &involved {
+        // The accepting node's own fold (a case number names it); a parent's backup copy may
+        // lack events and is no reference.
+        let Some(reference) = index.get(&no.node).and_then(|&i| held[i].get(no)) else {
+            findings.push(format!("{} does not hold its own case {no}", no.node));
+            continue;
+        };
+        let expected = projection(reference);
+        for node in nodes {
+            let Some(&i) = index.get(node) else { continue };
+            match held[i].get(no) {
+                None => findings.push(format!("{node} is involved in {no} but does not hold it")),
+                Some(case) => {
+                    let ids: BTreeSet<EventId> = case.log.iter().map(|l| l.id).collect();
+                    if ids.len() != case.log.len() {
+                        findings.push(format!("{node} lists an event of {no} twice"));
+                    }
+                    if projection(case) != expected {
+                        findings.push(format!(
+                            "{no}: {node} differs from {}: {:?} vs {:?}",
+                            reference.accepting_node,
+                            projection(case),
+                            expected
+                        ));
+                    }
+                }
+            }
+        }
+    }
+
+    // 4. The root's summaries.
+    let root = 0;
+    for (no, nodes) in &involved {
+        let owner_case = nodes.iter().find_map(|n| {
+            let case = held[*index.get(n)?].get(no)?;
+            (case.owner == *n).then_some(case)
+        });
+        let Some(case) = owner_case else { continue };
+        match world.nodes[root].store.summary(no) {
+            Ok(Some(s)) if s.state == case.state && s.owner == case.owner => {}
+            Ok(Some(s)) => findings.push(format!(
+                "the root's summary of {no} says {} at {}, the owner {} holds {}",
+                s.state.as_str(),
+                s.owner,
+                case.owner,
+                case.state.as_str()
+            )),
+            Ok(None) => findings.push(format!("the root holds no summary of {no}")),
+            Err(e) => findings.push(format!("reading the summary of {no}: {e}")),
+        }
+    }
+
+    // 5. Own numbering; 6. outboxes.
+    for node in &world.nodes {
+        let last = node.store.meta().map(|m| m.last_seq).unwrap_or(0);
+        let seqs: Vec<u64> = node
+            .store
+            .events_by_origin(node.code)
+            .unwrap_or_default()
+            .iter()
+            .map(|e| e.id.seq)
+            .collect();
+        if seqs != (1..=last).collect::<Vec<u64>>() {
+            let missing: Vec<u64> = (1..=last).filter(|s| !seqs.contains(s)).take(5).collect();
+            findings.push(format!(
+                "{} holds {} events of its own up to seq {last}: missing {missing:?}",
+                node.code,
+                seqs.len()
+            ));
+        }
+        for other in &world.nodes {
+            let depth = node.store.outbox_depth(other.code);
+            if depth > 0 {
+                findings.push(format!(
+                    "{}'s outbox for {} still holds {depth} items after the heal",
+                    node.code, other.code
+                ));
+            }
+        }
+    }
+    findings
+}

@@ -1,0 +1,918 @@
+//! The simulated federation: seven real write paths ([`Engine`] over a crashable [`MemStore`],
+//! each with a manual [`Clock`]) joined by links that the simulation drives by the rules of
+//! `node/src/link/session.rs` — hello (each side states what it holds, a sender resumes after
+//! it, a store that forgot its outbox is renumbered), batches of durable outbox items in order,
+//! acks only for what the receiver made durable. One seeded RNG picks every step: a window's
+//! action at any node, a batch sent or delivered, an ack delivered, a link cut or partitioned,
+//! a node crashed (losing what no flush made durable) and restarted, a clock jump, a batch
+//! delivered twice, a sweep, a 督办. Nothing else runs: no timer, no socket, no thread races —
+//! each request is answered before the next step — so a seed repeats its run exactly.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::{Arc, OnceLock};
+
+use ed25519_dalek::SigningKey;
+use federation_proto::frame::{Batch, Item};
+use federation_proto::{
+    codec, Actor, Applicant, ApplicantKind, CaseNo, EventBody, Intake, ItemKind, Level, NodeCode,
+    Participant, State,
+};
+use liandong::case::Case;
+use liandong::clock::Clock;
+use liandong::deadline::WarningPolicy;
+use liandong::engine::{Engine, EngineError, Setup, Write};
+use liandong::reference::Reference;
+use liandong::store::memory::MemStore;
+use liandong::store::Store;
+
+/// `LIANDONG_SIM_TRACE` set: the run says what it does, step by step, on stderr.
+fn tracing() -> bool {
+    static ON: OnceLock<bool> = OnceLock::new();
+    *ON.get_or_init(|| std::env::var_os("LIANDONG_SIM_TRACE").is_some())
+}
+
+macro_rules! trace {
+    ($($arg:tt)*) => {
+        if tracing() {
+            eprintln!($($arg)*);
+        }
+    };
+}
+
+/// 莆田市 with two of its districts and two townships under each: seven nodes, three levels.
+pub const TREE: [(&str, Option<&str>); 7] = [
+    ("350300", None),
+    ("350322", Some("350300")),
+    ("350302", Some("350300")),
+    ("350322101", Some("350322")),
+    ("350322100", Some("350322")),
+    ("350302001", Some("350302")),
+    ("350302100", Some("350302")),
+];
+
+/// 2025-09-30 09:00 +08:00, when every run starts.
+const START_MS: u64 = 1_759_194_000_000;
+/// Outbox items per batch (the real sender's bound is in bytes too; small batches give the
+/// schedule more interleavings).
+const BATCH_ITEMS: usize = 8;
+
+/// A seeded generator (SplitMix64): the only source of choices in a run.
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed)
+    }
+
+    pub fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in `0..n` (`n` > 0).
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+
+    pub fn chance(&mut self, percent: u64) -> bool {
+        self.next() % 100 < percent
+    }
+
+    pub fn pick<'a, T>(&mut self, items: &'a [T]) -> Option<&'a T> {
+        (!items.is_empty()).then(|| &items[self.below(items.len())])
+    }
+}
+
+/// A node's identity in the federation PKI: made once per process (certificates are slow to
+/// make and need not vary between runs).
+pub struct Identity {
+    pub code: NodeCode,
+    pub parent: Option<NodeCode>,
+    pub key: SigningKey,
+    pub cert: Vec<u8>,
+}
+
+pub struct Pki {
+    pub ca_der: Vec<u8>,
+    pub nodes: Vec<Identity>,
+}
+
+pub fn pki() -> &'static Pki {
+    static PKI: OnceLock<Pki> = OnceLock::new();
+    PKI.get_or_init(|| {
+        let ca = liandong::pki::new_ca(Some("simulation")).expect("a CA");
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let pem = dir.path().join("ca.crt");
+        std::fs::write(&pem, &ca.cert_pem).expect("writing the CA certificate");
+        let ca_der = liandong::pki::read_cert_pem(&pem).expect("reading the CA certificate");
+        let authority =
+            liandong::pki::Authority::new(ca_der.clone(), &ca.key_pem).expect("the authority");
+        let nodes = TREE
+            .iter()
+            .enumerate()
+            .map(|(i, (code, parent))| {
+                let code: NodeCode = code.parse().expect("a division code");
+                let key = SigningKey::from_bytes(&[i as u8 + 1; 32]);
+                let cert = authority
+                    .issue(code, &key.verifying_key(), 30)
+                    .expect("a node certificate")
+                    .der;
+                Identity {
+                    code,
+                    parent: parent.map(|p| p.parse().expect("a division code")),
+                    key,
+                    cert,
+                }
+            })
+            .collect();
+        Pki { ca_der, nodes }
+    })
+}
+
+/// One simulated node: its store survives crashes as a disk would, its engine does not.
+pub struct Node {
+    pub code: NodeCode,
+    pub store: Arc<MemStore>,
+    pub clock: Clock,
+    /// How far this node's clock is from the world's time (clock jumps move it).
+    pub skew_ms: i64,
+    pub engine: Option<Engine>,
+}
+
+/// One direction of a connection: what the sender has sent, the batches in flight, and the
+/// acks coming back for them.
+#[derive(Default)]
+pub struct Flow {
+    pub sent: u64,
+    pub batches: VecDeque<Batch>,
+    pub acks: VecDeque<u64>,
+}
+
+/// The link between a child and its parent.
+pub struct Link {
+    pub child: usize,
+    pub parent: usize,
+    /// The live connection: `[child → parent, parent → child]`.
+    pub conn: Option<[Flow; 2]>,
+    /// A partition: no connection until healed.
+    pub partitioned: bool,
+}
+
+/// An action a node answered with success: it must never be lost.
+#[derive(Debug, Clone)]
+pub struct Ack {
+    pub node: NodeCode,
+    pub seq: u64,
+    pub case_no: CaseNo,
+    pub action: &'static str,
+}
+
+/// What a run did, for the report.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Tally {
+    pub steps: u64,
+    pub acked: u64,
+    pub refused: u64,
+    pub crashes: u64,
+    pub cuts: u64,
+    pub partitions: u64,
+    pub clock_jumps: u64,
+    pub duplicates: u64,
+    pub batches: u64,
+}
+
+pub struct World {
+    pub rng: Rng,
+    rt: tokio::runtime::Runtime,
+    pub nodes: Vec<Node>,
+    pub links: Vec<Link>,
+    pub acks: Vec<Ack>,
+    pub tally: Tally,
+    /// Findings during the run (an error where none may be); the checks after it add more.
+    pub findings: Vec<String>,
+    time_ms: u64,
+    /// Every store lies about its flushes: the deliberately broken node of the self-test.
+    lying: bool,
+    /// The catalog and calendar in force: the built-in ones, read once per run and shared —
+    /// no node has files of its own, so nothing is broadcast or adopted that could make them
+    /// differ.
+    reference: Arc<Reference>,
+}
+
+impl World {
+    pub fn new(seed: u64, lying: bool) -> World {
+        let pki = pki();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("a runtime");
+        let nodes = pki
+            .nodes
+            .iter()
+            .map(|id| {
+                let store = Arc::new(MemStore::new());
+                if lying {
+                    store.lie_about_flushes();
+                }
+                Node {
+                    code: id.code,
+                    store,
+                    clock: Clock::manual(START_MS),
+                    skew_ms: 0,
+                    engine: None,
+                }
+            })
+            .collect();
+        let index = |code: NodeCode| {
+            pki.nodes
+                .iter()
+                .position(|n| n.code == code)
+                .expect("a node of the tree")
+        };
+        let links = pki
+            .nodes
+            .iter()
+            .enumerate()
+            .filter_map(|(i, id)| {
+                id.parent.map(|p| Link {
+                    child: i,
+                    parent: index(p),
+                    conn: None,
+                    partitioned: false,
+                })
+            })
+            .collect();
+        let mut world = World {
+            rng: Rng::new(seed),
+            rt,
+            nodes,
+            links,
+            acks: Vec::new(),
+            tally: Tally::default(),
+            findings: Vec::new(),
+            time_ms: START_MS,
+            lying,
+            reference: Arc::new(Reference::new(None, None, None, None, None).expect("reference")),
+        };
+        for i in 0..world.nodes.len() {
+            world.start(i);
+        }
+        world
+    }
+
+    fn start(&mut self, i: usize) {
+        let id = &pki().nodes[i];
+        trace!("{} starts", id.code);
+        let node = &mut self.nodes[i];
+        let setup = Setup {
+            store: node.store.clone() as Arc<dyn Store>,
+            code: id.code,
+            parent: id.parent,
+            key: id.key.clone(),
+            clock: node.clock.clone(),
+            reference: self.reference.clone(),
+            policy: WarningPolicy::default(),
+            ca_der: Some(pki().ca_der.clone()),
+        };
+        match Engine::start(setup) {
+            Ok(engine) => {
+                let own = self
+                    .rt
+                    .block_on(engine.learn(id.code, id.cert.clone(), false));
+                if let Err(e) = own {
+                    self.findings
+                        .push(format!("{} cannot take its own certificate: {e}", id.code));
+                }
+                self.nodes[i].engine = Some(engine);
+            }
+            Err(e) => self
+                .findings
+                .push(format!("{} does not start: {e}", id.code)),
+        }
+    }
+
+    /// One step of the schedule.
+    pub fn step(&mut self) {
+        self.tally.steps += 1;
+        self.time_ms += self.rng.below(90_000) as u64;
+        for node in &self.nodes {
+            node.clock
+                .set_ms((self.time_ms as i64 + node.skew_ms).max(0) as u64);
+        }
+        match self.rng.below(100) {
+            0..=31 => self.window_action(),
+            32..=51 => self.send_batch(),
+            52..=71 => self.deliver_batch(),
+            72..=81 => self.deliver_ack(),
+            82..=86 => self.connect_any(),
+            87..=88 => self.cut_any(false),
+            89 => self.cut_any(true),
+            90 => self.heal_any(),
+            91 => self.crash_any(),
+            92..=93 => self.restart_any(),
+            94 => self.clock_jump(),
+            95 => self.duplicate_batch(),
+            96..=97 => self.sweep_any(),
+            _ => self.notice_any(),
+        }
+    }
+
+    fn up(&self) -> Vec<usize> {
+        (0..self.nodes.len())
+            .filter(|&i| self.nodes[i].engine.is_some())
+            .collect()
+    }
+
+    fn engine(&self, i: usize) -> Option<Engine> {
+        self.nodes[i].engine.clone()
+    }
+
+    // --- the windows -------------------------------------------------------------------
+
+    /// A clerk's action at a random running node: a new case, or an action on a case held
+    /// there that the case's state makes plausible (refusals are fine: they change nothing).
+    fn window_action(&mut self) {
+        let Some(&i) = self.rng.pick(&self.up()) else {
+            return;
+        };
+        let code = self.nodes[i].code;
+        // A case this node holds, found from the case numbers acknowledged so far (reading
+        // every case the node holds at each step would dominate the run).
+        let held = if self.acks.is_empty() || self.rng.chance(30) {
+            None
+        } else {
+            let no = self.acks[self.rng.below(self.acks.len())].case_no;
+            self.nodes[i].store.case(&no).ok().flatten()
+        };
+        let (write, actor) = match held {
+            None => (Write::Submit(self.intake(code)), clerk(None)),
+            Some(case) => match self.action_on(&case, code) {
+                Some(choice) => choice,
+                None => return,
+            },
+        };
+        let action = match &write {
+            Write::Submit(_) => "submit",
+            Write::Act { body, .. } => body.action(),
+        };
+        let Some(engine) = self.engine(i) else { return };
+        let answer = self.rt.block_on(engine.write(actor, write));
+        trace!(
+            "{code}: {action} → {}",
+            match &answer {
+                Ok(c) => format!("{} {} owner {}", c.case_no, c.state.as_str(), c.owner),
+                Err(e) => e.to_string(),
+            }
+        );
+        match answer {
+            Ok(case) => {
+                let seq = case
+                    .log
+                    .iter()
+                    .filter(|l| l.id.origin == code)
+                    .map(|l| l.id.seq)
+                    .max();
+                match seq {
+                    Some(seq) => {
+                        self.tally.acked += 1;
+                        self.acks.push(Ack {
+                            node: code,
+                            seq,
+                            case_no: case.case_no,
+                            action,
+                        });
+                    }
+                    None => self
+                        .findings
+                        .push(format!("{code} answered {action} with no event of its own")),
+                }
+            }
+            Err(EngineError::Refused(_)) | Err(EngineError::NotFound(_)) => self.tally.refused += 1,
+            Err(e) => self.findings.push(format!("{code}: {action} failed: {e}")),
+        }
+    }
+
+    fn intake(&mut self, at: NodeCode) -> Intake {
+        let levels: Vec<Level> = [Level::Township, Level::County, Level::City]
+            .into_iter()
+            .filter(|l| *l <= at.level())
+            .collect();
+        let deciding_level = *self.rng.pick(&levels).unwrap_or(&at.level());
+        Intake {
+            item: "SIM".into(),
+            item_name: "模拟事项".into(),
+            kind: ItemKind::Promised,
+            department: "住建".into(),
+            deciding_level,
+            applicant: Applicant {
+                kind: ApplicantKind::Person,
+                name: "张三".into(),
+                id: "11010519491231002X".into(),
+            },
+            materials: vec![],
+            missing: vec![],
+            owed: vec![],
+            promised_days: 3,
+            legal_days: 10,
+            fee_fen: 0,
+            first_review_days: 0,
+        }
+    }
+
+    /// An action `at` could take on `case`, by its role in it.
+    fn action_on(&mut self, case: &Case, at: NodeCode) -> Option<(Write, Actor)> {
+        let mut options: Vec<(EventBody, Actor)> = Vec::new();
+        if case.owner == at {
+            let others: Vec<NodeCode> = self
+                .nodes
+                .iter()
+                .map(|n| n.code)
+                .filter(|c| *c != at)
+                .collect();
+            if let Some(to) = case.default_forward(at) {
+                options.push((EventBody::Forward { to }, clerk(None)));
+            }
+            if let Some(&to) = self.rng.pick(&others) {
+                options.push((EventBody::Forward { to }, clerk(None)));
+            }
+            options.push((EventBody::Review, clerk(None)));
+            let approve = self.rng.chance(70);
+            let decide = EventBody::Decide {
+                approve,
+                reason: "审查完毕".into(),
+                override_reason: None,
+            };
+            options.push((decide, clerk(None)));
+            let mut seats = vec![Participant {
+                node: at,
+                department: "人防".into(),
+            }];
+            if let Some(&other) = self.rng.pick(&others) {
+                seats.push(Participant {
+                    node: other,
+                    department: "自然资源".into(),
+                });
+            }
+            let review = EventBody::OpenJointReview {
+                participants: seats,
+                feedback_days: 3,
+            };
+            options.push((review, clerk(None)));
+            let certify = EventBody::Certify {
+                certificate_no: format!("证{}", case.case_no.seq),
+            };
+            options.push((certify, clerk(None)));
+            options.push((EventBody::Deliver, clerk(None)));
+        }
+        if case.forwarded_to == Some(at) {
+            options.push((EventBody::TakeOver, clerk(None)));
+            options.push((EventBody::TakeOver, clerk(None)));
+        }
+        if let Some(joint) = &case.joint {
+            for seat in joint.seats.iter().filter(|s| s.participant.node == at) {
+                let opinion = EventBody::Opinion {
+                    agree: self.rng.chance(80),
+                    comment: "同意".into(),
+                };
+                let dept = Some(seat.participant.department.clone());
+                options.push((opinion, clerk(dept)));
+            }
+        }
+        if case.accepting_node == at && self.rng.chance(25) {
+            options.push((EventBody::Withdraw, clerk(None)));
+        }
+        let pick = self.rng.below(options.len().max(1));
+        let (body, actor) = options.into_iter().nth(pick)?;
+        Some((
+            Write::Act {
+                case_no: case.case_no,
+                body,
+            },
+            actor,
+        ))
+    }
+
+    /// A 督办 from a running node on a case a descendant owns, known here by its summary.
+    fn notice_any(&mut self) {
+        let Some(&i) = self.rng.pick(&self.up()) else {
+            return;
+        };
+        let code = self.nodes[i].code;
+        let owned_below: Vec<CaseNo> = self.nodes[i]
+            .store
+            .summaries()
+            .filter_map(Result::ok)
+            .filter(|s| code.is_ancestor_of(s.owner) && s.state != State::Withdrawn)
+            .map(|s| s.case_no)
+            .collect();
+        let Some(&case_no) = self.rng.pick(&owned_below) else {
+            return;
+        };
+        let Some(engine) = self.engine(i) else { return };
+        match self
+            .rt
+            .block_on(engine.notice(clerk(None), case_no, "请加快办理".into()))
+        {
+            Ok(seq) => {
+                self.tally.acked += 1;
+                self.acks.push(Ack {
+                    node: code,
+                    seq,
+                    case_no,
+                    action: "supervise",
+                });
+            }
+            Err(EngineError::Refused(_)) | Err(EngineError::NotFound(_)) => self.tally.refused += 1,
+            Err(e) => self.findings.push(format!("{code}: 督办 failed: {e}")),
+        }
+    }
+
+    fn sweep_any(&mut self) {
+        let Some(&i) = self.rng.pick(&self.up()) else {
+            return;
+        };
+        if let Some(engine) = self.engine(i) {
+            if let Err(e) = self.rt.block_on(engine.sweep(false)) {
+                let code = self.nodes[i].code;
+                self.findings.push(format!("{code}: sweep failed: {e}"));
+            }
+        }
+    }
+
+    // --- faults --------------------------------------------------------------------------
+
+    /// A power cut: the engine is gone, the store keeps what its last flush made durable, the
+    /// node's connections drop. It stays down until a restart step (or the heal).
+    fn crash_any(&mut self) {
+        let Some(&i) = self.rng.pick(&self.up()) else {
+            return;
+        };
+        self.tally.crashes += 1;
+        trace!("{} crashes", self.nodes[i].code);
+        self.nodes[i].engine = None;
+        self.nodes[i].store.crash();
+        for link in &mut self.links {
+            if link.child == i || link.parent == i {
+                link.conn = None;
+            }
+        }
+    }
+
+    fn restart_any(&mut self) {
+        let down: Vec<usize> = (0..self.nodes.len())
+            .filter(|&i| self.nodes[i].engine.is_none())
+            .collect();
+        if let Some(&i) = self.rng.pick(&down) {
+            self.start(i);
+        }
+    }
+
+    /// A connection dropped (what was in flight is lost); with `partition`, the link also
+    /// stays down until healed.
+    fn cut_any(&mut self, partition: bool) {
+        let l = self.rng.below(self.links.len());
+        let link = &mut self.links[l];
+        if link.conn.take().is_some() {
+            self.tally.cuts += 1;
+            trace!(
+                "link {} – {} cut (partition: {partition})",
+                link.child,
+                link.parent
+            );
+        }
+        if partition && !link.partitioned {
+            link.partitioned = true;
+            self.tally.partitions += 1;
+        }
+    }
+
+    fn heal_any(&mut self) {
+        let l = self.rng.below(self.links.len());
+        self.links[l].partitioned = false;
+    }
+
+    /// A node's clock set forward by up to three days, or back by up to two hours.
+    fn clock_jump(&mut self) {
+        let i = self.rng.below(self.nodes.len());
+        let jump = self.rng.below(3 * 86_400_000 + 7_200_000) as i64 - 7_200_000;
+        self.nodes[i].skew_ms += jump;
+        self.tally.clock_jumps += 1;
+    }
+
+    // --- links ---------------------------------------------------------------------------
+
+    fn connect_any(&mut self) {
+        let l = self.rng.below(self.links.len());
+        self.connect(l);
+    }
+
+    /// The hello of `node/src/link/session.rs`, on both sides: each flushes, states what it
+    /// holds from the other and has queued for it; a side whose outbox is behind what the
+    /// other holds renumbers it; each takes the other's certificate (a parent welcomes a
+    /// child that holds nothing), drops from its outbox what the other holds, and sends on
+    /// from there.
+    pub fn connect(&mut self, l: usize) -> bool {
+        let (c, p) = (self.links[l].child, self.links[l].parent);
+        if self.links[l].conn.is_some() || self.links[l].partitioned {
+            return false;
+        }
+        let (Some(ce), Some(pe)) = (self.engine(c), self.engine(p)) else {
+            return false;
+        };
+        let (cc, pc) = (self.nodes[c].code, self.nodes[p].code);
+        let mut holds = [Default::default(); 2];
+        for (k, (me, peer)) in [(c, pc), (p, cc)].into_iter().enumerate() {
+            let store = &self.nodes[me].store;
+            if let Err(e) = store.flush() {
+                self.findings.push(format!("hello flush failed: {e}"));
+                return false;
+            }
+            let counters = store.link_counters().unwrap_or_default();
+            holds[k] = counters.get(&peer).copied().unwrap_or_default();
+        }
+        let (child_holds, parent_holds): (liandong::store::LinkCounters, _) = (holds[0], holds[1]);
+        let sides = [
+            (&ce, pc, parent_holds, child_holds, false),
+            (&pe, cc, child_holds, parent_holds, true),
+        ];
+        let mut sent = [0u64; 2];
+        for (k, (engine, peer, theirs, ours, peer_is_child)) in sides.into_iter().enumerate() {
+            let id = pki()
+                .nodes
+                .iter()
+                .find(|n| n.code == peer)
+                .expect("a node of the tree");
+            let hello = async {
+                if theirs.received > ours.queued {
+                    engine.rebase(peer, theirs.received).await?;
+                }
+                let welcome = peer_is_child && theirs.received == 0;
+                engine.learn(peer, id.cert.clone(), welcome).await?;
+                engine.ack(peer, theirs.received).await
+            };
+            if let Err(e) = self.rt.block_on(hello) {
+                self.findings.push(format!("hello with {peer} failed: {e}"));
+                return false;
+            }
+            sent[k] = theirs.received;
+        }
+        trace!("{cc} – {pc} connected: child holds {child_holds:?}, parent holds {parent_holds:?}");
+        self.links[l].conn = Some([
+            Flow {
+                sent: sent[0],
+                ..Flow::default()
+            },
+            Flow {
+                sent: sent[1],
+                ..Flow::default()
+            },
+        ]);
+        true
+    }
+
+    /// The connected flows, as (link, direction): 0 is child → parent.
+    fn flows(&self) -> Vec<(usize, usize)> {
+        let mut out = Vec::new();
+        for (l, link) in self.links.iter().enumerate() {
+            if link.conn.is_some() {
+                out.push((l, 0));
+                out.push((l, 1));
+            }
+        }
+        out
+    }
+
+    /// (sender, receiver) of a flow.
+    fn ends(&self, l: usize, dir: usize) -> (usize, usize) {
+        let link = &self.links[l];
+        if dir == 0 {
+            (link.child, link.parent)
+        } else {
+            (link.parent, link.child)
+        }
+    }
+
+    fn send_batch(&mut self) {
+        if let Some(&(l, d)) = self.rng.pick(&self.flows()) {
+            self.send(l, d);
+        }
+    }
+
+    /// The sender's next batch: consecutive outbox items after what it sent, only up to what
+    /// its engine has published as durable. `true` when a batch went out.
+    pub fn send(&mut self, l: usize, d: usize) -> bool {
+        let (from, to) = self.ends(l, d);
+        let Some(engine) = self.engine(from) else {
+            return false;
+        };
+        let peer = self.nodes[to].code;
+        let durable = engine
+            .outbox_changes()
+            .borrow()
+            .get(&peer)
+            .copied()
+            .unwrap_or(0);
+        let Some(conn) = self.links[l].conn.as_mut() else {
+            return false;
+        };
+        let sent = conn[d].sent;
+        let queued = match self.nodes[from].store.outbox(peer, sent, BATCH_ITEMS) {
+            Ok(q) => q,
+            Err(e) => {
+                self.findings.push(format!("reading an outbox: {e}"));
+                return false;
+            }
+        };
+        let Some(first) = queued.first().map(|(s, _)| *s).filter(|s| *s <= durable) else {
+            return false;
+        };
+        if first != sent + 1 && sent != 0 {
+            // The real session gives up on the connection; the next hello settles it.
+            self.links[l].conn = None;
+            return false;
+        }
+        let mut items = Vec::new();
+        for (k, (seq, raw)) in queued.into_iter().enumerate() {
+            if seq != first + k as u64 || seq > durable {
+                break;
+            }
+            match codec::decode::<Item>(&raw, 1 << 20) {
+                Ok(item) => items.push(item),
+                Err(e) => {
+                    self.findings
+                        .push(format!("an outbox item does not decode: {e}"));
+                    return false;
+                }
+            }
+        }
+        trace!(
+            "{} → {peer}: batch {first}..={}: {:?}",
+            self.nodes[from].code,
+            first + items.len() as u64 - 1,
+            items
+                .iter()
+                .map(|i| (i.kind, i.to.clone()))
+                .collect::<Vec<_>>()
+        );
+        conn[d].sent = first + items.len() as u64 - 1;
+        conn[d].batches.push_back(Batch { first, items });
+        self.tally.batches += 1;
+        true
+    }
+
+    fn deliver_batch(&mut self) {
+        if let Some(&(l, d)) = self.rng.pick(&self.flows()) {
+            self.deliver(l, d, false);
+        }
+    }
+
+    /// A batch delivered twice (the second time as if resent).
+    fn duplicate_batch(&mut self) {
+        if let Some(&(l, d)) = self.rng.pick(&self.flows()) {
+            if self.deliver(l, d, true) {
+                self.tally.duplicates += 1;
+                self.deliver(l, d, false);
+            }
+        }
+    }
+
+    /// The receiver applies the first batch in flight; its ack goes back once durable. A
+    /// batch that does not fit the link ends the connection, as in the real session.
+    pub fn deliver(&mut self, l: usize, d: usize, keep: bool) -> bool {
+        let (from, to) = self.ends(l, d);
+        let Some(engine) = self.engine(to) else {
+            return false;
+        };
+        let Some(conn) = self.links[l].conn.as_mut() else {
+            return false;
+        };
+        let batch = if keep {
+            conn[d].batches.front().cloned()
+        } else {
+            conn[d].batches.pop_front()
+        };
+        let Some(batch) = batch else {
+            return false;
+        };
+        let sender = self.nodes[from].code;
+        match self.rt.block_on(engine.receive(sender, batch)) {
+            Ok(receipt) => {
+                let at = self.nodes[to].code;
+                trace!("{at} took a batch from {sender}: ack {}", receipt.ack_upto);
+                for r in &receipt.rejected {
+                    trace!("{at} rejected an item from {sender}: {r}");
+                }
+                if let Some(conn) = self.links[l].conn.as_mut() {
+                    conn[d].acks.push_back(receipt.ack_upto);
+                }
+            }
+            Err(EngineError::Link(_)) => self.links[l].conn = None,
+            Err(e) => {
+                let at = self.nodes[to].code;
+                self.findings
+                    .push(format!("{at} could not take a batch from {sender}: {e}"));
+                self.links[l].conn = None;
+            }
+        }
+        true
+    }
+
+    fn deliver_ack(&mut self) {
+        if let Some(&(l, d)) = self.rng.pick(&self.flows()) {
+            self.ack(l, d);
+        }
+    }
+
+    /// The sender takes the first ack back: it drops what the receiver holds durably.
+    pub fn ack(&mut self, l: usize, d: usize) -> bool {
+        let (from, to) = self.ends(l, d);
+        let Some(engine) = self.engine(from) else {
+            return false;
+        };
+        let Some(upto) = self.links[l]
+            .conn
+            .as_mut()
+            .and_then(|c| c[d].acks.pop_front())
+        else {
+            return false;
+        };
+        let peer = self.nodes[to].code;
+        if let Err(e) = self.rt.block_on(engine.ack(peer, upto)) {
+            self.findings.push(format!("ack from {peer} failed: {e}"));
+        }
+        true
+    }
+
+    /// Everything healed: every node up, every link connected, and traffic run until nothing
+    /// moves. `false` if it does not settle within a bound.
+    pub fn heal(&mut self) -> bool {
+        for i in 0..self.nodes.len() {
+            if self.nodes[i].engine.is_none() {
+                self.start(i);
+            }
+        }
+        for link in &mut self.links {
+            link.partitioned = false;
+        }
+        for l in 0..self.links.len() {
+            self.connect(l);
+        }
+        for _ in 0..10_000 {
+            let mut moved = false;
+            for (l, d) in self.flows() {
+                while self.send(l, d) {
+                    moved = true;
+                }
+                while self.deliver(l, d, false) {
+                    moved = true;
+                }
+                while self.ack(l, d) {
+                    moved = true;
+                }
+            }
+            // A connection the protocol dropped on the way comes back, as a redial would.
+            for l in 0..self.links.len() {
+                moved |= self.connect(l);
+            }
+            if !moved {
+                return true;
+            }
+        }
+        false
+    }
+
+    /// Stops every engine (their threads end once their queues close).
+    pub fn shut_down(&mut self) {
+        for node in &mut self.nodes {
+            node.engine = None;
+        }
+    }
+
+    pub fn lying(&self) -> bool {
+        self.lying
+    }
+}
+
+fn clerk(department: Option<String>) -> Actor {
+    Actor {
+        name: "模拟窗口".into(),
+        department,
+    }
+}
+
+/// The cases each node holds: node index → case number → case.
+pub fn holdings(world: &World) -> Vec<BTreeMap<CaseNo, Case>> {
+    world
+        .nodes
+        .iter()
+        .map(|n| {
+            n.store
+                .cases()
+                .filter_map(Result::ok)
+                .map(|c| (c.case_no, c))
+                .collect()
+        })
+        .collect()
+}
