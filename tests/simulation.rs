@@ -19,6 +19,8 @@
 
 #[path = "sim/check.rs"]
 mod check;
+#[path = "support/rng.rs"]
+mod rng;
 #[path = "sim/world.rs"]
 mod world;
 

@@ -25,6 +25,8 @@ use liandong::reference::Reference;
 use liandong::store::memory::MemStore;
 use liandong::store::Store;
 
+use crate::rng::Rng;
+
 /// `LIANDONG_SIM_TRACE` set: the run says what it does, step by step, on stderr.
 fn tracing() -> bool {
     static ON: OnceLock<bool> = OnceLock::new();
@@ -55,36 +57,6 @@ const START_MS: u64 = 1_759_194_000_000;
 /// Outbox items per batch (the real sender's bound is in bytes too; small batches give the
 /// schedule more interleavings).
 const BATCH_ITEMS: usize = 8;
-
-/// A seeded generator (SplitMix64): the only source of choices in a run.
-pub struct Rng(u64);
-
-impl Rng {
-    pub fn new(seed: u64) -> Rng {
-        Rng(seed)
-    }
-
-    pub fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `0..n` (`n` > 0).
-    pub fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    pub fn chance(&mut self, percent: u64) -> bool {
-        self.next() % 100 < percent
-    }
-
-    pub fn pick<'a, T>(&mut self, items: &'a [T]) -> Option<&'a T> {
-        (!items.is_empty()).then(|| &items[self.below(items.len())])
-    }
-}
 
 /// A node's identity in the federation PKI: made once per process (certificates are slow to
 /// make and need not vary between runs).
@@ -334,13 +306,13 @@ impl World {
     /// A clerk's action at a random running node: a new case, or an action on a case held
     /// there that the case's state makes plausible (refusals are fine: they change nothing).
     fn window_action(&mut self) {
-        let Some(&i) = self.rng.pick(&self.up()) else {
+        let Some(&i) = self.rng.choose(&self.up()) else {
             return;
         };
         let code = self.nodes[i].code;
         // A case this node holds, found from the case numbers acknowledged so far (reading
         // every case the node holds at each step would dominate the run).
-        let held = if self.acks.is_empty() || self.rng.chance(30) {
+        let held = if self.acks.is_empty() || self.rng.chance(0.30) {
             None
         } else {
             let no = self.acks[self.rng.below(self.acks.len())].case_no;
@@ -399,7 +371,7 @@ impl World {
             .into_iter()
             .filter(|l| *l <= at.level())
             .collect();
-        let deciding_level = *self.rng.pick(&levels).unwrap_or(&at.level());
+        let deciding_level = *self.rng.choose(&levels).unwrap_or(&at.level());
         Intake {
             item: "SIM".into(),
             item_name: "模拟事项".into(),
@@ -434,11 +406,11 @@ impl World {
             if let Some(to) = case.default_forward(at) {
                 options.push((EventBody::Forward { to }, clerk(None)));
             }
-            if let Some(&to) = self.rng.pick(&others) {
+            if let Some(&to) = self.rng.choose(&others) {
                 options.push((EventBody::Forward { to }, clerk(None)));
             }
             options.push((EventBody::Review, clerk(None)));
-            let approve = self.rng.chance(70);
+            let approve = self.rng.chance(0.70);
             let decide = EventBody::Decide {
                 approve,
                 reason: "审查完毕".into(),
@@ -449,7 +421,7 @@ impl World {
                 node: at,
                 department: "人防".into(),
             }];
-            if let Some(&other) = self.rng.pick(&others) {
+            if let Some(&other) = self.rng.choose(&others) {
                 seats.push(Participant {
                     node: other,
                     department: "自然资源".into(),
@@ -473,14 +445,14 @@ impl World {
         if let Some(joint) = &case.joint {
             for seat in joint.seats.iter().filter(|s| s.participant.node == at) {
                 let opinion = EventBody::Opinion {
-                    agree: self.rng.chance(80),
+                    agree: self.rng.chance(0.80),
                     comment: "同意".into(),
                 };
                 let dept = Some(seat.participant.department.clone());
                 options.push((opinion, clerk(dept)));
             }
         }
-        if case.accepting_node == at && self.rng.chance(25) {
+        if case.accepting_node == at && self.rng.chance(0.25) {
             options.push((EventBody::Withdraw, clerk(None)));
         }
         let pick = self.rng.below(options.len().max(1));
@@ -496,7 +468,7 @@ impl World {
 
     /// A 督办 from a running node on a case a descendant owns, known here by its summary.
     fn notice_any(&mut self) {
-        let Some(&i) = self.rng.pick(&self.up()) else {
+        let Some(&i) = self.rng.choose(&self.up()) else {
             return;
         };
         let code = self.nodes[i].code;
@@ -507,7 +479,7 @@ impl World {
             .filter(|s| code.is_ancestor_of(s.owner) && s.state != State::Withdrawn)
             .map(|s| s.case_no)
             .collect();
-        let Some(&case_no) = self.rng.pick(&owned_below) else {
+        let Some(&case_no) = self.rng.choose(&owned_below) else {
             return;
         };
         let Some(engine) = self.engine(i) else { return };
@@ -530,7 +502,7 @@ impl World {
     }
 
     fn sweep_any(&mut self) {
-        let Some(&i) = self.rng.pick(&self.up()) else {
+        let Some(&i) = self.rng.choose(&self.up()) else {
             return;
         };
         if let Some(engine) = self.engine(i) {
@@ -546,7 +518,7 @@ impl World {
     /// A power cut: the engine is gone, the store keeps what its last flush made durable, the
     /// node's connections drop. It stays down until a restart step (or the heal).
     fn crash_any(&mut self) {
-        let Some(&i) = self.rng.pick(&self.up()) else {
+        let Some(&i) = self.rng.choose(&self.up()) else {
             return;
         };
         self.tally.crashes += 1;
@@ -564,7 +536,7 @@ impl World {
         let down: Vec<usize> = (0..self.nodes.len())
             .filter(|&i| self.nodes[i].engine.is_none())
             .collect();
-        if let Some(&i) = self.rng.pick(&down) {
+        if let Some(&i) = self.rng.choose(&down) {
             self.start(i);
         }
     }
@@ -695,7 +667,7 @@ impl World {
     }
 
     fn send_batch(&mut self) {
-        if let Some(&(l, d)) = self.rng.pick(&self.flows()) {
+        if let Some(&(l, d)) = self.rng.choose(&self.flows()) {
             self.send(l, d);
         }
     }
@@ -763,14 +735,14 @@ impl World {
     }
 
     fn deliver_batch(&mut self) {
-        if let Some(&(l, d)) = self.rng.pick(&self.flows()) {
+        if let Some(&(l, d)) = self.rng.choose(&self.flows()) {
             self.deliver(l, d, false);
         }
     }
 
     /// A batch delivered twice (the second time as if resent).
     fn duplicate_batch(&mut self) {
-        if let Some(&(l, d)) = self.rng.pick(&self.flows()) {
+        if let Some(&(l, d)) = self.rng.choose(&self.flows()) {
             if self.deliver(l, d, true) {
                 self.tally.duplicates += 1;
                 self.deliver(l, d, false);
@@ -820,7 +792,7 @@ impl World {
     }
 
     fn deliver_ack(&mut self) {
-        if let Some(&(l, d)) = self.rng.pick(&self.flows()) {
+        if let Some(&(l, d)) = self.rng.choose(&self.flows()) {
             self.ack(l, d);
         }
     }

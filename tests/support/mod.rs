@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod federation;
+pub mod rng;
 pub mod rogue;
 
 use std::io::{BufRead, BufReader};
