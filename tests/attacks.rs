@@ -618,6 +618,7 @@ fn a_township_cannot_act_on_its_countys_case() {
         rectified_on: None,
         notices: Vec::new(),
         provisional: false,
+        events: 1_000,
         as_of: Hlc {
             wall_ms: T0 + 86_400_000,
             counter: 0,

@@ -235,6 +235,7 @@ pub fn any_summary() -> impl Strategy<Value = CaseSummary> {
         warning(),
         any_hlc(),
         any::<bool>(),
+        any::<u32>(),
     );
     let joint = (any_date(), any::<u16>(), any::<u16>())
         .prop_map(|(due, waiting, late)| JointStatus { due, waiting, late });
@@ -260,7 +261,7 @@ pub fn any_summary() -> impl Strategy<Value = CaseSummary> {
         |(
             (case_no, item, department, accepting_node, owner),
             (accepted_on, deadline, legal_deadline, concluded_on),
-            (state, warning, legal_warning, as_of, provisional),
+            (state, warning, legal_warning, as_of, provisional, events),
             (working_days, owed, joint, satisfaction, rectification, rectified_on, notices),
         )| CaseSummary {
             case_no,
@@ -283,6 +284,7 @@ pub fn any_summary() -> impl Strategy<Value = CaseSummary> {
             rectified_on,
             notices,
             provisional,
+            events,
             as_of,
         },
     )

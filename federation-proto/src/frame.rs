@@ -76,8 +76,10 @@ pub const ALPN: &[u8] = b"liandong/1";
 /// Wire revision within the ALPN's major version, stated in [`Hello::version`]. Peers must
 /// agree exactly; optional additions are negotiated with [`Hello::features`] instead.
 /// Version 2: [`crate::CaseSummary`] carries `provisional` (clocks counted with the
-/// provisional calendar).
-pub const PROTOCOL_VERSION: u16 = 2;
+/// provisional calendar). Version 3: it carries `events`, the size of the fold it was built
+/// from, which orders summaries before the writer's clock does
+/// ([`crate::CaseSummary::supersedes`]).
+pub const PROTOCOL_VERSION: u16 = 3;
 
 /// Optional features this build understands (a bitset, see [`Hello::features`]). None yet.
 pub const FEATURES: u64 = 0;

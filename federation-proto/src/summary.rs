@@ -150,8 +150,29 @@ pub struct CaseSummary {
     /// The clocks were counted over a year without its State Council notice (the provisional
     /// calendar, 暂定日历): deadlines and warnings may move when the notice arrives.
     pub provisional: bool,
-    /// The writer's clock when it wrote this summary: a receiver keeps the one with the largest.
+    /// How many events the fold behind this summary holds (rejected ones included). Events
+    /// only accumulate, so a summary of more events is of a later fold; see
+    /// [`CaseSummary::supersedes`].
+    pub events: u32,
+    /// The writer's clock when it wrote this summary; among summaries of as many events, a
+    /// receiver keeps the one with the largest.
     pub as_of: Hlc,
+}
+
+impl CaseSummary {
+    /// Whether a receiver holding `held` keeps this summary instead: one of a fold of more
+    /// events, or of as many events written later.
+    ///
+    /// Why not the writer's clock alone: a node's clock may run ahead (set wrong, or jumped),
+    /// and the summaries it writes without an event — a sweep's refreshed warnings — carry
+    /// that clock up to its ancestors but to nobody else. A county that swept a case it had
+    /// forwarded, with its clock days ahead, kept beating the township that took the case
+    /// over: the city showed the case in transit at the county for good (found by
+    /// tests/simulation.rs). The owner that holds every event of a case always has the
+    /// largest count, whatever the clocks say.
+    pub fn supersedes(&self, held: &CaseSummary) -> bool {
+        (self.events, self.as_of) > (held.events, held.as_of)
+    }
 }
 
 /// Where a joint review (联审) stands.
@@ -208,6 +229,7 @@ pub fn summarise(case: &Case, clocks: &Clocks, as_of: Hlc) -> CaseSummary {
             })
             .collect(),
         provisional: clocks.provisional,
+        events: u32::try_from(case.log.len()).unwrap_or(u32::MAX),
         as_of,
     }
 }
@@ -230,4 +252,54 @@ fn joint_status(case: &Case, clocks: &Clocks) -> Option<JointStatus> {
         waiting: waiting as u16,
         late: late as u16,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+    use proptest::strategy::ValueTree;
+
+    use super::*;
+    use crate::arbitrary::any_summary;
+
+    proptest! {
+        /// A fold of more events wins whatever the clocks say; among folds of as many events
+        /// the later writer wins; a summary never supersedes itself.
+        #[test]
+        fn more_events_win_then_the_later_clock(a in any_summary(), b in any_summary()) {
+            prop_assert!(!a.supersedes(&a));
+            if a.events != b.events {
+                prop_assert_eq!(a.supersedes(&b), a.events > b.events);
+            } else {
+                prop_assert_eq!(a.supersedes(&b), a.as_of > b.as_of);
+            }
+            prop_assert!(!(a.supersedes(&b) && b.supersedes(&a)));
+        }
+    }
+
+    /// The county's sweep of a case it forwarded, its clock a day ahead, against the summary
+    /// of the township that took the case over: the township's (one more event) is kept.
+    #[test]
+    fn a_later_fold_beats_a_clock_that_ran_ahead() {
+        let mut runner = proptest::test_runner::TestRunner::deterministic();
+        let county = any_summary().new_tree(&mut runner).unwrap().current();
+        let county = CaseSummary {
+            events: 2,
+            as_of: Hlc {
+                wall_ms: 1_759_280_400_000,
+                counter: 0,
+            },
+            ..county
+        };
+        let township = CaseSummary {
+            events: 3,
+            as_of: Hlc {
+                wall_ms: 1_759_194_060_000,
+                counter: 0,
+            },
+            ..county.clone()
+        };
+        assert!(township.supersedes(&county));
+        assert!(!county.supersedes(&township));
+    }
 }

@@ -287,7 +287,7 @@ impl Writer {
         self.router.route_up(item, &mut change.queue)?;
         let newer = self
             .summary(&summary.case_no)?
-            .is_none_or(|held| held.as_of < summary.as_of);
+            .is_none_or(|held| summary.supersedes(&held));
         if newer {
             change.summary = Some(summary);
         }
