@@ -21,10 +21,15 @@
 //! # The conversation
 //!
 //! 1. Both sides send a [`Hello`] first on the control stream (the child as it opens the stream,
-//!    the parent in answer), stating its version, its code and, per direction, what it
-//!    [`Holds`]. Each checks the peer's with [`Hello::check`] against the code in the peer's
-//!    certificate; on failure it sends [`Frame::Refuse`] with a [`Refusal`] (so the other end
-//!    logs a reason rather than a bare reset) and closes.
+//!    the parent in answer, once it has read the child's), stating its protocol version, its
+//!    fold version ([`FOLD_VERSION`]: how it derives cases from events), its code, its optional
+//!    features and, per direction, what it [`Holds`]. Each reads the peer's version first
+//!    ([`FrameReader::next_opening`]) and checks the peer's hello with [`Hello::check`] against
+//!    the code in the peer's certificate; on failure it sends [`Frame::Refuse`] with a
+//!    [`Refusal`] (so the other end logs a reason rather than a bare reset) and closes. The
+//!    parent answers a hello of another protocol version with the refusal alone. The features
+//!    in effect are those both announce ([`Hello::common_features`]). See [`hello`] for the
+//!    versions and when to bump them.
 //! 2. Each side resumes its outbox toward the peer **after** the peer's `holds.received_upto`.
 //!    Every (re)connection starts with fresh hellos: nothing is assumed from the previous
 //!    connection, so a crash on either side between "written" and "acked" costs only a resend.
@@ -60,7 +65,10 @@
 //! variants **at the end**, and structs never change shape under one [`PROTOCOL_VERSION`]. An
 //! optional addition goes behind a bit of [`Hello::features`] that both sides announce (a peer
 //! never sends a new variant unless the other side announced it understands it); an incompatible
-//! change bumps the ALPN.
+//! change bumps the ALPN. [`Hello::version`] stays the first field of the hello, and
+//! [`Frame::Refuse`] and [`Refusal`] never change, so that a peer of another protocol version
+//! is always refused cleanly. A change to how nodes derive cases from events, with the same
+//! frames, bumps [`FOLD_VERSION`] instead.
 
 use serde::{Deserialize, Serialize};
 
@@ -70,7 +78,9 @@ use crate::event::Event;
 use crate::summary::CaseSummary;
 
 pub mod hello;
-pub use hello::{Hello, Holds, Refusal, RefuseCode, FEATURES, PROTOCOL_VERSION};
+pub use hello::{
+    Hello, Holds, Opening, Refusal, RefuseCode, FEATURES, FOLD_VERSION, PROTOCOL_VERSION,
+};
 
 /// TLS application protocol: the protocol **major** version. A peer of another major version
 /// fails the TLS handshake cleanly.
@@ -617,6 +627,15 @@ impl FrameReader {
     /// following frame). After the frames that arrived whole before it, an over-limit length
     /// fails the reader for good: [`FrameError::TooLarge`] on every call.
     pub fn next_frame(&mut self) -> Result<Option<Frame>, FrameError> {
+        self.next_body_with(|body, limit| Ok(codec::decode(body, limit)?))
+    }
+
+    /// The next complete frame body, consumed and handed to `decode` with the limit: the
+    /// common part of [`FrameReader::next_frame`] and [`FrameReader::next_opening`].
+    fn next_body_with<T>(
+        &mut self,
+        decode: impl FnOnce(&[u8], usize) -> Result<T, FrameError>,
+    ) -> Result<Option<T>, FrameError> {
         if self.start == self.complete {
             return match self.failed {
                 Some(len) => Err(FrameError::TooLarge {
@@ -628,12 +647,12 @@ impl FrameReader {
         }
         let len = self.declared_len(self.start);
         let body = self.start + LENGTH_PREFIX_BYTES..self.start + LENGTH_PREFIX_BYTES + len;
-        let decoded = codec::decode::<Frame>(&self.buf[body.clone()], self.limit);
+        let decoded = decode(&self.buf[body.clone()], self.limit);
         self.start = body.end;
         if self.start == self.buf.len() {
             self.compact();
         }
-        Ok(Some(decoded?))
+        decoded.map(Some)
     }
 
     /// Call when the stream has ended: an error if it ended inside a frame.
