@@ -48,12 +48,26 @@ impl Rogue {
         hello_as: &str,
         received_upto: u64,
     ) -> Result<Rogue, String> {
-        let pem = std::fs::read_to_string(dir.join("node.key")).expect("rogue key");
-        let key = SigningKey::from_pkcs8_pem(&pem).expect("rogue key is PKCS#8 ed25519");
-        let cert = pki::read_cert_pem(&dir.join("node.crt")).expect("rogue certificate");
-        let code = pki::node_code_of(&cert).expect("the certificate names a code");
-        let ca = pki::read_cert_pem(&dir.join("ca.crt")).expect("CA certificate");
-        let identity = Identity::new(cert, ca, &key).expect("identity");
+        let hello = Frame::Hello(Hello::new(
+            hello_as.parse().expect("hello code"),
+            Holds {
+                received_upto,
+                queued_upto: 0,
+            },
+        ));
+        let opening = encode_frame(&hello).expect("hello");
+        Rogue::connect_opening(dir, parent, port, &opening).await
+    }
+
+    /// Like [`Rogue::connect`], with `opening` — any bytes: a hello of another protocol or fold
+    /// version, an old layout — in place of this build's hello.
+    pub async fn connect_opening(
+        dir: &Path,
+        parent: &str,
+        port: u16,
+        opening: &[u8],
+    ) -> Result<Rogue, String> {
+        let (identity, key, code) = identity(dir);
         let mut endpoint =
             quinn::Endpoint::client("127.0.0.1:0".parse().expect("addr")).expect("endpoint");
         endpoint
@@ -67,20 +81,13 @@ impl Rogue {
             .await
             .map_err(|_| format!("no QUIC handshake with {parent} within {ANSWER:?}"))?
             .map_err(|e| e.to_string())?;
-        // Hello on the control stream, as a real child would.
+        // The opening on the control stream, as a real child sends its hello.
         let (mut control, rx) = tokio::time::timeout(ANSWER, conn.open_bi())
             .await
             .map_err(|_| format!("no control stream to {parent} within {ANSWER:?}"))?
             .map_err(|e| e.to_string())?;
-        let hello = Frame::Hello(Hello::new(
-            hello_as.parse().expect("hello code"),
-            Holds {
-                received_upto,
-                queued_upto: 0,
-            },
-        ));
         control
-            .write_all(&encode_frame(&hello).expect("hello"))
+            .write_all(opening)
             .await
             .map_err(|e| e.to_string())?;
         let (tx, frames) = mpsc::unbounded_channel();
@@ -268,6 +275,17 @@ impl Rogue {
         let to = to.iter().map(|c| c.parse().expect("code")).collect();
         Item::event(event).expect("event item").addressed(to)
     }
+}
+
+/// The identity in `dir` (node.key, node.crt, ca.crt), its key and the code it certifies.
+fn identity(dir: &Path) -> (Identity, SigningKey, NodeCode) {
+    let pem = std::fs::read_to_string(dir.join("node.key")).expect("rogue key");
+    let key = SigningKey::from_pkcs8_pem(&pem).expect("rogue key is PKCS#8 ed25519");
+    let cert = pki::read_cert_pem(&dir.join("node.crt")).expect("rogue certificate");
+    let code = pki::node_code_of(&cert).expect("the certificate names a code");
+    let ca = pki::read_cert_pem(&dir.join("ca.crt")).expect("CA certificate");
+    let identity = Identity::new(cert, ca, &key).expect("identity");
+    (identity, key, code)
 }
 
 /// Reads the node's control stream into `tx` until it ends or fails.
