@@ -23,7 +23,7 @@ use federation_proto::{
 };
 use serde_json::{json, Value};
 use support::federation::{wait_until, Federation, SETTLE};
-use support::rogue::{Rogue, ANSWER};
+use support::rogue::{Rogue, RogueParent, ANSWER};
 use support::*;
 
 /// 莆田市, 仙游县 and its townships 枫亭镇 (honest) and 榜头镇 (the rogue's certificate).
@@ -947,6 +947,68 @@ fn a_child_on_another_fold_is_refused_naming_both_versions() {
         "{link}"
     );
     arena.honest_links_still_work();
+}
+
+/// A parent on another fold, from the dialling child's side. The "parent" is the rogue's
+/// listener holding 仙游县's genuine certificate; the child, 榜头镇, a real node. It reads its
+/// parent's hello, refuses with `fold` — naming the parent, both versions and the node to
+/// upgrade — logs it, closes, shows it as its parent link's last error, and dials again later
+/// (backing off as from any parent that refuses it) to be refused again.
+#[test]
+fn a_child_refuses_a_parent_on_another_fold() {
+    let mut fed = Federation::with_ca();
+    let pki = fed.pki().to_path_buf();
+    fed.init("county", XIANYOU, None);
+    fed.issue("county", &pki, XIANYOU);
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let parent = rt.block_on(RogueParent::listen(&fed.node("county").dir()));
+    let parent_arg = format!("{XIANYOU}@127.0.0.1:{}", parent.port);
+    fed.init(BANGTOU, BANGTOU, Some(&parent_arg));
+    fed.issue(BANGTOU, &pki, BANGTOU);
+    fed.try_start(BANGTOU).expect("the township starts");
+
+    let newer = FOLD_VERSION + 1;
+    let answer = |_: &Hello| {
+        Frame::Hello(Hello {
+            fold: newer,
+            ..Hello::new(code(XIANYOU), Holds::default())
+        })
+    };
+    let theirs = format!("node {XIANYOU} folds cases by fold version {newer}");
+    let ours = format!("this node by fold version {FOLD_VERSION}");
+    let upgrade = format!("upgrade this node to a build of fold version {newer}");
+    for attempt in 1..=2 {
+        let dial = rt.block_on(parent.answer(answer));
+        assert_eq!(dial.hello.fold, FOLD_VERSION, "the child states its fold");
+        let Some(Frame::Refuse(refusal)) = dial.then.first() else {
+            panic!("dial {attempt}: the child must refuse its parent's hello: {dial:?}");
+        };
+        assert_eq!(refusal.code, RefuseCode::Fold, "{refusal}");
+        for words in [&theirs, &ours, &upgrade] {
+            assert!(refusal.message.contains(words.as_str()), "{refusal}");
+        }
+        assert!(dial.closed, "dial {attempt}: the child kept the link");
+    }
+    let logged = |l: &str| {
+        l.contains("hello refused")
+            && [&theirs, &ours, &upgrade]
+                .iter()
+                .all(|w| l.contains(w.as_str()))
+    };
+    assert!(
+        wait_until(SETTLE, || !fed.log_lines(BANGTOU, logged).is_empty()),
+        "the child never logged the refusal:\n{}",
+        fed.node(BANGTOU).logs()
+    );
+    let link = fed.link(BANGTOU, XIANYOU).expect("the child's parent link");
+    assert_eq!(link["connected"], false, "{link}");
+    assert!(
+        link["last_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("(fold)")),
+        "{link}"
+    );
+    fed.assert_no_panic();
 }
 
 /// The hello of a child of protocol version 2, laid out as version 2 laid it out (before hellos

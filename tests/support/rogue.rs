@@ -288,6 +288,80 @@ fn identity(dir: &Path) -> (Identity, SigningKey, NodeCode) {
     (identity, key, code)
 }
 
+/// A hand-driven parent: listens on 127.0.0.1 with a genuine node certificate and answers the
+/// dial of a real child by hand, for the tests of what a child does with its parent's hello.
+pub struct RogueParent {
+    /// The code of the rogue's certificate (the code the child's node.toml names as parent).
+    pub code: NodeCode,
+    pub port: u16,
+    endpoint: quinn::Endpoint,
+}
+
+/// What a real child said on one connection to a [`RogueParent`].
+#[derive(Debug)]
+pub struct Dial {
+    /// The child's hello.
+    pub hello: Hello,
+    /// The child's frames after the rogue's answer (pings and pongs left out), until it closed
+    /// the stream, or for at most [`ANSWER`].
+    pub then: Vec<Frame>,
+    /// Whether the child closed the connection.
+    pub closed: bool,
+}
+
+impl RogueParent {
+    /// Listens with the certificate, CA and key in `dir` (node.crt, ca.crt, node.key).
+    pub async fn listen(dir: &Path) -> RogueParent {
+        let (identity, _, code) = identity(dir);
+        let config = liandong::link::tls::server_config(&identity).expect("server tls");
+        let endpoint =
+            quinn::Endpoint::server(config, "127.0.0.1:0".parse().expect("addr")).expect("bind");
+        let port = endpoint.local_addr().expect("local address").port();
+        RogueParent {
+            code,
+            port,
+            endpoint,
+        }
+    }
+
+    /// Accepts the next dial (within [`ANSWER`]), reads the child's hello and answers it with
+    /// `answer(child's hello)`, then reports what the child said next.
+    pub async fn answer(&self, answer: impl FnOnce(&Hello) -> Frame) -> Dial {
+        let incoming = tokio::time::timeout(ANSWER, self.endpoint.accept())
+            .await
+            .expect("a dial within the answer time")
+            .expect("the endpoint is open");
+        let conn = incoming.await.expect("the child's QUIC handshake");
+        let (mut tx, rx) = tokio::time::timeout(ANSWER, conn.accept_bi())
+            .await
+            .expect("the child's control stream within the answer time")
+            .expect("the child's control stream");
+        let (frames_tx, mut frames) = mpsc::unbounded_channel();
+        tokio::spawn(read_control(rx, frames_tx));
+        let hello = match tokio::time::timeout(ANSWER, frames.recv()).await {
+            Ok(Some(Frame::Hello(h))) => h,
+            other => panic!("expected the child's hello, got {other:?}"),
+        };
+        let reply = encode_frame(&answer(&hello)).expect("the answer");
+        tx.write_all(&reply).await.expect("answering the child");
+        let mut then = Vec::new();
+        // One deadline for all: a child that kept the link would ping for ever.
+        let deadline = tokio::time::Instant::now() + ANSWER;
+        while let Ok(Some(frame)) = tokio::time::timeout_at(deadline, frames.recv()).await {
+            match frame {
+                Frame::Ping { .. } | Frame::Pong { .. } => {}
+                other => then.push(other),
+            }
+        }
+        let closed = tokio::time::timeout(ANSWER, conn.closed()).await.is_ok();
+        Dial {
+            hello,
+            then,
+            closed,
+        }
+    }
+}
+
 /// Reads the node's control stream into `tx` until it ends or fails.
 async fn read_control(mut rx: quinn::RecvStream, tx: mpsc::UnboundedSender<Frame>) {
     let mut reader = FrameReader::for_stream(StreamKind::Control);
