@@ -14,15 +14,16 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use federation_proto::frame::{
-    encode_frame, Batch, Frame, Item, RefuseCode, MAX_CONTROL_FRAME_BYTES, MAX_FRAME_BYTES,
+    encode_frame, Batch, Frame, Hello, Holds, Item, RefuseCode, FOLD_VERSION,
+    MAX_CONTROL_FRAME_BYTES, MAX_FRAME_BYTES, PROTOCOL_VERSION,
 };
 use federation_proto::{
-    Applicant, ApplicantKind, CaseNo, CaseSummary, Event, EventBody, Hlc, Intake, ItemKind, Level,
-    NodeCode, State, Warning,
+    codec, Applicant, ApplicantKind, CaseNo, CaseSummary, Event, EventBody, Hlc, Intake, ItemKind,
+    Level, NodeCode, State, Warning,
 };
 use serde_json::{json, Value};
 use support::federation::{wait_until, Federation, SETTLE};
-use support::rogue::Rogue;
+use support::rogue::{Rogue, RogueParent, ANSWER};
 use support::*;
 
 /// 莆田市, 仙游县 and its townships 枫亭镇 (honest) and 榜头镇 (the rogue's certificate).
@@ -884,6 +885,191 @@ fn a_child_presenting_its_siblings_code_is_refused() {
         "the refusal names both codes: {refused}"
     );
     arena.honest_links_still_work();
+}
+
+/// A child on another fold (DESIGN §3: the same events give the same case on every node; two
+/// nodes on different fold rules would silently disagree). 榜头镇's genuine certificate and
+/// code, with a hello that states a fold version other than the county's — newer, then older.
+/// Each time the county answers with its own hello (so that a real child checks the pair and
+/// says why itself), then refuses with `fold`, naming the child, both versions and the node to
+/// upgrade, logs it and closes the link; its links page says why, and its honest links go on.
+#[test]
+fn a_child_on_another_fold_is_refused_naming_both_versions() {
+    let arena = Arena::start();
+    let older = FOLD_VERSION
+        .checked_sub(1)
+        .expect("fold versions count from 1");
+    let cases = [
+        (FOLD_VERSION + 1, "upgrade this node".to_string()),
+        (older, format!("upgrade node {BANGTOU}")),
+    ];
+    for (fold, upgrade) in cases {
+        let hello = Frame::Hello(Hello {
+            fold,
+            ..Hello::new(code(BANGTOU), Holds::default())
+        });
+        let (answer, refusal) = arena.rt.block_on(async {
+            let opening = encode_frame(&hello).expect("hello");
+            let mut rogue =
+                Rogue::connect_opening(&arena.rogue_dir, XIANYOU, arena.county_quic, &opening)
+                    .await
+                    .expect("the TLS handshake (the certificate is genuine)");
+            let answer = rogue.next_frame().await;
+            // Bounded: a county that kept the link would ping for ever.
+            let refusal = tokio::time::timeout(ANSWER, rogue.refusal())
+                .await
+                .ok()
+                .flatten();
+            assert!(
+                rogue.closed().await,
+                "the county kept the link of a child on fold version {fold}"
+            );
+            (answer, refusal)
+        });
+        assert!(
+            matches!(&answer, Some(Frame::Hello(h)) if h.fold == FOLD_VERSION),
+            "the county's hello first, stating its fold: {answer:?}"
+        );
+        let refusal = refusal.expect("the county says why");
+        assert_eq!(refusal.code, RefuseCode::Fold, "{refusal}");
+        let theirs = format!("node {BANGTOU} folds cases by fold version {fold}");
+        let ours = format!("this node by fold version {FOLD_VERSION}");
+        for words in [&theirs, &ours, &upgrade] {
+            assert!(refusal.message.contains(words.as_str()), "{refusal}");
+        }
+        arena.expect_log(&["hello refused", "(fold)", &theirs, &ours, &upgrade]);
+    }
+    let link = arena.fed.link(XIANYOU, BANGTOU).expect("the rogue's link");
+    assert_eq!(link["connected"], false, "{link}");
+    assert!(
+        link["last_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("(fold)")),
+        "{link}"
+    );
+    arena.honest_links_still_work();
+}
+
+/// A parent on another fold, from the dialling child's side. The "parent" is the rogue's
+/// listener holding 仙游县's genuine certificate; the child, 榜头镇, a real node. It reads its
+/// parent's hello, refuses with `fold` — naming the parent, both versions and the node to
+/// upgrade — logs it, closes, shows it as its parent link's last error, and dials again later
+/// (backing off as from any parent that refuses it) to be refused again.
+#[test]
+fn a_child_refuses_a_parent_on_another_fold() {
+    let mut fed = Federation::with_ca();
+    let pki = fed.pki().to_path_buf();
+    fed.init("county", XIANYOU, None);
+    fed.issue("county", &pki, XIANYOU);
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let parent = rt.block_on(RogueParent::listen(&fed.node("county").dir()));
+    let parent_arg = format!("{XIANYOU}@127.0.0.1:{}", parent.port);
+    fed.init(BANGTOU, BANGTOU, Some(&parent_arg));
+    fed.issue(BANGTOU, &pki, BANGTOU);
+    fed.try_start(BANGTOU).expect("the township starts");
+
+    let newer = FOLD_VERSION + 1;
+    let answer = |_: &Hello| {
+        Frame::Hello(Hello {
+            fold: newer,
+            ..Hello::new(code(XIANYOU), Holds::default())
+        })
+    };
+    let theirs = format!("node {XIANYOU} folds cases by fold version {newer}");
+    let ours = format!("this node by fold version {FOLD_VERSION}");
+    let upgrade = format!("upgrade this node to a build of fold version {newer}");
+    for attempt in 1..=2 {
+        let dial = rt.block_on(parent.answer(answer));
+        assert_eq!(dial.hello.fold, FOLD_VERSION, "the child states its fold");
+        let Some(Frame::Refuse(refusal)) = dial.then.first() else {
+            panic!("dial {attempt}: the child must refuse its parent's hello: {dial:?}");
+        };
+        assert_eq!(refusal.code, RefuseCode::Fold, "{refusal}");
+        for words in [&theirs, &ours, &upgrade] {
+            assert!(refusal.message.contains(words.as_str()), "{refusal}");
+        }
+        assert!(dial.closed, "dial {attempt}: the child kept the link");
+    }
+    let logged = |l: &str| {
+        l.contains("hello refused")
+            && [&theirs, &ours, &upgrade]
+                .iter()
+                .all(|w| l.contains(w.as_str()))
+    };
+    assert!(
+        wait_until(SETTLE, || !fed.log_lines(BANGTOU, logged).is_empty()),
+        "the child never logged the refusal:\n{}",
+        fed.node(BANGTOU).logs()
+    );
+    let link = fed.link(BANGTOU, XIANYOU).expect("the child's parent link");
+    assert_eq!(link["connected"], false, "{link}");
+    assert!(
+        link["last_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("(fold)")),
+        "{link}"
+    );
+    fed.assert_no_panic();
+}
+
+/// The hello of a child of protocol version 2, laid out as version 2 laid it out (before hellos
+/// stated a fold): it does not decode as a hello of this version. The county reads its version
+/// first and answers with the refusal alone, as its first frame — where a version-2 node
+/// expects a hello and reads a refusal — instead of a hello version 2 could not decode. Its
+/// honest links go on.
+#[test]
+fn a_child_of_protocol_version_2_is_refused_as_another_version() {
+    let arena = Arena::start();
+    let (first, closed) = arena.rt.block_on(async {
+        let opening = version_2_hello(code(BANGTOU));
+        let mut rogue =
+            Rogue::connect_opening(&arena.rogue_dir, XIANYOU, arena.county_quic, &opening)
+                .await
+                .expect("the TLS handshake (the certificate is genuine)");
+        let first = rogue.next_frame().await;
+        (first, rogue.closed().await)
+    });
+    let Some(Frame::Refuse(refusal)) = first else {
+        panic!("the county's first frame to a version-2 child must be its refusal: {first:?}");
+    };
+    assert_eq!(refusal.code, RefuseCode::Version, "{refusal}");
+    assert_eq!(
+        refusal.message,
+        format!("protocol version 2 is not supported: this node speaks version {PROTOCOL_VERSION}")
+    );
+    assert!(closed, "the county kept the link of a version-2 child");
+    arena.expect_log(&["hello refused", "(version)", "protocol version 2"]);
+    arena.honest_links_still_work();
+}
+
+/// A framed hello as a node of protocol version 2 sends it: version, code, features, holds —
+/// no fold version.
+fn version_2_hello(code: NodeCode) -> Vec<u8> {
+    #[derive(serde::Serialize)]
+    struct HelloV2 {
+        version: u16,
+        code: NodeCode,
+        features: u64,
+        holds: Holds,
+    }
+    /// Version 2's `Frame`, as far as its first variant.
+    #[derive(serde::Serialize)]
+    enum FrameV2 {
+        Hello(HelloV2),
+    }
+    let body = codec::encode(&FrameV2::Hello(HelloV2 {
+        version: 2,
+        code,
+        features: 0,
+        holds: Holds::default(),
+    }))
+    .expect("a version-2 hello");
+    let mut framed = u32::try_from(body.len())
+        .expect("a short body")
+        .to_be_bytes()
+        .to_vec();
+    framed.extend_from_slice(&body);
+    framed
 }
 
 /// Two nodes with the same code: a copy of 枫亭镇's folder (its key and certificate, a fresh

@@ -15,7 +15,7 @@ use crate::event::{
 };
 use crate::frame::{
     Batch, Frame, Freshness, Hello, Holds, Item, PayloadKind, Record, Refusal, RefuseCode,
-    PROTOCOL_VERSION,
+    FOLD_VERSION, PROTOCOL_VERSION,
 };
 use crate::hlc::Hlc;
 use crate::summary::{CaseSummary, JointStatus, NoticeStatus, State, Warning};
@@ -297,19 +297,21 @@ pub fn any_holds() -> impl Strategy<Value = Holds> {
     })
 }
 
-/// Mostly this build's version, sometimes any other.
+/// Mostly this build's version and fold, sometimes any other.
 pub fn any_hello() -> impl Strategy<Value = Hello> {
     (
         prop_oneof![3 => Just(PROTOCOL_VERSION), 1 => any::<u16>()],
+        prop_oneof![3 => Just(FOLD_VERSION), 1 => any::<u16>()],
         any_node_code(),
         any::<u64>(),
         any_holds(),
     )
-        .prop_map(|(version, code, features, holds)| Hello {
+        .prop_map(|(version, fold, code, features, holds)| Hello {
             version,
             code,
             features,
             holds,
+            fold,
         })
 }
 

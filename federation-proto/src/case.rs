@@ -15,6 +15,10 @@
 //!   fold order wins, the other is rejected.
 //! - **One writer**: ownership moves only by a forward/return of the owner taken over by the
 //!   receiver, so at any point in the fold exactly one node may change the state.
+//!
+//! Every node must fold alike: a change to a rule here, in [`check`](self) (case/check.rs), in
+//! the deadlines or in who is [`Case::involved`] bumps [`crate::frame::FOLD_VERSION`], and nodes
+//! of different folds refuse to link.
 
 use crate::{
     Applicant, CaseNo, Date, Event, EventBody, EventId, Hlc, Intake, ItemKind, Level, NodeCode,

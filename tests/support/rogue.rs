@@ -48,12 +48,26 @@ impl Rogue {
         hello_as: &str,
         received_upto: u64,
     ) -> Result<Rogue, String> {
-        let pem = std::fs::read_to_string(dir.join("node.key")).expect("rogue key");
-        let key = SigningKey::from_pkcs8_pem(&pem).expect("rogue key is PKCS#8 ed25519");
-        let cert = pki::read_cert_pem(&dir.join("node.crt")).expect("rogue certificate");
-        let code = pki::node_code_of(&cert).expect("the certificate names a code");
-        let ca = pki::read_cert_pem(&dir.join("ca.crt")).expect("CA certificate");
-        let identity = Identity::new(cert, ca, &key).expect("identity");
+        let hello = Frame::Hello(Hello::new(
+            hello_as.parse().expect("hello code"),
+            Holds {
+                received_upto,
+                queued_upto: 0,
+            },
+        ));
+        let opening = encode_frame(&hello).expect("hello");
+        Rogue::connect_opening(dir, parent, port, &opening).await
+    }
+
+    /// Like [`Rogue::connect`], with `opening` — any bytes: a hello of another protocol or fold
+    /// version, an old layout — in place of this build's hello.
+    pub async fn connect_opening(
+        dir: &Path,
+        parent: &str,
+        port: u16,
+        opening: &[u8],
+    ) -> Result<Rogue, String> {
+        let (identity, key, code) = identity(dir);
         let mut endpoint =
             quinn::Endpoint::client("127.0.0.1:0".parse().expect("addr")).expect("endpoint");
         endpoint
@@ -67,20 +81,13 @@ impl Rogue {
             .await
             .map_err(|_| format!("no QUIC handshake with {parent} within {ANSWER:?}"))?
             .map_err(|e| e.to_string())?;
-        // Hello on the control stream, as a real child would.
+        // The opening on the control stream, as a real child sends its hello.
         let (mut control, rx) = tokio::time::timeout(ANSWER, conn.open_bi())
             .await
             .map_err(|_| format!("no control stream to {parent} within {ANSWER:?}"))?
             .map_err(|e| e.to_string())?;
-        let hello = Frame::Hello(Hello::new(
-            hello_as.parse().expect("hello code"),
-            Holds {
-                received_upto,
-                queued_upto: 0,
-            },
-        ));
         control
-            .write_all(&encode_frame(&hello).expect("hello"))
+            .write_all(opening)
             .await
             .map_err(|e| e.to_string())?;
         let (tx, frames) = mpsc::unbounded_channel();
@@ -267,6 +274,91 @@ impl Rogue {
     pub fn item(event: &Event, to: &[&str]) -> Item {
         let to = to.iter().map(|c| c.parse().expect("code")).collect();
         Item::event(event).expect("event item").addressed(to)
+    }
+}
+
+/// The identity in `dir` (node.key, node.crt, ca.crt), its key and the code it certifies.
+fn identity(dir: &Path) -> (Identity, SigningKey, NodeCode) {
+    let pem = std::fs::read_to_string(dir.join("node.key")).expect("rogue key");
+    let key = SigningKey::from_pkcs8_pem(&pem).expect("rogue key is PKCS#8 ed25519");
+    let cert = pki::read_cert_pem(&dir.join("node.crt")).expect("rogue certificate");
+    let code = pki::node_code_of(&cert).expect("the certificate names a code");
+    let ca = pki::read_cert_pem(&dir.join("ca.crt")).expect("CA certificate");
+    let identity = Identity::new(cert, ca, &key).expect("identity");
+    (identity, key, code)
+}
+
+/// A hand-driven parent: listens on 127.0.0.1 with a genuine node certificate and answers the
+/// dial of a real child by hand, for the tests of what a child does with its parent's hello.
+pub struct RogueParent {
+    /// The code of the rogue's certificate (the code the child's node.toml names as parent).
+    pub code: NodeCode,
+    pub port: u16,
+    endpoint: quinn::Endpoint,
+}
+
+/// What a real child said on one connection to a [`RogueParent`].
+#[derive(Debug)]
+pub struct Dial {
+    /// The child's hello.
+    pub hello: Hello,
+    /// The child's frames after the rogue's answer (pings and pongs left out), until it closed
+    /// the stream, or for at most [`ANSWER`].
+    pub then: Vec<Frame>,
+    /// Whether the child closed the connection.
+    pub closed: bool,
+}
+
+impl RogueParent {
+    /// Listens with the certificate, CA and key in `dir` (node.crt, ca.crt, node.key).
+    pub async fn listen(dir: &Path) -> RogueParent {
+        let (identity, _, code) = identity(dir);
+        let config = liandong::link::tls::server_config(&identity).expect("server tls");
+        let endpoint =
+            quinn::Endpoint::server(config, "127.0.0.1:0".parse().expect("addr")).expect("bind");
+        let port = endpoint.local_addr().expect("local address").port();
+        RogueParent {
+            code,
+            port,
+            endpoint,
+        }
+    }
+
+    /// Accepts the next dial (within [`ANSWER`]), reads the child's hello and answers it with
+    /// `answer(child's hello)`, then reports what the child said next.
+    pub async fn answer(&self, answer: impl FnOnce(&Hello) -> Frame) -> Dial {
+        let incoming = tokio::time::timeout(ANSWER, self.endpoint.accept())
+            .await
+            .expect("a dial within the answer time")
+            .expect("the endpoint is open");
+        let conn = incoming.await.expect("the child's QUIC handshake");
+        let (mut tx, rx) = tokio::time::timeout(ANSWER, conn.accept_bi())
+            .await
+            .expect("the child's control stream within the answer time")
+            .expect("the child's control stream");
+        let (frames_tx, mut frames) = mpsc::unbounded_channel();
+        tokio::spawn(read_control(rx, frames_tx));
+        let hello = match tokio::time::timeout(ANSWER, frames.recv()).await {
+            Ok(Some(Frame::Hello(h))) => h,
+            other => panic!("expected the child's hello, got {other:?}"),
+        };
+        let reply = encode_frame(&answer(&hello)).expect("the answer");
+        tx.write_all(&reply).await.expect("answering the child");
+        let mut then = Vec::new();
+        // One deadline for all: a child that kept the link would ping for ever.
+        let deadline = tokio::time::Instant::now() + ANSWER;
+        while let Ok(Some(frame)) = tokio::time::timeout_at(deadline, frames.recv()).await {
+            match frame {
+                Frame::Ping { .. } | Frame::Pong { .. } => {}
+                other => then.push(other),
+            }
+        }
+        let closed = tokio::time::timeout(ANSWER, conn.closed()).await.is_ok();
+        Dial {
+            hello,
+            then,
+            closed,
+        }
     }
 }
 

@@ -29,7 +29,7 @@
 //! some holidays than its notice will; deadlines computed with it are marked provisional and
 //! re-evaluated when the notice arrives ([`super::Calendar::overlay`]).
 //!
-//! Lunar dates and the solar term come from [`festivals::TABLE`], generated from the tyme4rs
+//! Lunar dates and the solar term come from `festivals::TABLE`, generated from the tyme4rs
 //! crate (the 寿星天文历 astronomical algorithm) by the test `festival_table_is_generated` below,
 //! and checked against the dates the State Council notices of 2024–2026 give. Outside the table
 //! (before [`FIRST_YEAR`] or after [`LAST_YEAR`]) only the fixed-date holidays are known.

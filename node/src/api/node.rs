@@ -44,6 +44,7 @@ pub async fn links(State(node): State<AppState>, _caller: Caller) -> Json<Value>
                 "last_ack": s.last_ack,
                 "connections": s.connections,
                 "last_error": s.last_error,
+                "features": s.features,
             })
         })
         .collect();

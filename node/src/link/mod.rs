@@ -51,6 +51,10 @@ pub struct LinkState {
     /// Connections established since start.
     pub connections: u64,
     pub last_error: Option<String>,
+    /// The optional features in effect on the last link that came up: those both sides
+    /// announced in their hellos ([`federation_proto::Hello::common_features`]). None is
+    /// defined yet, so 0.
+    pub features: u64,
     /// The live connection. A newer one replaces (and closes) it, and only the session that
     /// owns it may mark the link down — an old session timing out must not.
     #[serde(skip)]
@@ -248,6 +252,7 @@ impl Shared {
                 last_ack: 0,
                 connections: 0,
                 last_error: None,
+                features: 0,
                 current: None,
                 control: None,
                 last_seen: None,

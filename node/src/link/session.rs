@@ -2,9 +2,13 @@
 //!
 //! 1. **Who is it?** The peer's code comes from its certificate. A dialled peer must be the
 //!    configured parent; an accepted one a direct child that is not revoked.
-//! 2. **Hello** on the control stream (opened by the child): each side states, per direction,
-//!    what it holds — nothing is assumed from an earlier connection. Each side drops from its
-//!    outbox what the other already holds and resumes after it.
+//! 2. **Hello** on the control stream (opened by the child; the parent answers once it has read
+//!    the child's): each side states its protocol and fold versions, its features and, per
+//!    direction, what it holds — nothing is assumed from an earlier connection. A peer of
+//!    another protocol or fold version is refused, naming both versions (the parent answers a
+//!    hello of another protocol version with the refusal alone: see
+//!    [`federation_proto::frame::hello`]). The features both announce are recorded with the
+//!    link. Each side drops from its outbox what the other already holds and resumes after it.
 //! 3. **Bulk**: each side streams its outbox to the other on its own unidirectional stream, in
 //!    batches, with a bounded window of unacknowledged items.
 //! 4. **Acks** go back on the control stream, and only after the engine has made the batch
@@ -18,8 +22,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
 use federation_proto::frame::{
-    encode_batch_frame_into, encode_frame_into, Frame, FrameReader, Hello, Holds, Refusal,
-    RefuseCode, StreamKind, MAX_FRAME_BYTES,
+    encode_batch_frame_into, encode_frame_into, Frame, FrameError, FrameReader, Hello, Holds,
+    Opening, Refusal, RefuseCode, StreamKind, FEATURES, MAX_FRAME_BYTES,
 };
 use federation_proto::route::direct_child_of;
 use federation_proto::NodeCode;
@@ -172,9 +176,13 @@ impl Session {
         // (a restoring child sends `Restore` right behind it) must not be dropped with a reader
         // of the hello's own — that lost restores now and then (tests/attacks.rs).
         let mut control_reader = FrameReader::for_stream(StreamKind::Control);
-        let theirs = self
+        let hello = self
             .hello(&mut control_tx, &mut control_rx, &mut control_reader)
             .await?;
+        let theirs = hello.holds;
+        // The one place where the optional features of a link are settled: those both sides
+        // announced. None is defined yet; the registry shows them with the link.
+        let features = hello.common_features(FEATURES);
         // A child that holds nothing from us (new, or restored) gets the whole directory;
         // others have it already through the flood.
         let welcome = self.role == Role::Child && theirs.received_upto == 0;
@@ -195,6 +203,7 @@ impl Session {
             s.connections += 1;
             s.last_ack = theirs.received_upto;
             s.last_error = None;
+            s.features = features;
         });
         // A revocation taken between `authorise` and here found no live connection to close
         // (`close_revoked` looks in the registry): look again now that this one is in it.
@@ -213,6 +222,7 @@ impl Session {
         info!(
             they_hold = theirs.received_upto,
             they_queued = theirs.queued_upto,
+            features,
             "link up"
         );
         let (acks_tx, acks_rx) = watch::channel(theirs.received_upto);
@@ -239,45 +249,63 @@ impl Session {
         }
     }
 
-    /// Exchanges hellos; returns what the peer holds.
+    /// Exchanges hellos; returns the peer's, checked.
+    ///
+    /// The dialling side (our peer is the parent) writes first: its hello opens the stream.
+    /// The dialled side reads the child's hello first, so that it can answer a hello of another
+    /// protocol version with the refusal alone — such a peer may not decode our hello, but it
+    /// reads a refusal — and any other hello with ours, so that on a fold mismatch both sides
+    /// check the pair and each logs why.
     async fn hello(
         &self,
         tx: &mut SendStream,
         rx: &mut RecvStream,
         reader: &mut FrameReader,
-    ) -> Result<Holds> {
+    ) -> Result<Hello> {
         let store = self.shared.store.clone();
         // What we announce as held must be durable: the peer drops it from its outbox.
         tokio::task::spawn_blocking(move || store.flush()).await??;
         let counters = self.shared.store.link_counters()?;
         let ours = counters.get(&self.peer).copied().unwrap_or_default();
-        let hello = Hello::new(
+        let hello = Frame::Hello(Hello::new(
             self.shared.code,
             Holds {
                 received_upto: ours.received,
                 queued_upto: ours.queued,
             },
-        );
-        write_frame(tx, &Frame::Hello(hello)).await?;
-        let frame = tokio::time::timeout(HELLO_TIMEOUT, next_frame(rx, reader))
+        ));
+        let dialled = self.role == Role::Parent;
+        if dialled {
+            write_frame(tx, &hello).await?;
+        }
+        let opening = tokio::time::timeout(HELLO_TIMEOUT, next_opening(rx, reader))
             .await
             .map_err(|_| anyhow!("no hello within {HELLO_TIMEOUT:?}"))??;
-        let theirs = match frame {
-            Some(Frame::Hello(h)) => h,
-            Some(Frame::Refuse(r)) => bail!("peer refused the link: {r}"),
-            other => bail!("expected a hello, got {:?}", other.map(|f| f.name())),
+        let checked = match opening {
+            Some(Opening::Frame(Frame::Hello(theirs))) => theirs.check(self.peer).map(|()| theirs),
+            Some(Opening::OtherVersion(version)) => Err(Refusal::other_version(version)),
+            Some(Opening::Frame(Frame::Refuse(r))) => bail!("peer refused the link: {r}"),
+            Some(Opening::Frame(other)) => bail!("expected a hello, got {}", other.name()),
+            None => bail!("expected a hello, the peer closed the control stream"),
         };
-        if let Err(refusal) = theirs.check(self.peer) {
-            let _ = write_frame(tx, &Frame::Refuse(refusal.clone())).await;
-            // Returning drops the connection at once, which discards the refusal still in the
-            // send buffer: the peer saw a bare close and could not log why (tests/attacks.rs,
-            // `a_child_presenting_its_siblings_code_is_refused`). Give it a moment to leave, as
-            // `refuse` does, and name the reason in the close too.
-            tokio::time::sleep(Duration::from_millis(50)).await;
-            self.conn
-                .close(3u32.into(), refusal.code.as_str().as_bytes());
-            bail!("hello refused: {refusal}");
+        let other_version = matches!(&checked, Err(r) if r.code == RefuseCode::Version);
+        if !dialled && !other_version {
+            write_frame(tx, &hello).await?;
         }
+        let theirs = match checked {
+            Ok(theirs) => theirs,
+            Err(refusal) => {
+                let _ = write_frame(tx, &Frame::Refuse(refusal.clone())).await;
+                // Returning drops the connection at once, which discards the refusal still in
+                // the send buffer: the peer saw a bare close and could not log why
+                // (tests/attacks.rs, `a_child_presenting_its_siblings_code_is_refused`). Give it
+                // a moment to leave, as `refuse` does, and name the reason in the close too.
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                self.conn
+                    .close(3u32.into(), refusal.code.as_str().as_bytes());
+                bail!("hello refused: {refusal}");
+            }
+        };
         if theirs.holds.received_upto > ours.queued {
             // Our store was restored (or lost its outbox): the peer already holds more from us
             // than we ever queued in this life, so what we queue now must number after it.
@@ -286,7 +314,7 @@ impl Session {
                 .rebase(self.peer, theirs.holds.received_upto)
                 .await?;
         }
-        Ok(theirs.holds)
+        Ok(theirs)
     }
 
     /// Streams the outbox after `start`, keeping at most [`WINDOW`] items unacknowledged.
@@ -541,8 +569,26 @@ async fn write_frame(stream: &mut SendStream, frame: &Frame) -> Result<()> {
 
 /// The next whole frame from `stream`; `None` at a clean end of stream.
 async fn next_frame(stream: &mut RecvStream, reader: &mut FrameReader) -> Result<Option<Frame>> {
+    next_with(stream, reader, FrameReader::next_frame).await
+}
+
+/// The peer's first frame, a hello read version first ([`FrameReader::next_opening`]).
+async fn next_opening(
+    stream: &mut RecvStream,
+    reader: &mut FrameReader,
+) -> Result<Option<Opening>> {
+    next_with(stream, reader, FrameReader::next_opening).await
+}
+
+/// The next whole frame from `stream`, as `read` takes it from the reader; `None` at a clean
+/// end of stream.
+async fn next_with<T>(
+    stream: &mut RecvStream,
+    reader: &mut FrameReader,
+    read: impl Fn(&mut FrameReader) -> Result<Option<T>, FrameError>,
+) -> Result<Option<T>> {
     loop {
-        if let Some(frame) = reader.next_frame()? {
+        if let Some(frame) = read(reader)? {
             return Ok(Some(frame));
         }
         match stream.read_chunk(64 * 1024, true).await? {
