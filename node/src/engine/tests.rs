@@ -5,6 +5,8 @@ use std::sync::atomic::Ordering;
 use super::*;
 use crate::fixtures::{actor, intake, township_event};
 use crate::store::SledStore;
+use crate::verify::Checked;
+use federation_proto::frame::Batch;
 
 fn start(dir: &std::path::Path) -> (Arc<SledStore>, Engine) {
     let store = Arc::new(SledStore::open(dir, 1 << 20).unwrap());
