@@ -54,6 +54,62 @@ fn run(seed: u64, steps: u64, lying: bool) -> (Vec<String>, Tally) {
     (findings, tally)
 }
 
+/// A scripted schedule, checked like the random ones: 仙游县 forwards a case to 榜头镇, then its
+/// clock is set fifteen days ahead and it sweeps — its summary of the case, still in transit at
+/// the county, reaches the city dated days ahead — and then the township takes the case over.
+/// The city must end with the township's summary (an ancestor once kept the county's for good:
+/// summaries were ordered by the writer's clock alone). Random schedules rarely line this up:
+/// any event from the county reaching the township first moves the township's clock along.
+fn a_clock_that_ran_ahead() -> Vec<String> {
+    use federation_proto::EventBody;
+    use liandong::engine::Write;
+
+    let mut world = World::new(0, false);
+    world.heal();
+    let (county, township) = (world.index("350322"), world.index("350322101"));
+    let mut intake = world.intake("350322".parse().expect("a code"));
+    intake.deciding_level = federation_proto::Level::County;
+    let mut findings = Vec::new();
+    let mut step = |world: &mut World, i: usize, write: Write| {
+        if let Err(e) = world.act(i, write) {
+            findings.push(format!("the scripted action failed: {e}"));
+        }
+    };
+    let Ok(case) = world.act(county, Write::Submit(intake)) else {
+        return vec!["the county's intake failed".into()];
+    };
+    let to = world.nodes[township].code;
+    let forward = EventBody::Forward { to };
+    step(
+        &mut world,
+        county,
+        Write::Act {
+            case_no: case.case_no,
+            body: forward,
+        },
+    );
+    world.heal();
+    // Past the National Day holidays (1–8 October): the promised days have run out.
+    world.jump(county, 15 * 86_400_000);
+    world.sweep(county);
+    world.heal();
+    step(
+        &mut world,
+        township,
+        Write::Act {
+            case_no: case.case_no,
+            body: EventBody::TakeOver,
+        },
+    );
+    if !world.heal() {
+        findings.push("the links did not settle".into());
+    }
+    findings.extend(std::mem::take(&mut world.findings));
+    findings.extend(check::verify(&world));
+    world.shut_down();
+    findings
+}
+
 fn main() -> ExitCode {
     // `cargo test -- <filter>` passes the filter on: run only when it names us (or none).
     let args: Vec<String> = std::env::args()
@@ -64,6 +120,14 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     let steps = env_u64("LIANDONG_SIM_STEPS", 150);
+    let scripted = a_clock_that_ran_ahead();
+    if !scripted.is_empty() {
+        println!("the scripted schedule (a county's clock ahead) broke invariants:");
+        for f in &scripted {
+            println!("  {f}");
+        }
+        return ExitCode::FAILURE;
+    }
     if let Ok(seed) = std::env::var("LIANDONG_SIM_SEED") {
         let Ok(seed) = seed.parse::<u64>() else {
             eprintln!("LIANDONG_SIM_SEED must be a number");

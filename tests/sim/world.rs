@@ -366,7 +366,7 @@ impl World {
         }
     }
 
-    fn intake(&mut self, at: NodeCode) -> Intake {
+    pub fn intake(&mut self, at: NodeCode) -> Intake {
         let levels: Vec<Level> = [Level::Township, Level::County, Level::City]
             .into_iter()
             .filter(|l| *l <= at.level())
@@ -502,15 +502,62 @@ impl World {
     }
 
     fn sweep_any(&mut self) {
-        let Some(&i) = self.rng.choose(&self.up()) else {
-            return;
-        };
+        if let Some(&i) = self.rng.choose(&self.up()) {
+            self.sweep(i);
+        }
+    }
+
+    pub fn sweep(&mut self, i: usize) {
         if let Some(engine) = self.engine(i) {
             if let Err(e) = self.rt.block_on(engine.sweep(false)) {
                 let code = self.nodes[i].code;
                 self.findings.push(format!("{code}: sweep failed: {e}"));
             }
         }
+    }
+
+    // --- scripted scenarios ----------------------------------------------------------------
+
+    /// The node of `code`.
+    pub fn index(&self, code: &str) -> usize {
+        self.nodes
+            .iter()
+            .position(|n| n.code.to_string() == code)
+            .expect("a node of the tree")
+    }
+
+    /// A window's action at node `i`, recorded as acknowledged when it succeeds.
+    pub fn act(&mut self, i: usize, write: Write) -> Result<Case, EngineError> {
+        let code = self.nodes[i].code;
+        let action = match &write {
+            Write::Submit(_) => "submit",
+            Write::Act { body, .. } => body.action(),
+        };
+        let engine = self.engine(i).expect("the node runs");
+        let case = self.rt.block_on(engine.write(clerk(None), write))?;
+        if let Some(seq) = case
+            .log
+            .iter()
+            .filter(|l| l.id.origin == code)
+            .map(|l| l.id.seq)
+            .max()
+        {
+            self.acks.push(Ack {
+                node: code,
+                seq,
+                case_no: case.case_no,
+                action,
+            });
+        }
+        Ok(case)
+    }
+
+    /// Moves node `i`'s clock by `ms` (a clock set wrong).
+    pub fn jump(&mut self, i: usize, ms: i64) {
+        self.nodes[i].skew_ms += ms;
+        self.nodes[i]
+            .clock
+            .set_ms((self.time_ms as i64 + self.nodes[i].skew_ms).max(0) as u64);
     }
 
     // --- faults --------------------------------------------------------------------------
@@ -565,12 +612,21 @@ impl World {
         self.links[l].partitioned = false;
     }
 
-    /// A node's clock set forward by up to three days, or back by up to two hours.
+    /// A node's clock set forward by up to three days, or back by up to two hours; half the
+    /// time the node sweeps its cases at once, writing summaries dated by the jumped clock (a
+    /// county's sweep with its clock ahead once held the city's view of a case it had handed
+    /// on).
     fn clock_jump(&mut self) {
         let i = self.rng.below(self.nodes.len());
         let jump = self.rng.below(3 * 86_400_000 + 7_200_000) as i64 - 7_200_000;
         self.nodes[i].skew_ms += jump;
+        self.nodes[i]
+            .clock
+            .set_ms((self.time_ms as i64 + self.nodes[i].skew_ms).max(0) as u64);
         self.tally.clock_jumps += 1;
+        if self.rng.chance(0.5) {
+            self.sweep(i);
+        }
     }
 
     // --- links ---------------------------------------------------------------------------
