@@ -939,14 +939,7 @@ fn a_child_on_another_fold_is_refused_naming_both_versions() {
         }
         arena.expect_log(&["hello refused", "(fold)", &theirs, &ours, &upgrade]);
     }
-    let link = arena.fed.link(XIANYOU, BANGTOU).expect("the rogue's link");
-    assert_eq!(link["connected"], false, "{link}");
-    assert!(
-        link["last_error"]
-            .as_str()
-            .is_some_and(|e| e.contains("(fold)")),
-        "{link}"
-    );
+    assert_down_for_fold(&arena.fed.link(XIANYOU, BANGTOU).expect("the rogue's link"));
     arena.honest_links_still_work();
 }
 
@@ -1001,7 +994,13 @@ fn a_child_refuses_a_parent_on_another_fold() {
         "the child never logged the refusal:\n{}",
         fed.node(BANGTOU).logs()
     );
-    let link = fed.link(BANGTOU, XIANYOU).expect("the child's parent link");
+    assert_down_for_fold(&fed.link(BANGTOU, XIANYOU).expect("the child's parent link"));
+    fed.assert_no_panic();
+}
+
+/// A link as `GET /api/v1/links` shows it after a fold refusal: down, its last error the
+/// refusal.
+fn assert_down_for_fold(link: &Value) {
     assert_eq!(link["connected"], false, "{link}");
     assert!(
         link["last_error"]
@@ -1009,7 +1008,6 @@ fn a_child_refuses_a_parent_on_another_fold() {
             .is_some_and(|e| e.contains("(fold)")),
         "{link}"
     );
-    fed.assert_no_panic();
 }
 
 /// The hello of a child of protocol version 2, laid out as version 2 laid it out (before hellos
