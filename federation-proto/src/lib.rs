@@ -19,6 +19,8 @@
 //! - [`codec`]: versioned, size-limited binary encoding.
 //! - [`sign`]: ed25519 signatures over the canonical encoding.
 //! - [`frame`]: the link protocol — streams, frames, length-prefixed framing, handshake checks.
+//! - [`link`]: one link connection as a state machine — hello, resume, window, acks, pings,
+//!   timeouts — driven by the shell with frames, durability and an explicit `now`.
 //! - [`route`]: longest-prefix next hops over the tree, and which items go where (DESIGN.md §4).
 
 pub mod applicant;
@@ -34,6 +36,7 @@ pub mod deadline;
 pub mod event;
 pub mod frame;
 pub mod hlc;
+pub mod link;
 pub mod route;
 pub mod sign;
 pub mod summary;

@@ -1,18 +1,20 @@
-//! One link connection, from authorisation to close.
+//! One link connection, from authorisation to close: the tokio shell around the link
+//! protocol's state machine ([`federation_proto::link::Link`]), which decides everything the
+//! protocol says — hellos, where to resume, the window, acks, pings, timeouts, what closes the
+//! link. This file only moves bytes and calls the engine:
 //!
 //! 1. **Who is it?** The peer's code comes from its certificate. A dialled peer must be the
 //!    configured parent; an accepted one a direct child that is not revoked.
-//! 2. **Hello** on the control stream (opened by the child; the parent answers once it has read
-//!    the child's): each side states its protocol and fold versions, its features and, per
-//!    direction, what it holds — nothing is assumed from an earlier connection. A peer of
-//!    another protocol or fold version is refused, naming both versions (the parent answers a
-//!    hello of another protocol version with the refusal alone: see
-//!    [`federation_proto::frame::hello`]). The features both announce are recorded with the
-//!    link. Each side drops from its outbox what the other already holds and resumes after it.
-//! 3. **Bulk**: each side streams its outbox to the other on its own unidirectional stream, in
-//!    batches, with a bounded window of unacknowledged items.
-//! 4. **Acks** go back on the control stream, and only after the engine has made the batch
-//!    durable. Control traffic never waits behind bulk data.
+//! 2. **Streams.** The child opens the control stream; each side opens its own unidirectional
+//!    bulk stream once the link is up. One task reads each incoming stream and one writes each
+//!    outgoing one, so control traffic never waits behind bulk data; the driver
+//!    ([`Session::drive`]) owns the state machine and feeds it what the tasks and the engine
+//!    report.
+//! 3. **Durability.** What the hello announces as held is flushed first; a received batch is
+//!    checked off the write thread, handed to the engine without waiting for the one before
+//!    (up to [`federation_proto::link::PIPELINE`]), and acknowledged in order, each once the
+//!    engine made it durable; the outbox is sent only up to what the engine published as
+//!    durable ([`crate::engine::Engine::outbox_changes`]).
 //!
 //! A bad signature, a sequence gap or a malformed frame closes the connection; the child dials
 //! again and the fresh hello settles where to resume.
@@ -20,35 +22,39 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{bail, Context, Result};
 use federation_proto::frame::{
-    encode_batch_frame_into, encode_frame_into, Frame, FrameError, FrameReader, Hello, Holds,
-    Opening, Refusal, RefuseCode, StreamKind, FEATURES, MAX_FRAME_BYTES,
+    encode_batch_frame_into, encode_frame_into, Batch, Frame, FrameError, FrameReader, Opening,
+    Refusal, RefuseCode, StreamKind, MAX_FRAME_BYTES,
 };
+use federation_proto::link::{self, BulkPermit, Event, Link, LinkError, Side};
 use federation_proto::route::direct_child_of;
-use federation_proto::NodeCode;
+use federation_proto::{Holds, NodeCode};
 use quinn::{Connection, RecvStream, SendStream};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
 use tracing::{error, info, warn, Instrument};
 
 use super::{tls, Role, Shared};
-use crate::engine::{EngineError, Receipt};
+use crate::engine::{Durable, EngineError, Receipt};
 use crate::pki::Revocations;
 use crate::verify::Checked;
 
-/// Unacknowledged items a sender may have in flight.
-const WINDOW: u64 = 16_384;
-/// Items per batch at most (a batch is also bounded in bytes).
-const BATCH_ITEMS: usize = 1024;
 /// Bytes per batch frame we aim to stay under.
 const BATCH_BYTES: usize = MAX_FRAME_BYTES / 2;
-const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
-/// Batches handed to the engine and not yet acknowledged, per link.
-const PIPELINE: usize = 4;
+/// Control frames waiting for the control stream's writer.
+const CONTROL_QUEUE: usize = 64;
 
 /// The receipt of a batch handed to the engine, once it is durable.
 type PendingReceipt =
     std::pin::Pin<Box<dyn std::future::Future<Output = Result<Receipt, EngineError>> + Send>>;
+
+/// What a reading task saw on its stream.
+enum Incoming<T> {
+    Frame(T),
+    /// A clean end of the stream.
+    End,
+}
 
 pub(crate) struct Session {
     conn: Connection,
@@ -167,43 +173,229 @@ impl Session {
         }
     }
 
+    /// Opens the control stream, starts its reader and writer, and drives the link.
     async fn serve(&self, der: Vec<u8>) -> Result<()> {
-        let (mut control_tx, mut control_rx) = match self.role {
+        let (control_tx, control_rx) = match self.role {
             Role::Parent => self.conn.open_bi().await?,
             Role::Child => self.conn.accept_bi().await?,
         };
+        // What we announce as held must be durable: the peer drops it from its outbox.
+        let store = self.shared.store.clone();
+        tokio::task::spawn_blocking(move || store.flush()).await??;
+        let counters = self.shared.store.link_counters()?;
+        let ours = counters.get(&self.peer).copied().unwrap_or_default();
+        let side = match self.role {
+            Role::Parent => Side::Child,
+            Role::Child => Side::Parent,
+        };
+        let config = link::Config {
+            me: self.shared.code,
+            peer: self.peer,
+            side,
+            holds: Holds {
+                received_upto: ours.received,
+                queued_upto: ours.queued,
+            },
+            restore: side == Side::Child && self.shared.restore.is_some(),
+        };
+        let mut tasks = JoinSet::new();
+        let (control_out, frames) = mpsc::channel(CONTROL_QUEUE);
+        tasks.spawn(write_control(control_tx, frames).in_current_span());
         // One reader for the control stream's whole life: what arrived with the peer's hello
         // (a restoring child sends `Restore` right behind it) must not be dropped with a reader
         // of the hello's own — that lost restores now and then (tests/attacks.rs).
-        let mut control_reader = FrameReader::for_stream(StreamKind::Control);
-        let hello = self
-            .hello(&mut control_tx, &mut control_rx, &mut control_reader)
-            .await?;
-        let theirs = hello.holds;
-        // The one place where the optional features of a link are settled: those both sides
-        // announced. None is defined yet; the registry shows them with the link.
-        let features = hello.common_features(FEATURES);
-        // A child that holds nothing from us (new, or restored) gets the whole directory;
-        // others have it already through the flood.
-        let welcome = self.role == Role::Child && theirs.received_upto == 0;
-        self.shared
-            .engine
-            .learn(self.peer, der, welcome)
-            .await
-            .context("taking the peer's certificate")?;
-        self.shared
-            .engine
-            .ack(self.peer, theirs.received_upto)
-            .await?;
+        let (control_in_tx, control_in) = mpsc::channel(CONTROL_QUEUE);
+        tasks.spawn(read_control(control_rx, control_in_tx).in_current_span());
+        let io = Io {
+            origin: Instant::now(),
+            tasks,
+            control_out,
+            control_in,
+            bulk_in: None,
+            bulk_out: None,
+            submit: None,
+            outcomes: None,
+            der: Some(der),
+        };
+        let mut link = Link::new(config, 0);
+        self.drive(&mut link, io).await
+    }
+
+    /// The driver: feeds the state machine what arrives, carries out what it asks, until it
+    /// closes.
+    async fn drive(&self, link: &mut Link, mut io: Io) -> Result<()> {
+        let mut changes = self.shared.engine.outbox_changes();
+        let (outgoing_tx, mut outgoing) = mpsc::channel::<Frame>(CONTROL_QUEUE);
+        loop {
+            while let Some(event) = link.poll_event() {
+                self.on_event(event, link, &mut io, &outgoing_tx).await?;
+            }
+            while let Some(frame) = link.poll_transmit() {
+                io.control_out
+                    .send(frame)
+                    .await
+                    .context("control out: the writer stopped")?;
+            }
+            if let Some(why) = link.closed() {
+                return self.closed(why.clone()).await;
+            }
+            link.handle_outbox(durable_for(&changes.borrow_and_update(), self.peer));
+            let permit = link.poll_bulk().filter(|_| io.bulk_out.is_some());
+            let wants_batch = link.wants_batch() && io.bulk_in.is_some();
+            let deadline = link
+                .poll_timeout()
+                .map(|ms| io.origin + Duration::from_millis(ms));
+            tokio::select! {
+                incoming = io.control_in.recv() => {
+                    let now = io.now();
+                    match incoming.context("control in: the reader stopped")?? {
+                        Incoming::Frame(Opening::Frame(frame)) => {
+                            link.handle_frame(now, StreamKind::Control, frame)
+                        }
+                        Incoming::Frame(opening) => link.handle_opening(now, opening),
+                        Incoming::End => link.handle_end(StreamKind::Control),
+                    }
+                    self.shared.update(self.peer, self.role, |s| {
+                        s.last_seen = Some(Instant::now())
+                    });
+                }
+                incoming = recv_some(&mut io.bulk_in), if wants_batch => {
+                    match incoming.context("receiving: the reader stopped")?? {
+                        Incoming::Frame(frame) => link.handle_frame(io.now(), StreamKind::Bulk, frame),
+                        Incoming::End => link.handle_end(StreamKind::Bulk),
+                    }
+                }
+                outcome = recv_some(&mut io.outcomes) => {
+                    link.handle_receipt(outcome.context("receiving: the engine stopped")??);
+                }
+                sending = reserve_some(&io.bulk_out), if permit.is_some() => {
+                    let Some(permit_to_send) = permit else { continue };
+                    let sending = sending.context("sending: the writer stopped")?;
+                    match self.next_batch(permit_to_send)? {
+                        Some((first, last, bytes)) => {
+                            sending.send(bytes);
+                            link.bulk_sent(first, last);
+                        }
+                        None => link.bulk_empty(),
+                    }
+                }
+                changed = changes.changed() => changed.context("the engine stopped")?,
+                frame = outgoing.recv() => {
+                    if let Some(frame) = frame {
+                        link.send(frame);
+                    }
+                }
+                _ = sleep_until(deadline), if deadline.is_some() => link.handle_timeout(io.now()),
+                Some(done) = io.tasks.join_next() => match done {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => return Err(e),
+                    Err(e) => bail!("a link task failed: {e}"),
+                },
+            }
+        }
+    }
+
+    /// Carries out one thing the state machine asks.
+    async fn on_event(
+        &self,
+        event: Event,
+        link: &mut Link,
+        io: &mut Io,
+        outgoing: &mpsc::Sender<Frame>,
+    ) -> Result<()> {
+        match event {
+            Event::Up(up) => {
+                let theirs = up.theirs.holds;
+                if let Some(floor) = up.rebase {
+                    // Our store was restored (or lost its outbox): the peer already holds more
+                    // from us than we ever queued in this life, so what we queue now must
+                    // number after it.
+                    self.shared.engine.rebase(self.peer, floor).await?;
+                }
+                let der = io.der.take().unwrap_or_default();
+                self.shared
+                    .engine
+                    .learn(self.peer, der, up.welcome)
+                    .await
+                    .context("taking the peer's certificate")?;
+                self.shared
+                    .engine
+                    .ack(self.peer, theirs.received_upto)
+                    .await?;
+                self.registered(outgoing, theirs.received_upto, up.features)?;
+                let _ = self.up_since.set(Instant::now());
+                info!(
+                    they_hold = theirs.received_upto,
+                    they_queued = theirs.queued_upto,
+                    features = up.features,
+                    "link up"
+                );
+                self.start_bulk(io).await?;
+            }
+            Event::Acked(upto) => {
+                self.shared.engine.ack(self.peer, upto).await?;
+                self.shared
+                    .update(self.peer, self.role, |s| s.last_ack = upto);
+            }
+            Event::Batch(batch) => {
+                let Some(batches) = io.submit.clone() else {
+                    bail!("a batch before the bulk stream started");
+                };
+                batches
+                    .send(batch)
+                    .await
+                    .context("receiving: the checker stopped")?;
+            }
+            Event::RestoreRequested => {
+                let upto = self.shared.engine.restore_dump(self.peer).await?;
+                link.restore_queued(upto);
+            }
+            Event::RestoreQueued(upto) => {
+                if let Some(target) = &self.shared.restore {
+                    target.send_replace(Some(upto));
+                }
+            }
+            Event::Pull {
+                request,
+                deadline_ms,
+            } => {
+                let (shared, outgoing, parent) = (self.shared.clone(), outgoing.clone(), self.peer);
+                tokio::spawn(
+                    async move {
+                        let done = shared.answer_pull(parent, request, deadline_ms).await;
+                        let _ = outgoing.send(done).await;
+                    }
+                    .in_current_span(),
+                );
+            }
+            Event::PullDone { request, nodes } => self.shared.pull_done(self.peer, request, nodes),
+            Event::Ignored(frame) => info!(frame, "control frame not handled by this version"),
+        }
+        Ok(())
+    }
+
+    /// Puts the live connection in the registry (closing one it replaces), with the channel
+    /// pulls send on.
+    fn registered(
+        &self,
+        outgoing: &mpsc::Sender<Frame>,
+        last_ack: u64,
+        features: u64,
+    ) -> Result<()> {
+        let mine = self.conn.stable_id();
         self.shared.update(self.peer, self.role, |s| {
             if let Some(old) = s.current.replace(self.conn.clone()) {
-                old.close(4u32.into(), b"replaced by a new connection");
+                if old.stable_id() != mine {
+                    old.close(4u32.into(), b"replaced by a new connection");
+                }
             }
             s.connected = true;
             s.connections += 1;
-            s.last_ack = theirs.received_upto;
+            s.last_ack = last_ack;
             s.last_error = None;
             s.features = features;
+            s.control = Some(outgoing.clone());
+            s.last_seen = Some(Instant::now());
         });
         // A revocation taken between `authorise` and here found no live connection to close
         // (`close_revoked` looks in the registry): look again now that this one is in it.
@@ -218,366 +410,236 @@ impl Session {
             self.conn.close(5u32.into(), b"certificate revoked");
             bail!("{} was revoked while the link came up", self.peer);
         }
-        let _ = self.up_since.set(Instant::now());
-        info!(
-            they_hold = theirs.received_upto,
-            they_queued = theirs.queued_upto,
-            features,
-            "link up"
-        );
-        let (acks_tx, acks_rx) = watch::channel(theirs.received_upto);
-        let (frames_tx, frames_rx) = mpsc::channel::<Frame>(64);
-        let mine = self.conn.stable_id();
-        self.shared.update(self.peer, self.role, |s| {
-            if s.current.as_ref().is_some_and(|c| c.stable_id() == mine) {
-                s.control = Some(frames_tx.clone());
-                s.last_seen = Some(std::time::Instant::now());
-            }
-        });
-        if self.role == Role::Parent && self.shared.restore.is_some() {
-            frames_tx.send(Frame::Restore).await?;
-        }
-        // A QUIC stream reaches the peer only with its first bytes: accept the peer's bulk
-        // stream inside the receiver, so neither side waits for the other to send first.
-        let bulk_out = self.conn.open_uni().await?;
-        tokio::select! {
-            r = self.send_outbox(bulk_out, theirs.received_upto, acks_rx) => r.context("sending"),
-            r = self.receive_bulk(frames_tx.clone()) => r.context("receiving"),
-            r = write_control(control_tx, frames_rx) => r.context("control out"),
-            r = ping(frames_tx.clone()) => r.context("ping"),
-            r = self.read_control(control_rx, control_reader, acks_tx, frames_tx) => r.context("control in"),
-        }
+        Ok(())
     }
 
-    /// Exchanges hellos; returns the peer's, checked.
-    ///
-    /// The dialling side (our peer is the parent) writes first: its hello opens the stream.
-    /// The dialled side reads the child's hello first, so that it can answer a hello of another
-    /// protocol version with the refusal alone — such a peer may not decode our hello, but it
-    /// reads a refusal — and any other hello with ours, so that on a fold mismatch both sides
-    /// check the pair and each logs why.
-    async fn hello(
-        &self,
-        tx: &mut SendStream,
-        rx: &mut RecvStream,
-        reader: &mut FrameReader,
-    ) -> Result<Hello> {
-        let store = self.shared.store.clone();
-        // What we announce as held must be durable: the peer drops it from its outbox.
-        tokio::task::spawn_blocking(move || store.flush()).await??;
-        let counters = self.shared.store.link_counters()?;
-        let ours = counters.get(&self.peer).copied().unwrap_or_default();
-        let hello = Frame::Hello(Hello::new(
-            self.shared.code,
-            Holds {
-                received_upto: ours.received,
-                queued_upto: ours.queued,
-            },
-        ));
-        let dialled = self.role == Role::Parent;
-        if dialled {
-            write_frame(tx, &hello).await?;
-        }
-        let opening = tokio::time::timeout(HELLO_TIMEOUT, next_opening(rx, reader))
-            .await
-            .map_err(|_| anyhow!("no hello within {HELLO_TIMEOUT:?}"))??;
-        let checked = match opening {
-            Some(Opening::Frame(Frame::Hello(theirs))) => theirs.check(self.peer).map(|()| theirs),
-            Some(Opening::OtherVersion(version)) => Err(Refusal::other_version(version)),
-            Some(Opening::Frame(Frame::Refuse(r))) => bail!("peer refused the link: {r}"),
-            Some(Opening::Frame(other)) => bail!("expected a hello, got {}", other.name()),
-            None => bail!("expected a hello, the peer closed the control stream"),
-        };
-        let other_version = matches!(&checked, Err(r) if r.code == RefuseCode::Version);
-        if !dialled && !other_version {
-            write_frame(tx, &hello).await?;
-        }
-        let theirs = match checked {
-            Ok(theirs) => theirs,
-            Err(refusal) => {
-                let _ = write_frame(tx, &Frame::Refuse(refusal.clone())).await;
-                // Returning drops the connection at once, which discards the refusal still in
-                // the send buffer: the peer saw a bare close and could not log why
-                // (tests/attacks.rs, `a_child_presenting_its_siblings_code_is_refused`). Give it
-                // a moment to leave, as `refuse` does, and name the reason in the close too.
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                self.conn
-                    .close(3u32.into(), refusal.code.as_str().as_bytes());
-                bail!("hello refused: {refusal}");
-            }
-        };
-        if theirs.holds.received_upto > ours.queued {
-            // Our store was restored (or lost its outbox): the peer already holds more from us
-            // than we ever queued in this life, so what we queue now must number after it.
-            self.shared
-                .engine
-                .rebase(self.peer, theirs.holds.received_upto)
-                .await?;
-        }
-        Ok(theirs)
+    /// Opens our bulk stream and starts the tasks of both: a QUIC stream reaches the peer only
+    /// with its first bytes, so the peer's is accepted inside its reader, and neither side
+    /// waits for the other to send first.
+    async fn start_bulk(&self, io: &mut Io) -> Result<()> {
+        let stream = self.conn.open_uni().await?;
+        let (bulk_out, bytes) = mpsc::channel(1);
+        io.tasks.spawn(write_bulk(stream, bytes).in_current_span());
+        io.bulk_out = Some(bulk_out);
+        let (bulk_in_tx, bulk_in) = mpsc::channel(1);
+        io.tasks
+            .spawn(read_bulk(self.conn.clone(), bulk_in_tx).in_current_span());
+        io.bulk_in = Some(bulk_in);
+        let (batches_tx, batches) = mpsc::channel(link::PIPELINE);
+        let (receipts_tx, receipts) = mpsc::channel(link::PIPELINE);
+        let (outcomes_tx, outcomes) = mpsc::channel(link::PIPELINE);
+        let shared = self.shared.clone();
+        io.tasks
+            .spawn(submit(shared, self.peer, batches, receipts_tx).in_current_span());
+        io.tasks
+            .spawn(settle(receipts, outcomes_tx).in_current_span());
+        io.outcomes = Some(outcomes);
+        io.submit = Some(batches_tx);
+        Ok(())
     }
 
-    /// Streams the outbox after `start`, keeping at most [`WINDOW`] items unacknowledged.
-    async fn send_outbox(
-        &self,
-        mut stream: SendStream,
-        start: u64,
-        mut acks: watch::Receiver<u64>,
-    ) -> Result<()> {
-        let mut changes = self.shared.engine.outbox_changes();
-        let mut sent = start;
-        let mut buf = Vec::with_capacity(1 << 20);
-        loop {
-            if sent >= *acks.borrow() + WINDOW {
-                acks.changed().await?;
-                continue;
-            }
-            let durable = changes
-                .borrow_and_update()
-                .get(&self.peer)
-                .copied()
-                .unwrap_or(0);
-            let Some((first, items)) = self.next_items(sent, durable)? else {
-                tokio::select! {
-                    r = changes.changed() => r?,
-                    r = acks.changed() => r?,
-                }
-                continue;
-            };
-            sent = first + items.len() as u64 - 1;
-            buf.clear();
-            encode_batch_frame_into(first, &items, &mut buf)?;
-            stream.write_all(&buf).await?;
-        }
-    }
-
-    /// The next consecutive outbox items after `sent` and up to `durable`, as stored, with the
-    /// link sequence of the first; bounded in items and bytes.
-    fn next_items(&self, sent: u64, durable: u64) -> Result<Option<(u64, Vec<Vec<u8>>)>> {
-        let queued = self.shared.store.outbox(self.peer, sent, BATCH_ITEMS)?;
+    /// The outbox items the permit allows, as one encoded batch frame: consecutive, durable,
+    /// bounded in items and bytes. `None` if the outbox holds nothing there.
+    fn next_batch(&self, permit: BulkPermit) -> Result<Option<(u64, u64, Vec<u8>)>> {
+        let queued = self
+            .shared
+            .store
+            .outbox(self.peer, permit.after, permit.max_items)?;
         let Some(first) = queued
             .first()
             .map(|(seq, _)| *seq)
-            .filter(|s| *s <= durable)
+            .filter(|s| *s <= permit.upto)
         else {
             return Ok(None);
         };
-        // A peer that holds nothing (new, or restored from us) takes our numbering as it is;
-        // otherwise the outbox must continue exactly where the peer stands.
-        if first != sent + 1 && sent != 0 {
-            bail!("outbox for {} jumps from {sent} to {first}", self.peer);
-        }
         let mut items = Vec::with_capacity(queued.len());
         let mut bytes = 0;
         for (i, (seq, raw)) in queued.into_iter().enumerate() {
             let full = bytes + raw.len() > BATCH_BYTES && !items.is_empty();
-            if seq != first + i as u64 || seq > durable || full {
+            if seq != first + i as u64 || seq > permit.upto || full {
                 break;
             }
             bytes += raw.len();
             items.push(raw);
         }
-        Ok(Some((first, items)))
+        let last = first + items.len() as u64 - 1;
+        let mut buf = Vec::with_capacity(bytes + 64);
+        encode_batch_frame_into(first, &items, &mut buf)?;
+        Ok(Some((first, last, buf)))
     }
 
-    /// Applies the peer's batches and acknowledges each once it is durable.
-    ///
-    /// Batches are checked ([`Checked`]: decoded, signatures verified) off the write thread and
-    /// handed to it without waiting for the one before to be flushed, up to [`PIPELINE`] at a
-    /// time: the writer finds the next batch waiting when a flush ends, while the acks still go
-    /// back in order, each after its batch is durable.
-    async fn receive_bulk(&self, control: mpsc::Sender<Frame>) -> Result<()> {
-        let (receipts_tx, receipts_rx) = mpsc::channel(PIPELINE);
-        tokio::try_join!(
-            self.read_batches(receipts_tx, &control),
-            self.acknowledge(receipts_rx, &control)
-        )?;
-        Ok(())
-    }
-
-    /// Reads, checks and submits the peer's batches, in order.
-    async fn read_batches(
-        &self,
-        receipts: mpsc::Sender<PendingReceipt>,
-        control: &mpsc::Sender<Frame>,
-    ) -> Result<()> {
-        let mut stream = self.conn.accept_uni().await?;
-        let mut reader = FrameReader::for_stream(StreamKind::Bulk);
-        while let Some(frame) = next_frame(&mut stream, &mut reader).await? {
-            let Frame::Batch(batch) = frame else {
-                return self
-                    .refuse(
-                        control,
-                        RefuseCode::Malformed,
-                        format!("{} on the bulk stream", frame.name()),
-                    )
-                    .await;
-            };
-            let keys = self.shared.engine.keys().clone();
-            let checked = tokio::task::spawn_blocking(move || Checked::new(batch, &keys)).await?;
-            let receipt = self.shared.engine.submit(self.peer, checked).await?;
-            if receipts.send(Box::pin(receipt)).await.is_err() {
-                // The acknowledging side has stopped; its error ends the link.
-                break;
-            }
+    /// The link closed: say why. A refusal of ours is given a moment to leave first.
+    async fn closed(&self, why: LinkError) -> Result<()> {
+        if why.is_clean() {
+            return Ok(());
         }
-        Ok(())
-    }
-
-    /// Sends each batch's ack once the engine made it durable; closes the link on a bad
-    /// signature or a sequence the engine refuses.
-    async fn acknowledge(
-        &self,
-        mut receipts: mpsc::Receiver<PendingReceipt>,
-        control: &mpsc::Sender<Frame>,
-    ) -> Result<()> {
-        while let Some(receipt) = receipts.recv().await {
-            match receipt.await {
-                Ok(receipt) => {
-                    control
-                        .send(Frame::Ack {
-                            upto: receipt.ack_upto,
-                        })
-                        .await?
-                }
-                Err(EngineError::BadSignature(m)) => {
-                    error!(alert = "bad_signature", reason = %m, "ALERT: event with a bad signature; closing the link");
-                    return self.refuse(control, RefuseCode::BadSignature, m).await;
-                }
-                Err(EngineError::Link(r)) => return self.refuse(control, r.code, r.message).await,
-                Err(e) => return Err(e.into()),
+        if let Some(refusal) = why.refusal() {
+            if refusal.code == RefuseCode::BadSignature {
+                error!(alert = "bad_signature", reason = %refusal.message, "ALERT: event with a bad signature; closing the link");
             }
+            // Returning drops the connection at once, which discards the refusal still in the
+            // send buffer: the peer saw a bare close and could not log why (tests/attacks.rs,
+            // `a_child_presenting_its_siblings_code_is_refused`). Give it a moment to leave,
+            // and name the reason in the close too.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            self.conn
+                .close(3u32.into(), refusal.code.as_str().as_bytes());
         }
-        Ok(())
-    }
-
-    async fn refuse(
-        &self,
-        control: &mpsc::Sender<Frame>,
-        code: RefuseCode,
-        message: String,
-    ) -> Result<()> {
-        let refusal = Refusal::new(code, message);
-        let _ = control.send(Frame::Refuse(refusal.clone())).await;
-        // Give the refusal a moment to leave before the connection goes.
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        self.conn
-            .close(3u32.into(), refusal.code.as_str().as_bytes());
-        bail!("refused the peer: {refusal}")
-    }
-
-    /// Acks (the peer holds our items: drop them), pings and refusals.
-    async fn read_control(
-        &self,
-        mut stream: RecvStream,
-        mut reader: FrameReader,
-        acks: watch::Sender<u64>,
-        control: mpsc::Sender<Frame>,
-    ) -> Result<()> {
-        loop {
-            // The peer pings every second: silence this long means the link is gone, whatever
-            // the transport believes.
-            let frame =
-                tokio::time::timeout(tls::IDLE_TIMEOUT, next_frame(&mut stream, &mut reader))
-                    .await
-                    .map_err(|_| {
-                        anyhow!(
-                            "no control traffic from the peer for {:?}",
-                            tls::IDLE_TIMEOUT
-                        )
-                    })?;
-            let Some(frame) = frame? else {
-                return Ok(());
-            };
-            // Heard from now: a pull that finds the peer silent reports its data this old.
-            self.shared.update(self.peer, self.role, |s| {
-                s.last_seen = Some(std::time::Instant::now())
-            });
-            match frame {
-                Frame::Ack { upto } => {
-                    self.shared.engine.ack(self.peer, upto).await?;
-                    self.shared
-                        .update(self.peer, self.role, |s| s.last_ack = upto);
-                    acks.send_replace(upto);
-                }
-                Frame::Ping { nonce } => control.send(Frame::Pong { nonce }).await?,
-                Frame::Pong { .. } => {}
-                Frame::Restore if self.role == Role::Child => {
-                    let upto = self.shared.engine.restore_dump(self.peer).await?;
-                    control.send(Frame::RestoreQueued { upto }).await?;
-                }
-                Frame::RestoreQueued { upto } if self.role == Role::Parent => {
-                    if let Some(target) = &self.shared.restore {
-                        target.send_replace(Some(upto));
-                    }
-                }
-                Frame::Pull {
-                    request,
-                    deadline_ms,
-                } if self.role == Role::Parent => {
-                    let (shared, control, parent) =
-                        (self.shared.clone(), control.clone(), self.peer);
-                    tokio::spawn(
-                        async move {
-                            let done = shared.answer_pull(parent, request, deadline_ms).await;
-                            let _ = control.send(done).await;
-                        }
-                        .in_current_span(),
-                    );
-                }
-                Frame::PullDone { request, nodes } if self.role == Role::Child => {
-                    self.shared.pull_done(self.peer, request, nodes)
-                }
-                Frame::Refuse(r) => bail!("peer refused: {r}"),
-                other => info!(
-                    frame = other.name(),
-                    "control frame not handled by this version"
-                ),
-            }
-        }
+        Err(why.into())
     }
 }
 
-/// How often a link pings its peer on the control stream. Often enough that a peer back from a
-/// crash answers within a second with a stateless reset (see [`super::tls::Identity::reset_key`]),
-/// well inside the silence timeout.
-const PING_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
+/// The driver's ends of the link's tasks.
+struct Io {
+    /// The link's time origin: the state machine counts milliseconds from it.
+    origin: Instant,
+    tasks: JoinSet<Result<()>>,
+    control_out: mpsc::Sender<Frame>,
+    control_in: mpsc::Receiver<Result<Incoming<Opening>>>,
+    bulk_in: Option<mpsc::Receiver<Result<Incoming<Frame>>>>,
+    bulk_out: Option<mpsc::Sender<Vec<u8>>>,
+    /// Received batches, to be checked and handed to the engine in order.
+    submit: Option<mpsc::Sender<Batch>>,
+    /// Each received batch's outcome, in order: the ack to send, or the refusal.
+    outcomes: Option<mpsc::Receiver<Result<Result<u64, Refusal>>>>,
+    /// The peer's certificate, for the engine's directory once the link is up.
+    der: Option<Vec<u8>>,
+}
 
-/// Pings the peer on the control stream every [`PING_INTERVAL`].
-async fn ping(control: mpsc::Sender<Frame>) -> Result<()> {
-    let mut nonce = 0u64;
-    loop {
-        tokio::time::sleep(PING_INTERVAL).await;
-        nonce += 1;
-        control.send(Frame::Ping { nonce }).await?;
+impl Io {
+    fn now(&self) -> u64 {
+        self.origin.elapsed().as_millis() as u64
     }
+}
+
+fn durable_for(durable: &Durable, peer: NodeCode) -> u64 {
+    durable.get(&peer).copied().unwrap_or(0)
+}
+
+/// Receives from a channel that may not exist yet (pending forever then).
+async fn recv_some<T>(rx: &mut Option<mpsc::Receiver<T>>) -> Option<T> {
+    match rx {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn reserve_some<T>(
+    tx: &Option<mpsc::Sender<T>>,
+) -> Result<mpsc::Permit<'_, T>, mpsc::error::SendError<()>> {
+    match tx {
+        Some(tx) => tx.reserve().await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Checks each received batch (decoded, signatures verified) off the write thread and hands it
+/// to the engine without waiting for the one before to be flushed: the writer finds the next
+/// batch waiting when a flush ends.
+async fn submit(
+    shared: Arc<Shared>,
+    peer: NodeCode,
+    mut batches: mpsc::Receiver<Batch>,
+    receipts: mpsc::Sender<PendingReceipt>,
+) -> Result<()> {
+    while let Some(batch) = batches.recv().await {
+        let keys = shared.engine.keys().clone();
+        let checked = tokio::task::spawn_blocking(move || Checked::new(batch, &keys)).await?;
+        let receipt = shared.engine.submit(peer, checked).await?;
+        if receipts.send(Box::pin(receipt)).await.is_err() {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// Waits for each batch's receipt in order and reports it: the ack to send, or the refusal
+/// that closes the link (a bad signature, a sequence the engine refuses).
+async fn settle(
+    mut receipts: mpsc::Receiver<PendingReceipt>,
+    outcomes: mpsc::Sender<Result<Result<u64, Refusal>>>,
+) -> Result<()> {
+    while let Some(receipt) = receipts.recv().await {
+        let outcome = match receipt.await {
+            Ok(receipt) => Ok(Ok(receipt.ack_upto)),
+            Err(EngineError::BadSignature(m)) => Ok(Err(Refusal::new(RefuseCode::BadSignature, m))),
+            Err(EngineError::Link(r)) => Ok(Err(r)),
+            Err(e) => Err(e.into()),
+        };
+        if outcomes.send(outcome).await.is_err() {
+            break;
+        }
+    }
+    Ok(())
 }
 
 async fn write_control(mut stream: SendStream, mut frames: mpsc::Receiver<Frame>) -> Result<()> {
+    let mut buf = Vec::new();
     while let Some(frame) = frames.recv().await {
-        write_frame(&mut stream, &frame).await?;
+        buf.clear();
+        encode_frame_into(&frame, &mut buf)?;
+        stream.write_all(&buf).await.context("control out")?;
     }
     Ok(())
 }
 
-async fn write_frame(stream: &mut SendStream, frame: &Frame) -> Result<()> {
-    let mut buf = Vec::new();
-    encode_frame_into(frame, &mut buf)?;
-    stream.write_all(&buf).await?;
+async fn write_bulk(mut stream: SendStream, mut batches: mpsc::Receiver<Vec<u8>>) -> Result<()> {
+    while let Some(bytes) = batches.recv().await {
+        stream.write_all(&bytes).await.context("sending")?;
+    }
     Ok(())
 }
 
-/// The next whole frame from `stream`; `None` at a clean end of stream.
-async fn next_frame(stream: &mut RecvStream, reader: &mut FrameReader) -> Result<Option<Frame>> {
-    next_with(stream, reader, FrameReader::next_frame).await
+/// Reads the control stream: the opening (a hello read version first,
+/// [`FrameReader::next_opening`]), then frames, until it ends or fails.
+async fn read_control(
+    mut stream: RecvStream,
+    frames: mpsc::Sender<Result<Incoming<Opening>>>,
+) -> Result<()> {
+    let mut reader = FrameReader::for_stream(StreamKind::Control);
+    let mut opened = false;
+    loop {
+        let next = if opened {
+            next_with(&mut stream, &mut reader, |r| {
+                r.next_frame().map(|f| f.map(Opening::Frame))
+            })
+            .await
+        } else {
+            next_with(&mut stream, &mut reader, FrameReader::next_opening).await
+        };
+        opened = true;
+        let (item, end) = match next {
+            Ok(Some(o)) => (Ok(Incoming::Frame(o)), false),
+            Ok(None) => (Ok(Incoming::End), true),
+            Err(e) => (Err(e.context("control in")), true),
+        };
+        if frames.send(item).await.is_err() || end {
+            return Ok(());
+        }
+    }
 }
 
-/// The peer's first frame, a hello read version first ([`FrameReader::next_opening`]).
-async fn next_opening(
-    stream: &mut RecvStream,
-    reader: &mut FrameReader,
-) -> Result<Option<Opening>> {
-    next_with(stream, reader, FrameReader::next_opening).await
+/// Accepts the peer's bulk stream and reads its frames, until it ends or fails.
+async fn read_bulk(conn: Connection, frames: mpsc::Sender<Result<Incoming<Frame>>>) -> Result<()> {
+    let mut stream = conn.accept_uni().await.context("receiving")?;
+    let mut reader = FrameReader::for_stream(StreamKind::Bulk);
+    loop {
+        let (item, end) = match next_with(&mut stream, &mut reader, FrameReader::next_frame).await {
+            Ok(Some(f)) => (Ok(Incoming::Frame(f)), false),
+            Ok(None) => (Ok(Incoming::End), true),
+            Err(e) => (Err(e.context("receiving")), true),
+        };
+        if frames.send(item).await.is_err() || end {
+            return Ok(());
+        }
+    }
 }
 
 /// The next whole frame from `stream`, as `read` takes it from the reader; `None` at a clean
