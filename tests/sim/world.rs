@@ -1,8 +1,10 @@
 //! The simulated federation: seven real write paths ([`Engine`] over a crashable [`MemStore`],
-//! each with a manual [`Clock`]) joined by links that the simulation drives by the rules of
-//! `node/src/link/session.rs` — hello (each side states what it holds, a sender resumes after
-//! it, a store that forgot its outbox is renumbered), batches of durable outbox items in order,
-//! acks only for what the receiver made durable. One seeded RNG picks every step: a window's
+//! each with a manual [`Clock`]) joined by links, each end of which is the link protocol's own
+//! state machine ([`protocol::Link`], the one `node/src/link/session.rs` drives over QUIC):
+//! hello (each side states what it holds, a sender resumes after it, a store that forgot its
+//! outbox is renumbered), batches of durable outbox items in order within the window, acks
+//! only for what the receiver made durable. The simulation plays the network: it carries each
+//! stream's frames in order, and loses what is in flight when a connection drops. One seeded RNG picks every step: a window's
 //! action at any node, a batch sent or delivered, an ack delivered, a link cut or partitioned,
 //! a node crashed (losing what no flush made durable) and restarted, a clock jump, a batch
 //! delivered twice, a sweep, a 督办. Nothing else runs: no timer, no socket, no thread races —
@@ -12,10 +14,11 @@ use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, OnceLock};
 
 use ed25519_dalek::SigningKey;
-use federation_proto::frame::{Batch, Item};
+use federation_proto::frame::{Batch, Frame, Item};
+use federation_proto::link::{self as protocol, Event, LinkError, Side};
 use federation_proto::{
-    codec, Actor, Applicant, ApplicantKind, CaseNo, EventBody, Intake, ItemKind, Level, NodeCode,
-    Participant, State,
+    codec, Actor, Applicant, ApplicantKind, CaseNo, EventBody, Holds, Intake, ItemKind, Level,
+    NodeCode, Participant, Refusal, RefuseCode, State, StreamKind,
 };
 use liandong::case::Case;
 use liandong::clock::Clock;
@@ -114,21 +117,21 @@ pub struct Node {
     pub engine: Option<Engine>,
 }
 
-/// One direction of a connection: what the sender has sent, the batches in flight, and the
-/// acks coming back for them.
-#[derive(Default)]
-pub struct Flow {
-    pub sent: u64,
-    pub batches: VecDeque<Batch>,
-    pub acks: VecDeque<u64>,
+/// One side of a live connection: the link protocol's own state machine (the one
+/// `node/src/link/session.rs` drives over QUIC), and the frames it wrote that are on their way
+/// to the other side, each stream in order.
+pub struct End {
+    pub link: protocol::Link,
+    pub control: VecDeque<Frame>,
+    pub bulk: VecDeque<Frame>,
 }
 
 /// The link between a child and its parent.
 pub struct Link {
     pub child: usize,
     pub parent: usize,
-    /// The live connection: `[child → parent, parent → child]`.
-    pub conn: Option<[Flow; 2]>,
+    /// The live connection: `[the child's end, the parent's end]`.
+    pub conn: Option<[End; 2]>,
     /// A partition: no connection until healed.
     pub partitioned: bool,
 }
@@ -636,68 +639,166 @@ impl World {
         self.connect(l);
     }
 
-    /// The hello of `node/src/link/session.rs`, on both sides: each flushes, states what it
-    /// holds from the other and has queued for it; a side whose outbox is behind what the
-    /// other holds renumbers it; each takes the other's certificate (a parent welcomes a
-    /// child that holds nothing), drops from its outbox what the other holds, and sends on
-    /// from there.
+    /// A connection opened: each side flushes and states in its hello what it holds from the
+    /// other and has queued for it; the state machines exchange the hellos and each side does
+    /// what coming up asks (renumber an outbox that is behind, take the peer's certificate, a
+    /// parent welcoming a child that holds nothing, drop what the peer holds).
     pub fn connect(&mut self, l: usize) -> bool {
         let (c, p) = (self.links[l].child, self.links[l].parent);
         if self.links[l].conn.is_some() || self.links[l].partitioned {
             return false;
         }
-        let (Some(ce), Some(pe)) = (self.engine(c), self.engine(p)) else {
+        if self.engine(c).is_none() || self.engine(p).is_none() {
             return false;
-        };
+        }
         let (cc, pc) = (self.nodes[c].code, self.nodes[p].code);
-        let mut holds = [Default::default(); 2];
-        for (k, (me, peer)) in [(c, pc), (p, cc)].into_iter().enumerate() {
+        let mut ends = Vec::new();
+        for (me, peer, side) in [(c, pc, Side::Child), (p, cc, Side::Parent)] {
             let store = &self.nodes[me].store;
             if let Err(e) = store.flush() {
                 self.findings.push(format!("hello flush failed: {e}"));
                 return false;
             }
             let counters = store.link_counters().unwrap_or_default();
-            holds[k] = counters.get(&peer).copied().unwrap_or_default();
-        }
-        let (child_holds, parent_holds): (liandong::store::LinkCounters, _) = (holds[0], holds[1]);
-        let sides = [
-            (&ce, pc, parent_holds, child_holds, false),
-            (&pe, cc, child_holds, parent_holds, true),
-        ];
-        let mut sent = [0u64; 2];
-        for (k, (engine, peer, theirs, ours, peer_is_child)) in sides.into_iter().enumerate() {
-            let id = pki()
-                .nodes
-                .iter()
-                .find(|n| n.code == peer)
-                .expect("a node of the tree");
-            let hello = async {
-                if theirs.received > ours.queued {
-                    engine.rebase(peer, theirs.received).await?;
-                }
-                let welcome = peer_is_child && theirs.received == 0;
-                engine.learn(peer, id.cert.clone(), welcome).await?;
-                engine.ack(peer, theirs.received).await
+            let ours = counters.get(&peer).copied().unwrap_or_default();
+            let config = protocol::Config {
+                me: self.nodes[me].code,
+                peer,
+                side,
+                holds: Holds {
+                    received_upto: ours.received,
+                    queued_upto: ours.queued,
+                },
+                restore: false,
             };
-            if let Err(e) = self.rt.block_on(hello) {
-                self.findings.push(format!("hello with {peer} failed: {e}"));
-                return false;
-            }
-            sent[k] = theirs.received;
+            ends.push(End {
+                link: protocol::Link::new(config, self.time_ms),
+                control: VecDeque::new(),
+                bulk: VecDeque::new(),
+            });
         }
-        trace!("{cc} – {pc} connected: child holds {child_holds:?}, parent holds {parent_holds:?}");
-        self.links[l].conn = Some([
-            Flow {
-                sent: sent[0],
-                ..Flow::default()
-            },
-            Flow {
-                sent: sent[1],
-                ..Flow::default()
-            },
-        ]);
-        true
+        let Ok(mut ends) = <[End; 2]>::try_from(ends) else {
+            return false;
+        };
+        // The hellos: the child's first, the parent's in answer.
+        for (from, to) in [(0, 1), (1, 0)] {
+            while let Some(frame) = ends[from].link.poll_transmit() {
+                ends[to]
+                    .link
+                    .handle_frame(self.time_ms, StreamKind::Control, frame);
+            }
+        }
+        trace!(
+            "{cc} – {pc} connected: child sent {:?}, parent sent {:?}",
+            ends[0].link.sent(),
+            ends[1].link.sent()
+        );
+        self.links[l].conn = Some(ends);
+        for d in 0..2 {
+            self.carry_out(l, d);
+        }
+        self.links[l].conn.is_some()
+    }
+
+    /// The node at end `d` of link `l` does what its state machine asks, and what it writes
+    /// goes on the wire; a machine that closed ends the connection.
+    fn carry_out(&mut self, l: usize, d: usize) {
+        let me = if d == 0 {
+            self.links[l].child
+        } else {
+            self.links[l].parent
+        };
+        let Some(engine) = self.engine(me) else {
+            self.links[l].conn = None;
+            return;
+        };
+        loop {
+            let Some(end) = self.links[l].conn.as_mut().map(|ends| &mut ends[d]) else {
+                return;
+            };
+            let peer = end.link.peer();
+            let Some(event) = end.link.poll_event() else {
+                break;
+            };
+            let done = match event {
+                Event::Up(up) => {
+                    let cert = pki()
+                        .nodes
+                        .iter()
+                        .find(|n| n.code == peer)
+                        .map(|n| n.cert.clone())
+                        .unwrap_or_default();
+                    let held = up.theirs.holds.received_upto;
+                    self.rt.block_on(async {
+                        if let Some(floor) = up.rebase {
+                            engine.rebase(peer, floor).await?;
+                        }
+                        engine.learn(peer, cert, up.welcome).await?;
+                        engine.ack(peer, held).await
+                    })
+                }
+                Event::Acked(upto) => self.rt.block_on(engine.ack(peer, upto)),
+                Event::Batch(batch) => {
+                    let outcome = match self.rt.block_on(engine.receive(peer, batch)) {
+                        Ok(receipt) => {
+                            let at = self.nodes[me].code;
+                            trace!("{at} took a batch from {peer}: ack {}", receipt.ack_upto);
+                            for r in &receipt.rejected {
+                                trace!("{at} rejected an item from {peer}: {r}");
+                            }
+                            Ok(receipt.ack_upto)
+                        }
+                        Err(EngineError::Link(r)) => Err(r),
+                        Err(e) => {
+                            let at = self.nodes[me].code;
+                            self.findings
+                                .push(format!("{at} could not take a batch from {peer}: {e}"));
+                            Err(Refusal::new(RefuseCode::Malformed, e.to_string()))
+                        }
+                    };
+                    if let Some(ends) = self.links[l].conn.as_mut() {
+                        ends[d].link.handle_receipt(outcome);
+                    }
+                    Ok(())
+                }
+                other => {
+                    self.findings
+                        .push(format!("an event the simulation never causes: {other:?}"));
+                    Ok(())
+                }
+            };
+            if let Err(e) = done {
+                self.findings
+                    .push(format!("{} with {peer}: {e}", self.nodes[me].code));
+                self.links[l].conn = None;
+                return;
+            }
+        }
+        let Some(ends) = self.links[l].conn.as_mut() else {
+            return;
+        };
+        let durable = engine
+            .outbox_changes()
+            .borrow()
+            .get(&ends[d].link.peer())
+            .copied()
+            .unwrap_or(0);
+        ends[d].link.handle_outbox(durable);
+        while let Some(frame) = ends[d].link.poll_transmit() {
+            ends[d].control.push_back(frame);
+        }
+        let closed = ends.iter().find_map(|e| e.link.closed().cloned());
+        if let Some(why) = closed {
+            trace!("link {l} closed: {why}");
+            // Only a close the protocol provides for is fine: one that says a side broke its
+            // rules is a finding.
+            let broken = matches!(&why, LinkError::BulkOutsidePermit { .. })
+                || matches!(why.refusal(), Some(r) if r.code == RefuseCode::Malformed);
+            if broken {
+                self.findings.push(format!("link {l} closed: {why}"));
+            }
+            self.links[l].conn = None;
+        }
     }
 
     /// The connected flows, as (link, direction): 0 is child → parent.
@@ -728,42 +829,39 @@ impl World {
         }
     }
 
-    /// The sender's next batch: consecutive outbox items after what it sent, only up to what
-    /// its engine has published as durable. `true` when a batch went out.
+    /// The sender's next batch, as its state machine permits: consecutive outbox items after
+    /// what it sent, only up to what its engine has published as durable. `true` when a batch
+    /// went out.
     pub fn send(&mut self, l: usize, d: usize) -> bool {
-        let (from, to) = self.ends(l, d);
-        let Some(engine) = self.engine(from) else {
+        let (from, _) = self.ends(l, d);
+        self.carry_out(l, d);
+        let Some(ends) = self.links[l].conn.as_mut() else {
             return false;
         };
-        let peer = self.nodes[to].code;
-        let durable = engine
-            .outbox_changes()
-            .borrow()
-            .get(&peer)
-            .copied()
-            .unwrap_or(0);
-        let Some(conn) = self.links[l].conn.as_mut() else {
+        let end = &mut ends[d];
+        let Some(permit) = end.link.poll_bulk() else {
             return false;
         };
-        let sent = conn[d].sent;
-        let queued = match self.nodes[from].store.outbox(peer, sent, BATCH_ITEMS) {
+        let peer = end.link.peer();
+        let max = permit.max_items.min(BATCH_ITEMS);
+        let queued = match self.nodes[from].store.outbox(peer, permit.after, max) {
             Ok(q) => q,
             Err(e) => {
                 self.findings.push(format!("reading an outbox: {e}"));
                 return false;
             }
         };
-        let Some(first) = queued.first().map(|(s, _)| *s).filter(|s| *s <= durable) else {
+        let Some(first) = queued
+            .first()
+            .map(|(s, _)| *s)
+            .filter(|s| *s <= permit.upto)
+        else {
+            end.link.bulk_empty();
             return false;
         };
-        if first != sent + 1 && sent != 0 {
-            // The real session gives up on the connection; the next hello settles it.
-            self.links[l].conn = None;
-            return false;
-        }
         let mut items = Vec::new();
         for (k, (seq, raw)) in queued.into_iter().enumerate() {
-            if seq != first + k as u64 || seq > durable {
+            if seq != first + k as u64 || seq > permit.upto {
                 break;
             }
             match codec::decode::<Item>(&raw, 1 << 20) {
@@ -775,18 +873,21 @@ impl World {
                 }
             }
         }
+        let last = first + items.len() as u64 - 1;
         trace!(
-            "{} → {peer}: batch {first}..={}: {:?}",
+            "{} → {peer}: batch {first}..={last}: {:?}",
             self.nodes[from].code,
-            first + items.len() as u64 - 1,
             items
                 .iter()
                 .map(|i| (i.kind, i.to.clone()))
                 .collect::<Vec<_>>()
         );
-        conn[d].sent = first + items.len() as u64 - 1;
-        conn[d].batches.push_back(Batch { first, items });
+        end.link.bulk_sent(first, last);
+        end.bulk.push_back(Frame::Batch(Batch { first, items }));
         self.tally.batches += 1;
+        // The machine may have closed the link (an outbox that jumps: the real session gives
+        // up on the connection and the next hello settles it).
+        self.carry_out(l, d);
         true
     }
 
@@ -806,44 +907,27 @@ impl World {
         }
     }
 
-    /// The receiver applies the first batch in flight; its ack goes back once durable. A
-    /// batch that does not fit the link ends the connection, as in the real session.
+    /// The receiver takes the first batch in flight, if its state machine wants one; the
+    /// engine applies it and its ack goes back once durable. A batch that does not fit the
+    /// link ends the connection, as in the real session.
     pub fn deliver(&mut self, l: usize, d: usize, keep: bool) -> bool {
-        let (from, to) = self.ends(l, d);
-        let Some(engine) = self.engine(to) else {
+        let now = self.time_ms;
+        let Some(ends) = self.links[l].conn.as_mut() else {
             return false;
         };
-        let Some(conn) = self.links[l].conn.as_mut() else {
+        if !ends[1 - d].link.wants_batch() {
             return false;
-        };
-        let batch = if keep {
-            conn[d].batches.front().cloned()
-        } else {
-            conn[d].batches.pop_front()
-        };
-        let Some(batch) = batch else {
-            return false;
-        };
-        let sender = self.nodes[from].code;
-        match self.rt.block_on(engine.receive(sender, batch)) {
-            Ok(receipt) => {
-                let at = self.nodes[to].code;
-                trace!("{at} took a batch from {sender}: ack {}", receipt.ack_upto);
-                for r in &receipt.rejected {
-                    trace!("{at} rejected an item from {sender}: {r}");
-                }
-                if let Some(conn) = self.links[l].conn.as_mut() {
-                    conn[d].acks.push_back(receipt.ack_upto);
-                }
-            }
-            Err(EngineError::Link(_)) => self.links[l].conn = None,
-            Err(e) => {
-                let at = self.nodes[to].code;
-                self.findings
-                    .push(format!("{at} could not take a batch from {sender}: {e}"));
-                self.links[l].conn = None;
-            }
         }
+        let frame = if keep {
+            ends[d].bulk.front().cloned()
+        } else {
+            ends[d].bulk.pop_front()
+        };
+        let Some(frame) = frame else {
+            return false;
+        };
+        ends[1 - d].link.handle_frame(now, StreamKind::Bulk, frame);
+        self.carry_out(l, 1 - d);
         true
     }
 
@@ -853,23 +937,18 @@ impl World {
         }
     }
 
-    /// The sender takes the first ack back: it drops what the receiver holds durably.
+    /// The sender of flow `d` reads the receiver's next control frame (an ack: it drops what
+    /// the receiver holds durably).
     pub fn ack(&mut self, l: usize, d: usize) -> bool {
-        let (from, to) = self.ends(l, d);
-        let Some(engine) = self.engine(from) else {
+        let now = self.time_ms;
+        let Some(ends) = self.links[l].conn.as_mut() else {
             return false;
         };
-        let Some(upto) = self.links[l]
-            .conn
-            .as_mut()
-            .and_then(|c| c[d].acks.pop_front())
-        else {
+        let Some(frame) = ends[1 - d].control.pop_front() else {
             return false;
         };
-        let peer = self.nodes[to].code;
-        if let Err(e) = self.rt.block_on(engine.ack(peer, upto)) {
-            self.findings.push(format!("ack from {peer} failed: {e}"));
-        }
+        ends[d].link.handle_frame(now, StreamKind::Control, frame);
+        self.carry_out(l, d);
         true
     }
 
