@@ -35,7 +35,7 @@ use crate::idempotency::{Once, Record as IdempotencyRecord};
 use crate::pki::Revoked;
 use crate::reference::Reference;
 use crate::relay::{event_bytes, Router};
-use crate::store::{NodeMeta, Queued, Store, StoreError};
+use crate::store::{Commit, NodeMeta, Queued, Store, StoreError};
 use crate::summary;
 use handle::{Done, Work};
 pub use handle::{Engine, Setup};
@@ -173,130 +173,23 @@ impl Writer {
         }
     }
 
-    /// Applies one request; a reply that must wait for the flush is returned.
+    /// Applies one request ([`Writer::step`]); an answer that must wait for the flush is
+    /// returned, any other is sent at once.
     fn handle(&mut self, work: Work) -> Option<Done> {
+        let Work { input, reply } = work;
         if let Some(reason) = &self.failed {
-            let e = || {
-                EngineError::Unavailable(format!(
-                    "storage failed earlier ({reason}); restart the node"
-                ))
-            };
-            match work {
-                Work::Write { reply, .. } => drop(reply.send(Err(e()))),
-                Work::Receive { reply, .. } => drop(reply.send(Err(e()))),
-                Work::Learn { reply, .. } => drop(reply.send(Err(e()))),
-                Work::Rebase { reply, .. }
-                | Work::RestoreDump { reply, .. }
-                | Work::Sweep { reply, .. }
-                | Work::LoadCalendar { reply, .. }
-                | Work::Notice { reply, .. } => drop(reply.send(Err(e()))),
-                Work::Revoke { reply, .. } | Work::Publish { reply } | Work::Ack { reply, .. } => {
-                    drop(reply.send(Err(e())))
-                }
-            }
+            let _ = reply.send(Err(EngineError::Unavailable(format!(
+                "storage failed earlier ({reason}); restart the node"
+            ))));
             return None;
         }
-        match work {
-            Work::Write {
-                actor,
-                write,
-                once,
-                reply,
-            } => match self.apply_once(actor, write, once) {
-                Ok(case) => Some(Done::Case(reply, case)),
-                Err(e) => {
-                    let _ = reply.send(Err(e));
-                    None
-                }
-            },
-            Work::Receive {
-                from,
-                checked,
-                reply,
-            } => match self.receive(from, checked) {
-                Ok(receipt) => Some(Done::Receipt(reply, receipt)),
-                Err(e) => {
-                    let _ = reply.send(Err(e));
-                    None
-                }
-            },
-            Work::Learn {
-                code,
-                der,
-                welcome,
-                reply,
-            } => match self.learn(code, der, welcome) {
-                Ok(()) => Some(Done::Unit(reply)),
-                Err(e) => {
-                    let _ = reply.send(Err(e));
-                    None
-                }
-            },
-            Work::Rebase { peer, floor, reply } => match self.rebase(peer, floor) {
-                Ok(last) => Some(Done::Seq(reply, last)),
-                Err(e) => {
-                    let _ = reply.send(Err(e));
-                    None
-                }
-            },
-            Work::Revoke { entry, reply } => {
-                let mut change = Change::default();
-                match self.take_revocation(entry, None, &mut change) {
-                    Ok(()) => {
-                        self.commit(self.meta, change);
-                        Some(Done::Unit(reply))
-                    }
-                    Err(e) => {
-                        let _ = reply.send(Err(e));
-                        None
-                    }
-                }
-            }
-            Work::Ack { peer, upto, reply } => {
-                // Losing an ack is harmless (the items are sent again), so no flush waits.
-                let _ = reply.send(self.store.outbox_ack(peer, upto).map_err(EngineError::from));
+        let waits = input.waits_for_flush();
+        match self.step(input) {
+            Ok(output) if waits => Some(Done { reply, output }),
+            answer => {
+                let _ = reply.send(answer);
                 None
             }
-            Work::Publish { reply } => match self.publish() {
-                Ok(()) => Some(Done::Unit(reply)),
-                Err(e) => {
-                    let _ = reply.send(Err(e));
-                    None
-                }
-            },
-            Work::RestoreDump { child, reply } => match self.restore_dump(child) {
-                Ok(upto) => Some(Done::Seq(reply, upto)),
-                Err(e) => {
-                    let _ = reply.send(Err(e));
-                    None
-                }
-            },
-            Work::LoadCalendar { text, reply } => match self.load_calendar(&text) {
-                Ok(changed) => Some(Done::Seq(reply, changed)),
-                Err(e) => {
-                    let _ = reply.send(Err(e));
-                    None
-                }
-            },
-            Work::Sweep { full, reply } => match self.sweep(full) {
-                Ok(changed) => Some(Done::Seq(reply, changed)),
-                Err(e) => {
-                    let _ = reply.send(Err(e));
-                    None
-                }
-            },
-            Work::Notice {
-                actor,
-                case_no,
-                note,
-                reply,
-            } => match self.notice(actor, case_no, note) {
-                Ok(seq) => Some(Done::Seq(reply, seq)),
-                Err(e) => {
-                    let _ = reply.send(Err(e));
-                    None
-                }
-            },
         }
     }
 
@@ -336,16 +229,26 @@ impl Writer {
                 "storage failed earlier: {reason}"
             )));
         }
-        if !self.unwritten() {
+        let Some(commit) = self.take_commit() else {
             return Ok(());
-        }
-        let commit = self.staged.take(self.meta);
+        };
         if let Err(e) = self.store.commit(&commit) {
             self.failed = Some(e.to_string());
             return Err(e);
         }
-        self.written = self.meta;
         Ok(())
+    }
+
+    /// The group's change set — everything its steps staged, with the counters as they now
+    /// stand — taken out of the overlay; `None` when the group changed nothing. The caller
+    /// writes it in one store transaction; if that fails, the writer must fail too (as
+    /// [`Writer::write_staged`] does): the change set is gone from the overlay.
+    fn take_commit(&mut self) -> Option<Commit> {
+        if !self.unwritten() {
+            return None;
+        }
+        self.written = self.meta;
+        Some(self.staged.take(self.meta))
     }
 
     fn unwritten(&self) -> bool {
@@ -613,6 +516,7 @@ fn next_case_no(meta: &mut NodeMeta, code: NodeCode, day: Date) -> Result<CaseNo
 mod handle;
 mod peers;
 mod staged;
+mod step;
 mod supervise;
 #[cfg(test)]
 mod tests;

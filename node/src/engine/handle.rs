@@ -1,5 +1,6 @@
-//! The handle to the write task ([`Engine`]): the requests it takes ([`Work`]), the replies
-//! that wait for the flush ([`Done`]), and how the task is started ([`Setup`]). Each request
+//! The handle to the write task ([`Engine`]): the requests it takes ([`Work`]: an [`Input`]
+//! and where its answer goes), the answers that wait for the flush ([`Done`]), and how the task
+//! is started ([`Setup`]). Each request
 //! goes down one channel to the writer's thread; its answer comes back once durable.
 
 use std::sync::Arc;
@@ -10,6 +11,7 @@ use federation_proto::{Actor, CaseNo, NodeCode};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::staged::Staged;
+use super::step::{Input, Output};
 use super::{Durable, EngineError, Receipt, RevokedCodes, Write, Writer, MAX_BATCH};
 use crate::case::Case;
 use crate::clock::Clock;
@@ -21,100 +23,32 @@ use crate::relay::{Directory, Router};
 use crate::store::{Store, StoreError};
 use crate::verify::{Checked, KeyRing};
 
-// Requests live only while queued; boxing them would add an allocation per request.
-#[allow(clippy::large_enum_variant)]
-pub(super) enum Work {
-    Write {
-        actor: Actor,
-        write: Write,
-        once: Option<Once>,
-        reply: oneshot::Sender<Result<Case, EngineError>>,
-    },
-    Receive {
-        from: NodeCode,
-        checked: Checked,
-        reply: oneshot::Sender<Result<Receipt, EngineError>>,
-    },
-    Learn {
-        code: NodeCode,
-        der: Vec<u8>,
-        welcome: bool,
-        reply: oneshot::Sender<Result<(), EngineError>>,
-    },
-    /// The peer holds more from us than our outbox ever queued: renumber it.
-    Rebase {
-        peer: NodeCode,
-        floor: u64,
-        reply: oneshot::Sender<Result<u64, EngineError>>,
-    },
-    /// Record a revocation (from this node's `revoked.toml`) and pass it down.
-    Revoke {
-        entry: Revoked,
-        reply: oneshot::Sender<Result<(), EngineError>>,
-    },
-    /// Drop what a peer acknowledged from its outbox. (All writes go through this thread:
-    /// sled batches from other threads racing its transactions have been seen to hang.)
-    Ack {
-        peer: NodeCode,
-        upto: u64,
-        reply: oneshot::Sender<Result<(), EngineError>>,
-    },
-    /// Broadcast this node's own catalog and calendar files down, where they changed.
-    Publish {
-        reply: oneshot::Sender<Result<(), EngineError>>,
-    },
-    /// Queue for a child everything its restore needs.
-    RestoreDump {
-        child: NodeCode,
-        reply: oneshot::Sender<Result<u64, EngineError>>,
-    },
-    /// Re-evaluate the clocks of the cases held here (see [`supervise`]); `full` also those
-    /// whose clocks have stopped (the calendar may have changed under them).
-    Sweep {
-        full: bool,
-        reply: oneshot::Sender<Result<u64, EngineError>>,
-    },
-    /// Load official calendar years into this node's own calendar, broadcast it down and
-    /// re-evaluate every case; answers how many summaries changed.
-    LoadCalendar {
-        text: String,
-        reply: oneshot::Sender<Result<u64, EngineError>>,
-    },
-    /// A 督办 notice on a case, held here or known by its summary.
-    Notice {
-        actor: Actor,
-        case_no: CaseNo,
-        note: String,
-        reply: oneshot::Sender<Result<u64, EngineError>>,
-    },
+/// A request on its way to the write task, with where its answer goes.
+pub(super) struct Work {
+    pub(super) input: Input,
+    pub(super) reply: Reply,
 }
+
+/// Where a request's answer goes.
+pub(super) type Reply = oneshot::Sender<Result<Output, EngineError>>;
 
 fn stopped() -> EngineError {
     EngineError::Unavailable("the write task has stopped".into())
 }
 
-/// A reply that waits for the flush.
-#[allow(clippy::large_enum_variant)]
-pub(super) enum Done {
-    Case(oneshot::Sender<Result<Case, EngineError>>, Case),
-    Receipt(oneshot::Sender<Result<Receipt, EngineError>>, Receipt),
-    Unit(oneshot::Sender<Result<(), EngineError>>),
-    Seq(oneshot::Sender<Result<u64, EngineError>>, u64),
+/// An answer that waits for the group's flush.
+pub(super) struct Done {
+    pub(super) reply: Reply,
+    pub(super) output: Output,
 }
 
 impl Done {
     pub(super) fn send(self, flushed: &Result<(), String>) {
-        let err = |e: &String| EngineError::Unavailable(format!("flush failed: {e}"));
-        match (self, flushed) {
-            (Done::Case(r, c), Ok(())) => drop(r.send(Ok(c))),
-            (Done::Case(r, _), Err(e)) => drop(r.send(Err(err(e)))),
-            (Done::Receipt(r, c), Ok(())) => drop(r.send(Ok(c))),
-            (Done::Receipt(r, _), Err(e)) => drop(r.send(Err(err(e)))),
-            (Done::Unit(r), Ok(())) => drop(r.send(Ok(()))),
-            (Done::Unit(r), Err(e)) => drop(r.send(Err(err(e)))),
-            (Done::Seq(r, n), Ok(())) => drop(r.send(Ok(n))),
-            (Done::Seq(r, _), Err(e)) => drop(r.send(Err(err(e)))),
-        }
+        let answer = match flushed {
+            Ok(()) => Ok(self.output),
+            Err(e) => Err(EngineError::Unavailable(format!("flush failed: {e}"))),
+        };
+        let _ = self.reply.send(answer);
     }
 }
 
@@ -143,6 +77,173 @@ pub struct Engine {
 impl Engine {
     /// Starts the write task from the store's checked state.
     pub fn start(setup: Setup) -> Result<Engine, StoreError> {
+        let code = setup.code;
+        let (writer, outbox, revoked, keys) = Writer::new(setup)?;
+        let (tx, rx) = mpsc::channel(MAX_BATCH * 4);
+        // The write path is synchronous work on sled (transactions, fsync): it gets a thread
+        // of its own, so that it never holds up the async tasks that keep links alive.
+        std::thread::Builder::new()
+            .name(format!("writer-{code}"))
+            .spawn(move || writer.run(rx))
+            .map_err(|e| StoreError::Corrupt(format!("cannot start the write thread: {e}")))?;
+        Ok(Engine {
+            tx,
+            outbox,
+            revoked,
+            keys,
+        })
+    }
+
+    /// Sends one request and waits for its answer.
+    async fn ask(&self, input: Input) -> Result<Output, EngineError> {
+        let (reply, answer) = oneshot::channel();
+        self.tx
+            .send(Work { input, reply })
+            .await
+            .map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
+    }
+
+    /// Writes and returns the case once the event is durable.
+    pub async fn write(&self, actor: Actor, write: Write) -> Result<Case, EngineError> {
+        self.write_once(actor, write, None).await
+    }
+
+    /// [`Engine::write`], at most once per idempotency key: a key seen before answers the case
+    /// its first write produced (as it stands now) and writes nothing, a key seen before with a
+    /// different request is refused ([`crate::idempotency`]).
+    pub async fn write_once(
+        &self,
+        actor: Actor,
+        write: Write,
+        once: Option<Once>,
+    ) -> Result<Case, EngineError> {
+        self.ask(Input::Write { actor, write, once }).await?.case()
+    }
+
+    /// Checks and applies a batch from a peer; the receipt comes once it is durable.
+    pub async fn receive(&self, from: NodeCode, batch: Batch) -> Result<Receipt, EngineError> {
+        let checked = Checked::new(batch, &self.keys);
+        self.submit(from, checked).await?.await
+    }
+
+    /// Hands a checked batch from a peer to the write task without waiting for it to be
+    /// applied; the returned future gives the receipt once the batch is durable. Batches handed
+    /// in one after another are applied in that order.
+    pub async fn submit(
+        &self,
+        from: NodeCode,
+        checked: Checked,
+    ) -> Result<impl std::future::Future<Output = Result<Receipt, EngineError>>, EngineError> {
+        let (reply, answer) = oneshot::channel();
+        let input = Input::Receive { from, checked };
+        self.tx
+            .send(Work { input, reply })
+            .await
+            .map_err(|_| stopped())?;
+        Ok(async move { answer.await.map_err(|_| stopped())??.receipt() })
+    }
+
+    /// The directory's keys, to check peers' batches with ([`Checked::new`]).
+    pub fn keys(&self) -> &KeyRing {
+        &self.keys
+    }
+
+    /// Takes a certificate seen in a link handshake into the directory and passes it on;
+    /// with `welcome`, also queues the whole directory for that (child) peer.
+    pub async fn learn(
+        &self,
+        code: NodeCode,
+        der: Vec<u8>,
+        welcome: bool,
+    ) -> Result<(), EngineError> {
+        self.ask(Input::Learn { code, der, welcome }).await?.unit()
+    }
+
+    /// Renumbers the outbox for `peer` to follow `floor`; returns its new last sequence.
+    pub async fn rebase(&self, peer: NodeCode, floor: u64) -> Result<u64, EngineError> {
+        self.ask(Input::Rebase { peer, floor }).await?.seq()
+    }
+
+    /// Records a revocation and passes it down the subtree.
+    pub async fn revoke(&self, entry: Revoked) -> Result<(), EngineError> {
+        self.ask(Input::Revoke { entry }).await?.unit()
+    }
+
+    /// Drops from the peer's outbox what it acknowledged.
+    pub async fn ack(&self, peer: NodeCode, upto: u64) -> Result<(), EngineError> {
+        self.ask(Input::Ack { peer, upto }).await?.unit()
+    }
+
+    /// Broadcasts this node's own catalog and calendar down the subtree where they changed.
+    pub async fn publish(&self) -> Result<(), EngineError> {
+        self.ask(Input::Publish).await?.unit()
+    }
+
+    /// Queues a restore for `child`; returns the link sequence that completes it.
+    pub async fn restore_dump(&self, child: NodeCode) -> Result<u64, EngineError> {
+        self.ask(Input::RestoreDump { child }).await?.seq()
+    }
+
+    /// Re-evaluates the clocks of the cases held here, refreshing the summaries that changed
+    /// and raising automatic 督办s; returns how many summaries changed. `full` re-evaluates
+    /// concluded cases too, for a calendar that may have changed since their summaries.
+    pub async fn sweep(&self, full: bool) -> Result<u64, EngineError> {
+        self.ask(Input::Sweep { full }).await?.seq()
+    }
+
+    /// Loads official calendar years (a State Council notice as a calendar file) into this
+    /// node's own calendar, broadcasts it down the subtree and re-evaluates every case held
+    /// here; returns how many summaries changed, once durable.
+    pub async fn load_calendar(&self, text: String) -> Result<u64, EngineError> {
+        self.ask(Input::LoadCalendar { text }).await?.seq()
+    }
+
+    /// Issues a 督办 notice on a case held here or known by its summary; returns the notice's
+    /// sequence number once it is durable.
+    pub async fn notice(
+        &self,
+        actor: Actor,
+        case_no: CaseNo,
+        note: String,
+    ) -> Result<u64, EngineError> {
+        self.ask(Input::Notice {
+            actor,
+            case_no,
+            note,
+        })
+        .await?
+        .seq()
+    }
+
+    /// Per peer, the last link sequence queued for it that is durable: what its sender may
+    /// send. Changes whenever new items became durable in some outbox.
+    pub fn outbox_changes(&self) -> watch::Receiver<Durable> {
+        self.outbox.clone()
+    }
+
+    /// The codes revoked so far; changes the moment the write task takes a new revocation
+    /// (before it is flushed: closing a link promises nothing), so that the links can close
+    /// the revoked peer's connection at once.
+    pub fn revocations(&self) -> watch::Receiver<RevokedCodes> {
+        self.revoked.clone()
+    }
+}
+
+impl Writer {
+    /// The writer, from the store's checked state, with what its handle reads: the durable
+    /// outboxes, the revoked codes and the directory's keys.
+    pub(super) fn new(
+        setup: Setup,
+    ) -> Result<
+        (
+            Writer,
+            watch::Receiver<Durable>,
+            watch::Receiver<RevokedCodes>,
+            KeyRing,
+        ),
+        StoreError,
+    > {
         let meta = setup.store.meta()?;
         let mut directory = Directory::new(setup.ca_der);
         for (code, der) in setup.store.certificates()? {
@@ -156,7 +257,6 @@ impl Engine {
         let (revoked_tx, revoked) = watch::channel(revoked);
         let keys = directory.ring();
         let counters = setup.store.link_counters()?;
-        let (tx, rx) = mpsc::channel(MAX_BATCH * 4);
         // What is on disk at start is durable: the senders may send all of it.
         let durable = counters.iter().map(|(peer, c)| (*peer, c.queued)).collect();
         let (outbox_tx, outbox) = watch::channel(durable);
@@ -177,164 +277,6 @@ impl Engine {
             outbox_tx,
             revoked_tx,
         };
-        // The write path is synchronous work on sled (transactions, fsync): it gets a thread
-        // of its own, so that it never holds up the async tasks that keep links alive.
-        std::thread::Builder::new()
-            .name(format!("writer-{}", setup.code))
-            .spawn(move || writer.run(rx))
-            .map_err(|e| StoreError::Corrupt(format!("cannot start the write thread: {e}")))?;
-        Ok(Engine {
-            tx,
-            outbox,
-            revoked,
-            keys,
-        })
-    }
-
-    async fn ask<T>(
-        &self,
-        work: impl FnOnce(oneshot::Sender<Result<T, EngineError>>) -> Work,
-    ) -> Result<T, EngineError> {
-        let (reply, answer) = oneshot::channel();
-        self.tx.send(work(reply)).await.map_err(|_| stopped())?;
-        answer.await.map_err(|_| stopped())?
-    }
-
-    /// Writes and returns the case once the event is durable.
-    pub async fn write(&self, actor: Actor, write: Write) -> Result<Case, EngineError> {
-        self.write_once(actor, write, None).await
-    }
-
-    /// [`Engine::write`], at most once per idempotency key: a key seen before answers the case
-    /// its first write produced (as it stands now) and writes nothing, a key seen before with a
-    /// different request is refused ([`crate::idempotency`]).
-    pub async fn write_once(
-        &self,
-        actor: Actor,
-        write: Write,
-        once: Option<Once>,
-    ) -> Result<Case, EngineError> {
-        self.ask(|reply| Work::Write {
-            actor,
-            write,
-            once,
-            reply,
-        })
-        .await
-    }
-
-    /// Checks and applies a batch from a peer; the receipt comes once it is durable.
-    pub async fn receive(&self, from: NodeCode, batch: Batch) -> Result<Receipt, EngineError> {
-        let checked = Checked::new(batch, &self.keys);
-        self.submit(from, checked).await?.await
-    }
-
-    /// Hands a checked batch from a peer to the write task without waiting for it to be
-    /// applied; the returned future gives the receipt once the batch is durable. Batches handed
-    /// in one after another are applied in that order.
-    pub async fn submit(
-        &self,
-        from: NodeCode,
-        checked: Checked,
-    ) -> Result<impl std::future::Future<Output = Result<Receipt, EngineError>>, EngineError> {
-        let (reply, answer) = oneshot::channel();
-        let work = Work::Receive {
-            from,
-            checked,
-            reply,
-        };
-        self.tx.send(work).await.map_err(|_| stopped())?;
-        Ok(async move { answer.await.map_err(|_| stopped())? })
-    }
-
-    /// The directory's keys, to check peers' batches with ([`Checked::new`]).
-    pub fn keys(&self) -> &KeyRing {
-        &self.keys
-    }
-
-    /// Takes a certificate seen in a link handshake into the directory and passes it on;
-    /// with `welcome`, also queues the whole directory for that (child) peer.
-    pub async fn learn(
-        &self,
-        code: NodeCode,
-        der: Vec<u8>,
-        welcome: bool,
-    ) -> Result<(), EngineError> {
-        self.ask(|reply| Work::Learn {
-            code,
-            der,
-            welcome,
-            reply,
-        })
-        .await
-    }
-
-    /// Renumbers the outbox for `peer` to follow `floor`; returns its new last sequence.
-    pub async fn rebase(&self, peer: NodeCode, floor: u64) -> Result<u64, EngineError> {
-        self.ask(|reply| Work::Rebase { peer, floor, reply }).await
-    }
-
-    /// Records a revocation and passes it down the subtree.
-    pub async fn revoke(&self, entry: Revoked) -> Result<(), EngineError> {
-        self.ask(|reply| Work::Revoke { entry, reply }).await
-    }
-
-    /// Drops from the peer's outbox what it acknowledged.
-    pub async fn ack(&self, peer: NodeCode, upto: u64) -> Result<(), EngineError> {
-        self.ask(|reply| Work::Ack { peer, upto, reply }).await
-    }
-
-    /// Broadcasts this node's own catalog and calendar down the subtree where they changed.
-    pub async fn publish(&self) -> Result<(), EngineError> {
-        self.ask(|reply| Work::Publish { reply }).await
-    }
-
-    /// Queues a restore for `child`; returns the link sequence that completes it.
-    pub async fn restore_dump(&self, child: NodeCode) -> Result<u64, EngineError> {
-        self.ask(|reply| Work::RestoreDump { child, reply }).await
-    }
-
-    /// Re-evaluates the clocks of the cases held here, refreshing the summaries that changed
-    /// and raising automatic 督办s; returns how many summaries changed. `full` re-evaluates
-    /// concluded cases too, for a calendar that may have changed since their summaries.
-    pub async fn sweep(&self, full: bool) -> Result<u64, EngineError> {
-        self.ask(|reply| Work::Sweep { full, reply }).await
-    }
-
-    /// Loads official calendar years (a State Council notice as a calendar file) into this
-    /// node's own calendar, broadcasts it down the subtree and re-evaluates every case held
-    /// here; returns how many summaries changed, once durable.
-    pub async fn load_calendar(&self, text: String) -> Result<u64, EngineError> {
-        self.ask(|reply| Work::LoadCalendar { text, reply }).await
-    }
-
-    /// Issues a 督办 notice on a case held here or known by its summary; returns the notice's
-    /// sequence number once it is durable.
-    pub async fn notice(
-        &self,
-        actor: Actor,
-        case_no: CaseNo,
-        note: String,
-    ) -> Result<u64, EngineError> {
-        self.ask(|reply| Work::Notice {
-            actor,
-            case_no,
-            note,
-            reply,
-        })
-        .await
-    }
-
-    /// Per peer, the last link sequence queued for it that is durable: what its sender may
-    /// send. Changes whenever new items became durable in some outbox.
-    pub fn outbox_changes(&self) -> watch::Receiver<Durable> {
-        self.outbox.clone()
-    }
-
-    /// The codes revoked so far; changes the moment the write task takes a new revocation
-    /// (before it is flushed: closing a link promises nothing), so that the links can close
-    /// the revoked peer's connection at once.
-    pub fn revocations(&self) -> watch::Receiver<RevokedCodes> {
-        self.revoked.clone()
+        Ok((writer, outbox, revoked, keys))
     }
 }

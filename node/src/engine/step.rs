@@ -1,0 +1,168 @@
+//! The writer's step: one request ([`Input`]) applied to the group's overlay, giving its
+//! answer ([`Output`]) or its refusal. A step sends nothing, answers no one and makes nothing
+//! durable: the task around it ([`super::Writer::run`]) holds the answers until the group is
+//! written and flushed, so the same steps can be driven by a test without the thread.
+//!
+//! What a step may touch: the overlay ([`super::staged`]), the counters it adopts with each
+//! change, and the store for reading — except the few steps that must see the group in the
+//! store before they scan it (learning a certificate, renumbering an outbox, a restore, a
+//! sweep), which write the group first, still without a flush.
+
+use federation_proto::{Actor, CaseNo, NodeCode};
+
+use super::{Change, EngineError, Receipt, Write, Writer};
+use crate::case::Case;
+use crate::idempotency::Once;
+use crate::pki::Revoked;
+use crate::verify::Checked;
+
+/// What the writer is asked: every request of [`super::Engine`], without its reply.
+// Requests live only while queued; boxing them would add an allocation per request.
+#[allow(clippy::large_enum_variant)]
+pub(super) enum Input {
+    Write {
+        actor: Actor,
+        write: Write,
+        once: Option<Once>,
+    },
+    Receive {
+        from: NodeCode,
+        checked: Checked,
+    },
+    Learn {
+        code: NodeCode,
+        der: Vec<u8>,
+        welcome: bool,
+    },
+    /// The peer holds more from us than our outbox ever queued: renumber it.
+    Rebase {
+        peer: NodeCode,
+        floor: u64,
+    },
+    /// Record a revocation (from this node's `revoked.toml`) and pass it down.
+    Revoke {
+        entry: Revoked,
+    },
+    /// Drop what a peer acknowledged from its outbox. (All writes go through the writer's
+    /// thread: sled batches from other threads racing its transactions have been seen to hang.)
+    Ack {
+        peer: NodeCode,
+        upto: u64,
+    },
+    /// Broadcast this node's own catalog and calendar files down, where they changed.
+    Publish,
+    /// Queue for a child everything its restore needs.
+    RestoreDump {
+        child: NodeCode,
+    },
+    /// Re-evaluate the clocks of the cases held here (see [`super::supervise`]); `full` also
+    /// those whose clocks have stopped (the calendar may have changed under them).
+    Sweep {
+        full: bool,
+    },
+    /// Load official calendar years into this node's own calendar, broadcast it down and
+    /// re-evaluate every case; answers how many summaries changed.
+    LoadCalendar {
+        text: String,
+    },
+    /// A 督办 notice on a case, held here or known by its summary.
+    Notice {
+        actor: Actor,
+        case_no: CaseNo,
+        note: String,
+    },
+}
+
+impl Input {
+    /// Whether the answer waits for the group's flush. Only an ack does not: losing one is
+    /// harmless (the items are sent again).
+    pub(super) fn waits_for_flush(&self) -> bool {
+        !matches!(self, Input::Ack { .. })
+    }
+}
+
+/// A step's answer, by the kind of request.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
+pub(super) enum Output {
+    /// A write's case as it now stands.
+    Case(Case),
+    /// What a peer's batch came to.
+    Receipt(Receipt),
+    Unit,
+    /// A count or a sequence number (see the request).
+    Seq(u64),
+}
+
+impl Output {
+    fn mismatch(self, wanted: &str) -> EngineError {
+        EngineError::Unavailable(format!(
+            "the write task answered {self:?} where {wanted} was due"
+        ))
+    }
+
+    pub(super) fn case(self) -> Result<Case, EngineError> {
+        match self {
+            Output::Case(case) => Ok(case),
+            other => Err(other.mismatch("a case")),
+        }
+    }
+
+    pub(super) fn receipt(self) -> Result<Receipt, EngineError> {
+        match self {
+            Output::Receipt(receipt) => Ok(receipt),
+            other => Err(other.mismatch("a receipt")),
+        }
+    }
+
+    pub(super) fn unit(self) -> Result<(), EngineError> {
+        match self {
+            Output::Unit => Ok(()),
+            other => Err(other.mismatch("nothing")),
+        }
+    }
+
+    pub(super) fn seq(self) -> Result<u64, EngineError> {
+        match self {
+            Output::Seq(n) => Ok(n),
+            other => Err(other.mismatch("a number")),
+        }
+    }
+}
+
+impl Writer {
+    /// Applies one request to the group. On an error, what the request staged before it
+    /// failed stays staged (a batch refused after some of its items): it is written with the
+    /// group all the same.
+    pub(super) fn step(&mut self, input: Input) -> Result<Output, EngineError> {
+        match input {
+            Input::Write { actor, write, once } => {
+                self.apply_once(actor, write, once).map(Output::Case)
+            }
+            Input::Receive { from, checked } => self.receive(from, checked).map(Output::Receipt),
+            Input::Learn { code, der, welcome } => {
+                self.learn(code, der, welcome).map(|()| Output::Unit)
+            }
+            Input::Rebase { peer, floor } => self.rebase(peer, floor).map(Output::Seq),
+            Input::Revoke { entry } => {
+                let mut change = Change::default();
+                self.take_revocation(entry, None, &mut change)?;
+                self.commit(self.meta, change);
+                Ok(Output::Unit)
+            }
+            Input::Ack { peer, upto } => {
+                self.store.outbox_ack(peer, upto)?;
+                Ok(Output::Unit)
+            }
+            Input::Publish => self.publish().map(|()| Output::Unit),
+            Input::RestoreDump { child } => self.restore_dump(child).map(Output::Seq),
+            Input::LoadCalendar { text } => self.load_calendar(&text).map(Output::Seq),
+            Input::Sweep { full } => self.sweep(full).map(Output::Seq),
+            Input::Notice {
+                actor,
+                case_no,
+                note,
+            } => self.notice(actor, case_no, note).map(Output::Seq),
+        }
+    }
+}
