@@ -224,7 +224,7 @@ pub fn seed_admin(store: &dyn Store, token: &str, now: Now) -> Result<Seeded, Ac
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::SledStore;
+    use crate::store::{Operators, SledStore};
 
     fn now(day: &str) -> Now {
         Now {

@@ -1,12 +1,24 @@
-//! Durable storage of events, cases and node metadata, behind the small [`Store`] trait so the
-//! engine above it does not depend on sled.
+//! Durable storage of events, cases and node metadata, behind narrow traits so that the engine
+//! above it does not depend on sled, and so that a caller that needs one concern names only it.
 //!
-//! Two implementations: [`SledStore`], the node's (one sled database; its layout, invariants
-//! and start-up check are in its module), and [`memory::MemStore`], the same records in memory
-//! with a disk's durability, for the simulation and for tests.
+//! One trait per concern, each saying what it holds and what holds true of it:
+//! - [`EventLog`]: the events (the source of truth), each case's events in fold order and the
+//!   node's own counters ([`NodeMeta`]);
+//! - [`CaseViews`]: what the API lists — the cases as folded here and the status summaries;
+//! - [`Outbox`]: the items queued for each peer and the link sequences sent and received;
+//! - [`Directory`]: the federation's certificates and revocations, and the node settings;
+//! - [`Operators`]: the operators' accounts, by their tokens' hashes;
+//! - [`Counters`]: counts kept without reading (events, cases by state, flushes, syncs).
 //!
-//! A commit is atomic; it is durable only after [`Store::flush`], which the engine calls once
-//! per batch.
+//! [`Store`] is all of them together with the write path that cuts across them: one
+//! [`Commit`] writes every concern in one atomic step, durable after [`Store::flush`], which
+//! the engine calls once per group commit. The writes outside a commit are few and each names
+//! its durability: [`Outbox::outbox_ack`], [`Outbox::outbox_rebase`] and
+//! [`Operators::change_operators`].
+//!
+//! Two implementations: [`SledStore`], the node's (one sled database; its layout and start-up
+//! check are in its module), and [`memory::MemStore`], the same records in memory with a
+//! disk's durability, for the simulation and for tests.
 
 use std::collections::BTreeMap;
 
@@ -106,16 +118,42 @@ pub struct LinkCounters {
     pub received: u64,
 }
 
-/// The storage a node needs. Implementations make each [`Store::commit`] atomic and visible at
-/// once, and durable after [`Store::flush`].
-pub trait Store: Send + Sync + 'static {
-    fn commit(&self, commit: &Commit) -> Result<(), StoreError>;
-    fn flush(&self) -> Result<(), StoreError>;
-    /// Flushes since start (one per group commit).
-    fn flush_count(&self) -> u64;
-    /// Completed `fdatasync`s of the store's files since start (one per successful flush).
-    fn sync_count(&self) -> u64;
+/// The event log: every event this node holds, and the node's own counters.
+///
+/// Holds the events by [`EventId`] (authored here or received), each case's events in fold
+/// order ([`Event::fold_key`]), and [`NodeMeta`]. Written only by [`Store::commit`].
+///
+/// Invariants:
+/// - the log is the source of truth: an event, once stored, is never edited or removed, and an
+///   event is stored once — a commit holding an event already stored is refused whole;
+/// - every event is in its case's log, and a case's log ([`EventLog::events_of`]) has exactly
+///   that case's events;
+/// - this node's own sequence numbers are gapless from 1 to [`NodeMeta::last_seq`].
+pub trait EventLog {
+    /// The node's counters as the last commit left them (the default before any).
     fn meta(&self) -> Result<NodeMeta, StoreError>;
+    /// The event held under `id`, if any.
+    fn event(&self, id: &EventId) -> Result<Option<Event>, StoreError>;
+    fn has_event(&self, id: &EventId) -> Result<bool, StoreError>;
+    fn event_count(&self) -> usize;
+    /// A case's events in fold order.
+    fn events_of(&self, no: &CaseNo) -> Result<Vec<Event>, StoreError>;
+    /// Events authored by `origin`, in sequence order.
+    fn events_by_origin(&self, origin: NodeCode) -> Result<Vec<Event>, StoreError>;
+}
+
+/// The views the API lists: cases as folded here, and status summaries.
+///
+/// Holds, by [`CaseNo`], the materialised [`Case`] of every case whose submission this node
+/// holds, and the latest [`CaseSummary`] of each case owned here or below (a child's summary
+/// arrives as an item; which one is the latest the engine decides before it commits). Written
+/// only by [`Store::commit`].
+///
+/// Invariants:
+/// - a case is the fold of its events in the [`EventLog`], written in the same commit as they
+///   are, so it is derived data: [`SledStore`] rebuilds it from the log when they disagree;
+/// - lists and pages run in case-number ([`CaseNo::key`]) order.
+pub trait CaseViews {
     fn case(&self, no: &CaseNo) -> Result<Option<Case>, StoreError>;
     /// Every case, in case-number order.
     fn cases(&self) -> Box<dyn Iterator<Item = Result<Case, StoreError>> + '_>;
@@ -125,30 +163,8 @@ pub trait Store: Send + Sync + 'static {
         &self,
         after: Option<&CaseNo>,
     ) -> Box<dyn Iterator<Item = Result<Case, StoreError>> + '_>;
-    /// A case's events in fold order.
-    fn events_of(&self, no: &CaseNo) -> Result<Vec<Event>, StoreError>;
-    fn event_count(&self) -> usize;
-    fn has_event(&self, id: &EventId) -> Result<bool, StoreError>;
-    /// The event held under `id`, if any.
-    fn event(&self, id: &EventId) -> Result<Option<Event>, StoreError>;
-    /// Events authored by `origin`, in sequence order.
-    fn events_by_origin(&self, origin: NodeCode) -> Result<Vec<Event>, StoreError>;
-    /// Up to `max` queued items for `peer` with link sequence above `after`.
-    fn outbox(
-        &self,
-        peer: NodeCode,
-        after: u64,
-        max: usize,
-    ) -> Result<Vec<(u64, Vec<u8>)>, StoreError>;
-    /// Drops the items the peer acknowledged.
-    fn outbox_ack(&self, peer: NodeCode, upto: u64) -> Result<(), StoreError>;
-    fn outbox_depth(&self, peer: NodeCode) -> usize;
-    /// Renumbers the peer's outbox to follow `floor` (the peer already holds that many items
-    /// from an earlier life of this store); returns the new last link sequence.
-    fn outbox_rebase(&self, peer: NodeCode, floor: u64) -> Result<u64, StoreError>;
-    fn link_counters(&self) -> Result<BTreeMap<NodeCode, LinkCounters>, StoreError>;
-    fn certificates(&self) -> Result<Vec<(NodeCode, Vec<u8>)>, StoreError>;
     fn summary(&self, no: &CaseNo) -> Result<Option<CaseSummary>, StoreError>;
+    /// Every summary, in case-number order.
     fn summaries(&self) -> Box<dyn Iterator<Item = Result<CaseSummary, StoreError>> + '_>;
     /// The summaries after `after` (from the first when `None`), in case-number order; read
     /// lazily, for paged lists.
@@ -156,17 +172,99 @@ pub trait Store: Send + Sync + 'static {
         &self,
         after: Option<&CaseNo>,
     ) -> Box<dyn Iterator<Item = Result<CaseSummary, StoreError>> + '_>;
+}
+
+/// The outboxes: what waits for each peer, and how far each link has got.
+///
+/// Holds, per peer, the encoded items queued for it under their link sequences ([`Queued`]),
+/// and the [`LinkCounters`]: the last link sequence queued for the peer and the highest held
+/// from it.
+///
+/// Invariants:
+/// - items are queued and received sequences recorded by [`Store::commit`], in the same step
+///   as the events they carry or brought: a crash can neither lose a queued copy nor keep an
+///   event whose receipt was not recorded;
+/// - a peer's link sequences only grow, and its `queued` counter is at least every sequence in
+///   its outbox;
+/// - an item stays until the peer acknowledges it ([`Outbox::outbox_ack`]); an ack is not
+///   flushed by itself — losing it only sends the items again.
+pub trait Outbox {
+    /// Up to `max` queued items for `peer` with link sequence above `after`.
+    fn outbox(
+        &self,
+        peer: NodeCode,
+        after: u64,
+        max: usize,
+    ) -> Result<Vec<(u64, Vec<u8>)>, StoreError>;
+    /// Drops the items the peer acknowledged (durable with the next flush).
+    fn outbox_ack(&self, peer: NodeCode, upto: u64) -> Result<(), StoreError>;
+    fn outbox_depth(&self, peer: NodeCode) -> usize;
+    /// Renumbers the peer's outbox to follow `floor` (the peer already holds that many items
+    /// from an earlier life of this store), items and counter in one step, durable with the
+    /// next flush; returns the new last link sequence.
+    fn outbox_rebase(&self, peer: NodeCode, floor: u64) -> Result<u64, StoreError>;
+    fn link_counters(&self) -> Result<BTreeMap<NodeCode, LinkCounters>, StoreError>;
+}
+
+/// What the federation has told this node and it keeps: the directory and the node settings.
+///
+/// Holds the certificates by division code (DER, checked when learnt; [`crate::relay::Directory`]
+/// is the copy in memory, loaded from here at start), the [`Revoked`] entries by division
+/// code, and the node settings by key: the catalog and calendar received from the parent or
+/// passed down ([`crate::reference`]), and the idempotency records, written with the events
+/// they name under their own prefix ([`crate::idempotency`]). Written only by
+/// [`Store::commit`].
+///
+/// Invariants: a revocation is never removed; a certificate or setting written again replaces
+/// the one held.
+pub trait Directory {
+    fn certificates(&self) -> Result<Vec<(NodeCode, Vec<u8>)>, StoreError>;
     fn is_revoked(&self, code: NodeCode) -> Result<bool, StoreError>;
-    /// A node setting written with [`Commit::setting`].
-    fn setting(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
     fn revocations(&self) -> Result<Vec<Revoked>, StoreError>;
+    /// A node setting written with [`Commit::settings`] (or [`Commit::once`]).
+    fn setting(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
+}
+
+/// The operators: each account under the SHA-256 of its bearer token.
+///
+/// Tokens themselves are never stored, and a hash never leaves the node. Written only by
+/// [`Operators::change_operators`], not by commits: operator changes do not go through the
+/// engine ([`crate::accounts`] serialises them and keeps the rules that span records).
+///
+/// Invariant: a change applies whole — a rotation moves an account to its new hash in one
+/// step, so there is no instant where both tokens, or neither, work.
+pub trait Operators {
     /// The account of a token, by the token's SHA-256.
     fn operator(&self, token_hash: &TokenHash) -> Result<Option<Account>, StoreError>;
     /// Every account with its token's hash (the hash never leaves the node).
     fn operators(&self) -> Result<Vec<(TokenHash, Account)>, StoreError>;
     /// Applies one change to the operators atomically and durably (flushed before it returns).
     fn change_operators(&self, change: &OperatorChange) -> Result<(), StoreError>;
-    /// Events held and cases by state, from counters kept by the commits: nothing is read
-    /// (see [`counters`]).
+}
+
+/// Counts cheap enough for every `/metrics` scrape: nothing is decoded to answer them.
+///
+/// Invariant: the counts agree with the log and the cases as committed. [`SledStore`] counts
+/// them once in its start-up check and then moves them with each commit (see [`counters`]);
+/// the flush and sync counts start at 0 with the process.
+pub trait Counters {
+    /// Events held and cases by state, from counters kept by the commits: nothing is read.
     fn counts(&self) -> Counts;
+    /// Flushes since start (one per group commit).
+    fn flush_count(&self) -> u64;
+    /// Completed `fdatasync`s of the store's files since start (one per successful flush).
+    fn sync_count(&self) -> u64;
+}
+
+/// The storage a node needs: every concern, and the write path across them.
+///
+/// Implementations make each [`Store::commit`] atomic — all of it or, when it fails (an event
+/// already stored), none of it — and visible at once to every reader, and durable after
+/// [`Store::flush`]: what a flush covered survives a crash, what came after it may not.
+pub trait Store:
+    EventLog + CaseViews + Outbox + Directory + Operators + Counters + Send + Sync + 'static
+{
+    fn commit(&self, commit: &Commit) -> Result<(), StoreError>;
+    /// Makes every write before it durable (sled's flush, then `fdatasync`).
+    fn flush(&self) -> Result<(), StoreError>;
 }

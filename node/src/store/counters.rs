@@ -93,7 +93,7 @@ mod tests {
     use federation_proto::{NodeCode, State};
 
     use crate::store::sled_store::tests::{populate, reopen};
-    use crate::store::{SledStore, Store};
+    use crate::store::{CaseViews, Counters, SledStore};
 
     fn own() -> NodeCode {
         "350322".parse().unwrap()

@@ -1,23 +1,26 @@
-//! [`SledStore`], the node's store: the [`Store`] in one sled database.
+//! [`SledStore`], the node's store: every concern of [`Store`] in one sled database.
 //!
 //! Layout (one sled database, a handful of trees — many trees bloat sled):
 //! - `events`: `EventId::key()` → event. The source of truth; never edited.
 //! - `case_events`: `CaseNo::key() ++ hlc ++ EventId::key()` → `()`: a case's events in fold order.
 //! - `cases`: `CaseNo::key()` → materialised [`Case`] (derived: rebuilt from `events`).
-//! - `meta`: `node` → [`NodeMeta`] (sequence, clock, daily case counter).
-//! - `operators`: SHA-256 of a bearer token → [`Account`] (see [`operators`]).
+//! - `meta`: `node` → [`NodeMeta`] (sequence, clock, daily case counter); node settings and
+//!   idempotency records under their own keys ([`Directory::setting`]).
+//! - `operators`: SHA-256 of a bearer token → [`Account`] (see [`super::operators`]).
 //! - `outbox`: `peer ++ link sequence` → encoded `frame::Item` waiting for the peer's ack.
 //! - `links`: `o|i ++ peer` → last link sequence queued for / held from the peer.
 //! - `summaries`: `CaseNo::key()` → the latest [`CaseSummary`] (cases owned here or below).
 //! - `certs`: division code → DER certificate (the federation directory).
 //! - `revoked`: division code → [`Revoked`] (revocations received from above or loaded here).
 //!
-//! Invariants, checked at start-up by [`SledStore::check_and_repair`]:
-//! - every event is in `case_events`, and every case's log has exactly its events;
-//! - the node's own sequence numbers are gapless from 1 to `NodeMeta::last_seq`.
+//! The [`EventLog`] invariants (every event in its case's log, each case's log exactly its
+//! events, the node's own sequence gapless) are checked at start-up by
+//! [`SledStore::check_and_repair`], which rebuilds the derived trees from `events` when they
+//! disagree and refuses a store that came back with less than its witness says it had made
+//! durable ([`super::witness`]).
 //!
 //! Every value starts with the codec's version byte. A commit writes all trees in one sled
-//! transaction; it is durable only after [`Store::flush`], which the engine calls once per batch.
+//! transaction; it is durable only after [`Store::flush`].
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -30,8 +33,9 @@ use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::Transactional;
 
 use super::{
-    counters, operators, witness, Commit, Counts, LinkCounters, NodeMeta, OperatorChange, Store,
-    StoreError, TokenHash, MAX_CASE_BYTES,
+    counters, operators, witness, CaseViews, Commit, Counters, Counts, Directory, EventLog,
+    LinkCounters, NodeMeta, OperatorChange, Operators, Outbox, Store, StoreError, TokenHash,
+    MAX_CASE_BYTES,
 };
 use crate::case::Case;
 use crate::operator::Account;
@@ -345,15 +349,9 @@ impl Store for SledStore {
         }
         Ok(())
     }
+}
 
-    fn flush_count(&self) -> u64 {
-        self.flushes.load(Ordering::Relaxed)
-    }
-
-    fn sync_count(&self) -> u64 {
-        self.disk.count()
-    }
-
+impl EventLog for SledStore {
     fn meta(&self) -> Result<NodeMeta, StoreError> {
         match self.meta.get(META_KEY)? {
             Some(v) => Ok(codec::decode(&v, 1024)?),
@@ -361,6 +359,46 @@ impl Store for SledStore {
         }
     }
 
+    fn event(&self, id: &EventId) -> Result<Option<Event>, StoreError> {
+        match self.events.get(id.key())? {
+            Some(value) => Ok(Some(codec::decode(&value, codec::MAX_EVENT_BYTES)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn has_event(&self, id: &EventId) -> Result<bool, StoreError> {
+        Ok(self.events.contains_key(id.key())?)
+    }
+
+    fn event_count(&self) -> usize {
+        self.events.len()
+    }
+
+    fn events_of(&self, no: &CaseNo) -> Result<Vec<Event>, StoreError> {
+        let mut out = Vec::new();
+        for key in self.case_events.scan_prefix(no.key()).keys() {
+            let key = key?;
+            let id = key.get(28..44).ok_or_else(|| {
+                StoreError::Corrupt(format!("short case index key for case {no}"))
+            })?;
+            let value = self.events.get(id)?.ok_or_else(|| {
+                StoreError::Corrupt(format!("case {no} indexes an event that is not stored"))
+            })?;
+            out.push(codec::decode(&value, codec::MAX_EVENT_BYTES)?);
+        }
+        Ok(out)
+    }
+
+    fn events_by_origin(&self, origin: NodeCode) -> Result<Vec<Event>, StoreError> {
+        self.events
+            .scan_prefix(origin.as_u64().to_be_bytes())
+            .values()
+            .map(|v| Ok(codec::decode(&v?, codec::MAX_EVENT_BYTES)?))
+            .collect()
+    }
+}
+
+impl CaseViews for SledStore {
     fn case(&self, no: &CaseNo) -> Result<Option<Case>, StoreError> {
         match self.cases.get(no.key())? {
             Some(v) => Ok(Some(codec::decode(&v, MAX_CASE_BYTES)?)),
@@ -385,44 +423,34 @@ impl Store for SledStore {
         }))
     }
 
-    fn events_of(&self, no: &CaseNo) -> Result<Vec<Event>, StoreError> {
-        let mut out = Vec::new();
-        for key in self.case_events.scan_prefix(no.key()).keys() {
-            let key = key?;
-            let id = key.get(28..44).ok_or_else(|| {
-                StoreError::Corrupt(format!("short case index key for case {no}"))
-            })?;
-            let value = self.events.get(id)?.ok_or_else(|| {
-                StoreError::Corrupt(format!("case {no} indexes an event that is not stored"))
-            })?;
-            out.push(codec::decode(&value, codec::MAX_EVENT_BYTES)?);
-        }
-        Ok(out)
-    }
-
-    fn event_count(&self) -> usize {
-        self.events.len()
-    }
-
-    fn has_event(&self, id: &EventId) -> Result<bool, StoreError> {
-        Ok(self.events.contains_key(id.key())?)
-    }
-
-    fn event(&self, id: &EventId) -> Result<Option<Event>, StoreError> {
-        match self.events.get(id.key())? {
-            Some(value) => Ok(Some(codec::decode(&value, codec::MAX_EVENT_BYTES)?)),
+    fn summary(&self, no: &CaseNo) -> Result<Option<CaseSummary>, StoreError> {
+        match self.summaries.get(no.key())? {
+            Some(v) => Ok(Some(codec::decode(&v, codec::MAX_EVENT_BYTES)?)),
             None => Ok(None),
         }
     }
 
-    fn events_by_origin(&self, origin: NodeCode) -> Result<Vec<Event>, StoreError> {
-        self.events
-            .scan_prefix(origin.as_u64().to_be_bytes())
-            .values()
-            .map(|v| Ok(codec::decode(&v?, codec::MAX_EVENT_BYTES)?))
-            .collect()
+    fn summaries(&self) -> Box<dyn Iterator<Item = Result<CaseSummary, StoreError>> + '_> {
+        Box::new(
+            self.summaries
+                .iter()
+                .values()
+                .map(|v| Ok(codec::decode(&v?, codec::MAX_EVENT_BYTES)?)),
+        )
     }
 
+    fn summaries_from(
+        &self,
+        after: Option<&CaseNo>,
+    ) -> Box<dyn Iterator<Item = Result<CaseSummary, StoreError>> + '_> {
+        Box::new(
+            values_after(&self.summaries, after)
+                .map(|v| Ok(codec::decode(&v?, codec::MAX_EVENT_BYTES)?)),
+        )
+    }
+}
+
+impl Outbox for SledStore {
     fn outbox(
         &self,
         peer: NodeCode,
@@ -499,7 +527,9 @@ impl Store for SledStore {
         }
         Ok(out)
     }
+}
 
+impl Directory for SledStore {
     fn certificates(&self) -> Result<Vec<(NodeCode, Vec<u8>)>, StoreError> {
         self.certs
             .iter()
@@ -514,10 +544,6 @@ impl Store for SledStore {
             .collect()
     }
 
-    fn setting(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self.meta.get(key)?.map(|v| v.to_vec()))
-    }
-
     fn is_revoked(&self, code: NodeCode) -> Result<bool, StoreError> {
         Ok(self.revoked.contains_key(code.as_u64().to_be_bytes())?)
     }
@@ -530,32 +556,12 @@ impl Store for SledStore {
             .collect()
     }
 
-    fn summary(&self, no: &CaseNo) -> Result<Option<CaseSummary>, StoreError> {
-        match self.summaries.get(no.key())? {
-            Some(v) => Ok(Some(codec::decode(&v, codec::MAX_EVENT_BYTES)?)),
-            None => Ok(None),
-        }
+    fn setting(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.meta.get(key)?.map(|v| v.to_vec()))
     }
+}
 
-    fn summaries(&self) -> Box<dyn Iterator<Item = Result<CaseSummary, StoreError>> + '_> {
-        Box::new(
-            self.summaries
-                .iter()
-                .values()
-                .map(|v| Ok(codec::decode(&v?, codec::MAX_EVENT_BYTES)?)),
-        )
-    }
-
-    fn summaries_from(
-        &self,
-        after: Option<&CaseNo>,
-    ) -> Box<dyn Iterator<Item = Result<CaseSummary, StoreError>> + '_> {
-        Box::new(
-            values_after(&self.summaries, after)
-                .map(|v| Ok(codec::decode(&v?, codec::MAX_EVENT_BYTES)?)),
-        )
-    }
-
+impl Operators for SledStore {
     fn operator(&self, token_hash: &TokenHash) -> Result<Option<Account>, StoreError> {
         operators::get(&self.operators, token_hash)
     }
@@ -568,9 +574,19 @@ impl Store for SledStore {
         operators::apply(&self.operators, change)?;
         self.flush()
     }
+}
 
+impl Counters for SledStore {
     fn counts(&self) -> Counts {
         self.counters.counts()
+    }
+
+    fn flush_count(&self) -> u64 {
+        self.flushes.load(Ordering::Relaxed)
+    }
+
+    fn sync_count(&self) -> u64 {
+        self.disk.count()
     }
 }
 
