@@ -10,7 +10,7 @@ use std::sync::Mutex;
 use federation_proto::Date;
 
 use crate::operator::{new_token, token_hash, Account, Operator, OperatorError, Role, Standing};
-use crate::store::{OperatorChange, Store, StoreError, TokenHash};
+use crate::store::{OperatorChange, Operators, StoreError, TokenHash};
 
 /// The name `ensure_admin` gives the admin of `admin.token`.
 pub const FILE_ADMIN: &str = "admin";
@@ -71,7 +71,7 @@ fn check_expiry(expires: Option<Date>, now: Now) -> Result<(), AccountError> {
 }
 
 /// The one account named `name`.
-fn find(store: &dyn Store, name: &str) -> Result<(TokenHash, Account), AccountError> {
+fn find(store: &dyn Operators, name: &str) -> Result<(TokenHash, Account), AccountError> {
     let mut found: Vec<(TokenHash, Account)> = store
         .operators()?
         .into_iter()
@@ -86,7 +86,7 @@ fn find(store: &dyn Store, name: &str) -> Result<(TokenHash, Account), AccountEr
 
 /// Adds an operator with a fresh token; the name must be new.
 pub fn add(
-    store: &dyn Store,
+    store: &dyn Operators,
     operator: Operator,
     expires: Option<Date>,
     now: Now,
@@ -113,7 +113,7 @@ pub fn add(
 /// request: every request looks its token up. The last enabled, unexpired admin cannot be
 /// disabled.
 pub fn set_disabled(
-    store: &dyn Store,
+    store: &dyn Operators,
     name: &str,
     disabled: bool,
     now: Now,
@@ -154,7 +154,7 @@ pub enum Whose<'a> {
 /// transaction that makes the new one work. `expires`: `None` keeps the current expiry,
 /// `Some(day or none)` sets it.
 pub fn rotate(
-    store: &dyn Store,
+    store: &dyn Operators,
     whose: Whose<'_>,
     expires: Option<Option<Date>>,
     now: Now,
@@ -201,7 +201,7 @@ pub enum Seeded {
 /// The admin of `admin.token` at start: registered only on a store without operators. After
 /// that the file is just a token like any other — a restart never revives a disabled or
 /// rotated token (rotate `admin` with `--token-out` to rewrite the file).
-pub fn seed_admin(store: &dyn Store, token: &str, now: Now) -> Result<Seeded, AccountError> {
+pub fn seed_admin(store: &dyn Operators, token: &str, now: Now) -> Result<Seeded, AccountError> {
     let _guard = lock();
     let hash = token_hash(token);
     if let Some(account) = store.operator(&hash)? {

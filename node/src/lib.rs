@@ -9,9 +9,9 @@
 //! - [`intake`]: checks at the window (受理): applicant, item, materials.
 //! - [`disk_sync`]: the fdatasync after each flush that makes an answer survive a power cut.
 //! - [`stats`]: supervision figures over the summaries of a region (电子监察).
-//! - [`store`]: durable storage of events and cases (sled), behind a small trait; its witness
-//!   refuses a store that came back shorter than it was; `store::memory` is the in-memory
-//!   implementation the simulation crashes.
+//! - [`store`]: durable storage of events and cases (sled), behind narrow traits, one per
+//!   concern; its witness refuses a store that came back shorter than it was; `store::memory`
+//!   is the in-memory implementation the simulation crashes.
 //! - [`startup`]: the watchdog that bounds opening and checking the store at start.
 //! - [`idempotency`]: `Idempotency-Key` — a retried write gets the first attempt's case.
 //! - [`engine`]: the write path — sequence, clock, signing, group commit, applying peers' batches.

@@ -21,7 +21,7 @@ use crate::config::Config;
 use crate::engine::{Engine, Setup};
 use crate::link::{Identity, LinkSetup, Links};
 use crate::reference::{Kind, Reference};
-use crate::store::{SledStore, Store};
+use crate::store::{Directory, Operators, SledStore, Store};
 
 /// Runs the node until a shutdown signal.
 pub async fn run(config: Config, clock: Clock) -> Result<()> {
@@ -332,7 +332,7 @@ fn load_federation(config: &Config, key: &SigningKey) -> Result<Option<Identity>
 
 /// The catalog and calendar in force: this node's own files, else what the parent broadcast
 /// earlier, else the built-in ones. Own files are validated here, so a bad one stops the start.
-fn load_reference(config: &Config, store: &dyn Store) -> Result<Reference> {
+fn load_reference(config: &Config, store: &dyn Directory) -> Result<Reference> {
     let read = |p: &Option<PathBuf>| -> Result<Option<String>> {
         p.as_ref()
             .map(|p| {
@@ -366,7 +366,7 @@ fn load_reference(config: &Config, store: &dyn Store) -> Result<Reference> {
 /// (the first start). Afterwards the file is a token like any other: a restart never revives a
 /// disabled, expired or rotated token — it only warns when the file's token does not work, and
 /// says how to put a working one there (`liandong operator rotate admin --token-out FILE`).
-fn ensure_admin(config: &Config, store: &dyn Store, clock: Clock) -> Result<()> {
+fn ensure_admin(config: &Config, store: &dyn Operators, clock: Clock) -> Result<()> {
     let path = config.path(&config.file.files.admin_token);
     let token = std::fs::read_to_string(&path)
         .with_context(|| format!("reading the admin token {}", path.display()))?;

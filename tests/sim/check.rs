@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use federation_proto::{CaseNo, EventId, NodeCode};
 use liandong::case::Case;
-use liandong::store::Store;
+use liandong::store::{CaseViews, EventLog, Outbox};
 
 use crate::world::{holdings, World};
 

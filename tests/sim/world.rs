@@ -26,7 +26,7 @@ use liandong::deadline::WarningPolicy;
 use liandong::engine::{Engine, EngineError, Setup, Write};
 use liandong::reference::Reference;
 use liandong::store::memory::MemStore;
-use liandong::store::Store;
+use liandong::store::{CaseViews, Outbox, Store};
 
 use crate::rng::Rng;
 

@@ -4,7 +4,7 @@ use std::sync::atomic::Ordering;
 
 use super::*;
 use crate::fixtures::{actor, intake, township_event};
-use crate::store::SledStore;
+use crate::store::{CaseViews, Counters, EventLog, Outbox, SledStore};
 use crate::verify::Checked;
 use federation_proto::frame::Batch;
 

@@ -92,8 +92,8 @@ mod tests {
 
     use federation_proto::{NodeCode, State};
 
-    use crate::store::tests::{populate, reopen};
-    use crate::store::{SledStore, Store};
+    use crate::store::sled_store::tests::{populate, reopen};
+    use crate::store::{CaseViews, Counters, SledStore};
 
     fn own() -> NodeCode {
         "350322".parse().unwrap()
@@ -118,7 +118,8 @@ mod tests {
         assert_eq!(counts.by_state, read_all(&store));
         assert_eq!(counts.by_state.values().sum::<u64>(), 2);
         // A scrape reads no case: with the cases tree emptied underneath, the counts stand.
-        store.cases.clear().unwrap();
+        store.tree("cases").unwrap().clear().unwrap();
+        assert_eq!(store.cases().count(), 0);
         assert_eq!(store.counts(), counts);
         drop(store);
         // At start (the check repairs the cases from the events) the counts are made again.

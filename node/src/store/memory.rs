@@ -20,7 +20,10 @@ use federation_proto::{CaseNo, CaseSummary, Event, EventId, NodeCode, State};
 
 use super::counters::Counts;
 use super::operators::{OperatorChange, TokenHash};
-use super::{Commit, LinkCounters, NodeMeta, Store, StoreError};
+use super::{
+    CaseViews, Commit, Counters, Directory, EventLog, LinkCounters, NodeMeta, Operators, Outbox,
+    Store, StoreError,
+};
 use crate::case::Case;
 use crate::operator::Account;
 use crate::pki::Revoked;
@@ -120,19 +123,48 @@ impl Store for MemStore {
         }
         Ok(())
     }
+}
 
-    fn flush_count(&self) -> u64 {
-        self.flushes.load(Ordering::Relaxed)
-    }
-
-    fn sync_count(&self) -> u64 {
-        self.syncs.load(Ordering::Relaxed)
-    }
-
+impl EventLog for MemStore {
     fn meta(&self) -> Result<NodeMeta, StoreError> {
         Ok(lock(&self.live).meta)
     }
 
+    fn event(&self, id: &EventId) -> Result<Option<Event>, StoreError> {
+        Ok(lock(&self.live).events.get(&id_key(id)).cloned())
+    }
+
+    fn has_event(&self, id: &EventId) -> Result<bool, StoreError> {
+        Ok(lock(&self.live).events.contains_key(&id_key(id)))
+    }
+
+    fn event_count(&self) -> usize {
+        lock(&self.live).events.len()
+    }
+
+    fn events_of(&self, no: &CaseNo) -> Result<Vec<Event>, StoreError> {
+        let live = lock(&self.live);
+        let mut events: Vec<Event> = live
+            .events
+            .values()
+            .filter(|e| e.case_no == *no)
+            .cloned()
+            .collect();
+        events.sort_by_key(Event::fold_key);
+        Ok(events)
+    }
+
+    fn events_by_origin(&self, origin: NodeCode) -> Result<Vec<Event>, StoreError> {
+        let o = origin.as_u64();
+        Ok(lock(&self.live)
+            .events
+            .range((o, 0)..=(o, u64::MAX))
+            .map(|(_, e)| e.clone())
+            .collect())
+    }
+}
+
+impl CaseViews for MemStore {
     fn case(&self, no: &CaseNo) -> Result<Option<Case>, StoreError> {
         Ok(lock(&self.live).cases.get(&no.key()).cloned())
     }
@@ -149,39 +181,24 @@ impl Store for MemStore {
         Box::new(cases.into_iter().map(Ok))
     }
 
-    fn events_of(&self, no: &CaseNo) -> Result<Vec<Event>, StoreError> {
-        let live = lock(&self.live);
-        let mut events: Vec<Event> = live
-            .events
-            .values()
-            .filter(|e| e.case_no == *no)
-            .cloned()
-            .collect();
-        events.sort_by_key(Event::fold_key);
-        Ok(events)
+    fn summary(&self, no: &CaseNo) -> Result<Option<CaseSummary>, StoreError> {
+        Ok(lock(&self.live).summaries.get(&no.key()).cloned())
     }
 
-    fn event_count(&self) -> usize {
-        lock(&self.live).events.len()
+    fn summaries(&self) -> Box<dyn Iterator<Item = Result<CaseSummary, StoreError>> + '_> {
+        self.summaries_from(None)
     }
 
-    fn has_event(&self, id: &EventId) -> Result<bool, StoreError> {
-        Ok(lock(&self.live).events.contains_key(&id_key(id)))
+    fn summaries_from(
+        &self,
+        after: Option<&CaseNo>,
+    ) -> Box<dyn Iterator<Item = Result<CaseSummary, StoreError>> + '_> {
+        let summaries = values_after(&lock(&self.live).summaries, after);
+        Box::new(summaries.into_iter().map(Ok))
     }
+}
 
-    fn event(&self, id: &EventId) -> Result<Option<Event>, StoreError> {
-        Ok(lock(&self.live).events.get(&id_key(id)).cloned())
-    }
-
-    fn events_by_origin(&self, origin: NodeCode) -> Result<Vec<Event>, StoreError> {
-        let o = origin.as_u64();
-        Ok(lock(&self.live)
-            .events
-            .range((o, 0)..=(o, u64::MAX))
-            .map(|(_, e)| e.clone())
-            .collect())
-    }
-
+impl Outbox for MemStore {
     fn outbox(
         &self,
         peer: NodeCode,
@@ -220,39 +237,27 @@ impl Store for MemStore {
     fn link_counters(&self) -> Result<BTreeMap<NodeCode, LinkCounters>, StoreError> {
         Ok(lock(&self.live).links.clone())
     }
+}
 
+impl Directory for MemStore {
     fn certificates(&self) -> Result<Vec<(NodeCode, Vec<u8>)>, StoreError> {
         Ok(lock(&self.live).certificates.values().cloned().collect())
-    }
-
-    fn summary(&self, no: &CaseNo) -> Result<Option<CaseSummary>, StoreError> {
-        Ok(lock(&self.live).summaries.get(&no.key()).cloned())
-    }
-
-    fn summaries(&self) -> Box<dyn Iterator<Item = Result<CaseSummary, StoreError>> + '_> {
-        self.summaries_from(None)
-    }
-
-    fn summaries_from(
-        &self,
-        after: Option<&CaseNo>,
-    ) -> Box<dyn Iterator<Item = Result<CaseSummary, StoreError>> + '_> {
-        let summaries = values_after(&lock(&self.live).summaries, after);
-        Box::new(summaries.into_iter().map(Ok))
     }
 
     fn is_revoked(&self, code: NodeCode) -> Result<bool, StoreError> {
         Ok(lock(&self.live).revoked.contains_key(&code.as_u64()))
     }
 
-    fn setting(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(lock(&self.live).settings.get(key).cloned())
-    }
-
     fn revocations(&self) -> Result<Vec<Revoked>, StoreError> {
         Ok(lock(&self.live).revoked.values().cloned().collect())
     }
 
+    fn setting(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(lock(&self.live).settings.get(key).cloned())
+    }
+}
+
+impl Operators for MemStore {
     fn operator(&self, token_hash: &TokenHash) -> Result<Option<Account>, StoreError> {
         Ok(lock(&self.live).operators.get(token_hash).cloned())
     }
@@ -269,7 +274,9 @@ impl Store for MemStore {
         self.write(Op::Operators(change.clone()))?;
         self.flush()
     }
+}
 
+impl Counters for MemStore {
     fn counts(&self) -> Counts {
         let live = lock(&self.live);
         let mut by_state: BTreeMap<State, u64> = State::ALL.into_iter().map(|s| (s, 0)).collect();
@@ -280,6 +287,14 @@ impl Store for MemStore {
             events: live.events.len() as u64,
             by_state,
         }
+    }
+
+    fn flush_count(&self) -> u64 {
+        self.flushes.load(Ordering::Relaxed)
+    }
+
+    fn sync_count(&self) -> u64 {
+        self.syncs.load(Ordering::Relaxed)
     }
 }
 

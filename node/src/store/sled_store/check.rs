@@ -1,5 +1,5 @@
 //! The start-up check of a sled store: its derived data against its event log (rebuilt when
-//! they disagree), then the log against its witness ([`super::witness`]).
+//! they disagree), then the log against its witness ([`crate::store::witness`]).
 
 use std::collections::BTreeMap;
 
@@ -9,8 +9,9 @@ use federation_proto::{CaseNo, Event, Hlc, NodeCode};
 use super::*;
 
 impl SledStore {
-    /// Checks the invariants in the module doc and rebuilds `cases`, `case_events` and the
-    /// node counters from `events` when they do not hold.
+    /// Checks the [`EventLog`] invariants (listed in the module doc of `store::sled_store`) and
+    /// rebuilds `cases`, `case_events` and the node counters from `events` when they do not
+    /// hold.
     ///
     /// The check reads keys only: the node's own sequence numbers, the case index (which
     /// carries each event's case and clock) and the counts of events and cases. Why: it runs at
