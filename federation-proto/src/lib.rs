@@ -22,6 +22,19 @@
 //! - [`link`]: one link connection as a state machine — hello, resume, window, acks, pings,
 //!   timeouts — driven by the shell with frames, durability and an explicit `now`.
 //! - [`route`]: longest-prefix next hops over the tree, and which items go where (DESIGN.md §4).
+//!
+//! The node's state, still without I/O:
+//! - [`catalog`], [`reference`]: the item catalog (事项目录) and the reference data in force —
+//!   the node's own or adopted from an ancestor's broadcast.
+//! - [`operator`]: operators (操作员), roles and token hashes.
+//! - [`idempotency`]: `Idempotency-Key` records — a retried write gets the first attempt's case.
+//! - [`store`]: the storage traits, one per concern, and [`store::memory::MemStore`], the
+//!   in-memory implementation with a disk's durability that tests and the simulation crash.
+//! - [`relay`]: the outboxes as the writer fills them, by [`route::destinations`], and the
+//!   certificate directory (X.509 itself is the shell's, behind [`relay::Certificates`]).
+//! - [`verify`]: a peer's batch decoded and its signatures checked ahead of the writer.
+//! - [`writer`]: the write path as a step function — each request applied to the group's
+//!   overlay, the group's change set written and flushed once, answers only after that.
 
 pub mod applicant;
 #[cfg(test)]
@@ -29,17 +42,28 @@ mod arbitrary;
 pub mod calendar;
 pub mod case;
 pub mod case_no;
+pub mod catalog;
 pub mod code;
 pub mod codec;
 pub mod date;
 pub mod deadline;
 pub mod event;
+/// Test fixtures shared by the unit tests of the core and of the node (feature `fixtures`).
+#[cfg(any(test, feature = "fixtures"))]
+pub mod fixtures;
 pub mod frame;
 pub mod hlc;
+pub mod idempotency;
 pub mod link;
+pub mod operator;
+pub mod reference;
+pub mod relay;
 pub mod route;
 pub mod sign;
+pub mod store;
 pub mod summary;
+pub mod verify;
+pub mod writer;
 
 pub use case_no::CaseNo;
 pub use code::{Level, NodeCode};

@@ -9,7 +9,7 @@ use std::sync::Mutex;
 
 use federation_proto::Date;
 
-use crate::operator::{new_token, token_hash, Account, Operator, OperatorError, Role, Standing};
+use crate::operator::{token_hash, Account, Operator, OperatorError, Role, Standing};
 use crate::store::{OperatorChange, Operators, StoreError, TokenHash};
 
 /// The name `ensure_admin` gives the admin of `admin.token`.
@@ -221,10 +221,26 @@ pub fn seed_admin(store: &dyn Operators, token: &str, now: Now) -> Result<Seeded
     Ok(Seeded::Created)
 }
 
+/// A fresh random token: 32 bytes of the OS's randomness as hex.
+pub fn new_token() -> Result<String, getrandom::Error> {
+    let mut bytes = [0u8; 32];
+    getrandom::getrandom(&mut bytes)?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::store::SledStore;
+
+    #[test]
+    fn tokens_are_random_and_hashed() {
+        let a = new_token().unwrap();
+        let b = new_token().unwrap();
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 64);
+        assert_eq!(token_hash(&a), token_hash(&format!("{a}\n")));
+    }
 
     fn now(day: &str) -> Now {
         Now {

@@ -74,7 +74,7 @@ impl Client {
     /// node went away): the node writes it at most once, and a resend gets the first answer.
     /// At most [`RESENDS`] resends, after 0.5 s, then 2 s.
     pub fn post_once(&self, path: &str, body: &Value) -> Result<Value> {
-        let key = crate::operator::new_token()
+        let key = crate::accounts::new_token()
             .map_err(|e| anyhow!("no randomness for an Idempotency-Key: {e}"))?;
         let mut waits = [500u64, 2000].into_iter();
         loop {

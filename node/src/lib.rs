@@ -1,29 +1,27 @@
 //! liandong: one node of the government-service-center federation (政务服务中心联动).
 //!
 //! Module map:
-//! - [`calendar`], [`case`], [`deadline`], [`summary`]: re-exported from the pure core
-//!   (`federation-proto`): the working-day calendar (工作日历), the case (办件) and its fold with
-//!   the authority rules, promised and legal deadlines and warnings (时限与预警), the status
-//!   summary ancestors keep (状态摘要).
-//! - [`catalog`]: the item catalog (事项目录).
+//! - re-exported from the pure core (`federation-proto`), under the paths the node has always
+//!   used: [`calendar`], [`case`], [`deadline`], [`summary`] — the working-day calendar
+//!   (工作日历), the case (办件) and its fold with the authority rules, promised and legal
+//!   deadlines and warnings (时限与预警), the status summary ancestors keep (状态摘要);
+//!   [`catalog`] (事项目录) and [`reference`] (the catalog and calendar in force, and adopting an
+//!   ancestor's broadcast); [`operator`] (operators, roles, token hashes); [`idempotency`]
+//!   (`Idempotency-Key`); [`relay`] (outboxes by the one routing function, the certificate
+//!   directory); [`verify`] (a peer's batch checked ahead of the writer).
 //! - [`intake`]: checks at the window (受理): applicant, item, materials.
 //! - [`disk_sync`]: the fdatasync after each flush that makes an answer survive a power cut.
 //! - [`stats`]: supervision figures over the summaries of a region (电子监察).
-//! - [`store`]: durable storage of events and cases (sled), behind narrow traits, one per
-//!   concern; its witness refuses a store that came back shorter than it was; `store::memory`
-//!   is the in-memory implementation the simulation crashes.
+//! - [`store`]: the core's storage traits and in-memory store, and the node's sled store; its
+//!   witness refuses a store that came back shorter than it was.
 //! - [`startup`]: the watchdog that bounds opening and checking the store at start.
-//! - [`idempotency`]: `Idempotency-Key` — a retried write gets the first attempt's case.
-//! - [`engine`]: the write path — sequence, clock, signing, group commit, applying peers' batches.
-//! - [`reference`]: the catalog and calendar in force, and adopting an ancestor's broadcast.
-//! - [`relay`]: outbox queueing by the core's one routing function, and the certificate
-//!   directory.
-//! - [`verify`]: a peer's batch decoded and its signatures verified before the writer takes it.
+//! - [`engine`]: the core's writer (`federation_proto::writer`) on its thread — group commit
+//!   behind a channel, the node's clock, durable outboxes published to the links.
 //! - [`link`]: QUIC links to the parent and children — TLS, hello, batches, acks.
-//! - [`operator`]: operators, roles and tokens; [`accounts`]: their lifecycle (disable, rotate,
-//!   expiry) as stored.
+//! - [`accounts`]: operators' lifecycle (disable, rotate, expiry) as stored, and new tokens.
 //! - [`audit`]: the durable log of who read which applicant's identity (个人信息查阅记录).
-//! - [`pki`]: the federation PKI — node certificates binding a node's key to its code.
+//! - [`pki`]: the federation PKI — node certificates binding a node's key to its code; X.509
+//!   for the core's directory.
 //! - [`ca`]: the federation CA's folder — create it, issue node certificates, revoke them.
 //! - [`api`]: the HTTP JSON API.
 //! - [`http`]: the API's transport — our accept loop with timeouts, a connection cap and TLS.
@@ -42,13 +40,18 @@
 // The pure core, re-exported under the paths the node has always used: the case model and its
 // fold, deadlines and the working-day calendar, summaries (see federation-proto's map).
 pub use federation_proto::{calendar, case, deadline, summary};
+// The node's state, kept by the core without I/O (see federation-proto's map): the catalog and
+// reference data, operators, idempotency records, the outboxes and directory, the check of a
+// peer's batch.
+#[cfg(test)]
+pub(crate) use federation_proto::fixtures;
+pub use federation_proto::{catalog, idempotency, operator, reference, relay, verify};
 
 pub mod accounts;
 pub mod api;
 pub mod audit;
 pub mod bench;
 pub mod ca;
-pub mod catalog;
 pub mod cli;
 pub mod client;
 pub mod clock;
@@ -57,21 +60,14 @@ pub mod demo;
 pub mod disk_sync;
 pub mod engine;
 pub mod files;
-#[cfg(test)]
-mod fixtures;
 pub mod http;
-pub mod idempotency;
 pub mod intake;
 pub mod launcher;
 pub mod link;
 pub mod node_folder;
-pub mod operator;
 pub mod pki;
-pub mod reference;
-pub mod relay;
 pub mod render;
 pub mod server;
 pub mod startup;
 pub mod stats;
 pub mod store;
-pub mod verify;

@@ -8,13 +8,13 @@ use std::path::PathBuf;
 
 use federation_proto::NodeCode;
 
+use crate::accounts::new_token;
 use crate::config::{
     check_api_exposure, parse_parent, ApiSection, Config, ConfigError, ConfigFile, ExposedApi,
     FilesSection, NodeSection, StorageSection,
 };
 use crate::deadline::WarningPolicy;
 use crate::files::{write_atomic, write_private};
-use crate::operator::new_token;
 
 /// What a new node is: `liandong init`'s answers.
 #[derive(Debug, Clone)]

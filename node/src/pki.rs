@@ -348,6 +348,40 @@ pub fn verifying_key_of(cert_der: &[u8]) -> Result<VerifyingKey, PkiError> {
     }
 }
 
+/// The federation CA as the core's certificate directory uses it
+/// ([`federation_proto::relay::Certificates`]): X.509 parsing and signature checks stay here,
+/// in the shell.
+pub struct FederationCa {
+    ca_der: Option<Vec<u8>>,
+}
+
+impl FederationCa {
+    /// `ca_der`: the federation CA certificate, when the node federates.
+    pub fn new(ca_der: Option<Vec<u8>>) -> FederationCa {
+        FederationCa { ca_der }
+    }
+}
+
+impl federation_proto::relay::Certificates for FederationCa {
+    /// Validity by the system clock (see the trait's doc for why).
+    fn check(
+        &self,
+        der: &[u8],
+    ) -> Result<(NodeCode, VerifyingKey), federation_proto::relay::CertificateRefused> {
+        use federation_proto::relay::CertificateRefused;
+        let ca = self.ca_der.as_deref().ok_or(CertificateRefused::NoCa)?;
+        let invalid = |e: PkiError| CertificateRefused::Invalid(e.to_string());
+        verify_issued_by(der, ca).map_err(invalid)?;
+        let code = node_code_of(der).map_err(invalid)?;
+        let key = verifying_key_of(der).map_err(invalid)?;
+        Ok((code, key))
+    }
+
+    fn key_of(&self, der: &[u8]) -> Result<VerifyingKey, String> {
+        verifying_key_of(der).map_err(|e| e.to_string())
+    }
+}
+
 /// The start-up check of `liandong run`: if the node has a certificate, it must name this
 /// node's code and certify its key. Without a certificate the node runs alone, as before
 /// federation; returns whether a certificate was checked.
@@ -395,17 +429,8 @@ pub struct Revocations {
     revoked: Vec<Revoked>,
 }
 
-/// One revoked node.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Revoked {
-    pub code: NodeCode,
-    /// Serials of the certificates issued for the code, as in `issued.toml`.
-    #[serde(default)]
-    pub serials: Vec<String>,
-    /// When it was revoked (RFC 3339).
-    pub revoked_at: String,
-}
+/// One revoked node (the core's record: it travels down the tree and the writer keeps it).
+pub use federation_proto::relay::Revoked;
 
 impl Revocations {
     pub fn load(path: &Path) -> Result<Revocations, PkiError> {

@@ -303,14 +303,23 @@ fn open_and_check(
     code: federation_proto::NodeCode,
     advice: &str,
 ) -> Result<(SledStore, crate::store::CheckReport)> {
-    let store = SledStore::open(data, cache).map_err(|e| match e {
+    let store = SledStore::open(data, cache).map_err(|e| {
         // Not damage: a node already running on this folder holds its lock, or the disk or
         // permissions refuse.
-        crate::store::StoreError::Engine(sled::Error::Io(io)) => anyhow::anyhow!(
-            "cannot open the store in {}: {io} (is this node already running?)",
-            data.display()
-        ),
-        e => anyhow::anyhow!("cannot open the store in {}: {e}. {advice}", data.display()),
+        let io = match &e {
+            crate::store::StoreError::Engine(inner) => match inner.downcast_ref::<sled::Error>() {
+                Some(sled::Error::Io(io)) => Some(io.to_string()),
+                _ => None,
+            },
+            _ => None,
+        };
+        match io {
+            Some(io) => anyhow::anyhow!(
+                "cannot open the store in {}: {io} (is this node already running?)",
+                data.display()
+            ),
+            None => anyhow::anyhow!("cannot open the store in {}: {e}. {advice}", data.display()),
+        }
     })?;
     let report = store
         .check_and_repair(code)

@@ -7,6 +7,8 @@ use crate::fixtures::{actor, intake, township_event};
 use crate::store::{CaseViews, Counters, EventLog, Outbox, SledStore};
 use crate::verify::Checked;
 use federation_proto::frame::Batch;
+use federation_proto::frame::Item;
+use federation_proto::{Event, EventBody, Hlc};
 
 fn start(dir: &std::path::Path) -> (Arc<SledStore>, Engine) {
     let store = Arc::new(SledStore::open(dir, 1 << 20).unwrap());
@@ -392,86 +394,4 @@ async fn racing_retries_under_one_key_write_one_case() {
         "{refused:?}"
     );
     assert_eq!(probe.event_count(), 1);
-}
-
-/// A writer driven step by step, without its thread, over a store that crashes like a disk.
-fn writer_over(store: &Arc<crate::store::memory::MemStore>) -> Writer {
-    let (writer, ..) = Writer::new(Setup {
-        store: store.clone(),
-        code: "350322".parse().unwrap(),
-        parent: None,
-        key: SigningKey::from_bytes(&[7; 32]),
-        clock: Clock::manual(1_759_194_000_000),
-        reference: Arc::new(Reference::new(None, None, None, None, None).unwrap()),
-        policy: WarningPolicy::default(),
-        ca_der: None,
-    })
-    .unwrap();
-    writer
-}
-
-fn submit_step(writer: &mut Writer) -> Case {
-    let input = step::Input::Write {
-        actor: actor(),
-        write: Write::Submit(intake()),
-        once: None,
-    };
-    writer.step(input).unwrap().case().unwrap()
-}
-
-#[test]
-fn steps_stage_a_change_set_and_a_crash_before_its_flush_loses_all_of_it() {
-    let store = Arc::new(crate::store::memory::MemStore::new());
-    let mut writer = writer_over(&store);
-    let numbers: Vec<u32> = (0..3)
-        .map(|_| submit_step(&mut writer).case_no.seq)
-        .collect();
-    assert_eq!(numbers, vec![1, 2, 3]);
-    assert_eq!(store.event_count(), 0, "a step writes nothing");
-    let commit = writer.take_commit().expect("the group changed something");
-    assert_eq!(commit.events.len(), 3);
-    assert_eq!(commit.cases.len(), 3);
-    assert_eq!(commit.meta.last_seq, 3);
-    assert!(writer.take_commit().is_none(), "taken once");
-
-    // Written in one transaction, then the power goes before the flush: none of the group
-    // survives, and a writer started on what is left numbers from 1 again — no gap, no half.
-    store.commit(&commit).unwrap();
-    assert_eq!(store.event_count(), 3, "visible once written");
-    store.crash();
-    assert_eq!(store.event_count(), 0);
-    assert_eq!(store.meta().unwrap().last_seq, 0);
-    let mut writer = writer_over(&store);
-    assert_eq!(submit_step(&mut writer).case_no.seq, 1);
-    let commit = writer.take_commit().unwrap();
-    store.commit(&commit).unwrap();
-    store.flush().unwrap();
-    store.crash();
-    assert_eq!(store.event_count(), 1, "a flushed group survives the crash");
-}
-
-#[test]
-fn a_refused_step_stages_nothing() {
-    let store = Arc::new(crate::store::memory::MemStore::new());
-    let mut writer = writer_over(&store);
-    let case = submit_step(&mut writer);
-    store.commit(&writer.take_commit().unwrap()).unwrap();
-    let certify = step::Input::Write {
-        actor: actor(),
-        write: Write::Act {
-            case_no: case.case_no,
-            body: EventBody::Certify {
-                certificate_no: "C".into(),
-            },
-        },
-        once: None,
-    };
-    assert!(
-        matches!(writer.step(certify), Err(EngineError::Refused(_))),
-        "a case just submitted is not certified"
-    );
-    assert!(
-        writer.take_commit().is_none(),
-        "the refusal left nothing to write"
-    );
 }

@@ -4,22 +4,11 @@
 
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 
-use super::StoreError;
+use super::{engine_error, OperatorChange, SledResult, StoreError, TokenHash};
 use crate::operator::Account;
 
-/// SHA-256 of a bearer token: the key of its account.
-pub type TokenHash = [u8; 32];
-
-/// One atomic change to the operators: records removed (a rotated token's hash) and records
-/// written (new, changed or moved to a new hash).
-#[derive(Debug, Default, Clone)]
-pub struct OperatorChange {
-    pub remove: Vec<TokenHash>,
-    pub put: Vec<(TokenHash, Account)>,
-}
-
 pub(super) fn get(tree: &sled::Tree, hash: &TokenHash) -> Result<Option<Account>, StoreError> {
-    match tree.get(hash)? {
+    match tree.get(hash).db()? {
         Some(bytes) => Ok(Some(Account::decode(&bytes)?)),
         None => Ok(None),
     }
@@ -28,7 +17,7 @@ pub(super) fn get(tree: &sled::Tree, hash: &TokenHash) -> Result<Option<Account>
 pub(super) fn all(tree: &sled::Tree) -> Result<Vec<(TokenHash, Account)>, StoreError> {
     tree.iter()
         .map(|entry| {
-            let (key, value) = entry?;
+            let (key, value) = entry.db()?;
             let hash: TokenHash = key
                 .as_ref()
                 .try_into()
@@ -56,6 +45,6 @@ pub(super) fn apply(tree: &sled::Tree, change: &OperatorChange) -> Result<(), St
     })
     .map_err(|e| match e {
         TransactionError::Abort(()) => StoreError::Corrupt("operator change aborted".into()),
-        TransactionError::Storage(e) => StoreError::Engine(e),
+        TransactionError::Storage(e) => engine_error(e),
     })
 }

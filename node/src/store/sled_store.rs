@@ -34,12 +34,12 @@ use sled::Transactional;
 
 use super::{
     counters, operators, witness, CaseViews, Commit, Counters, Counts, Directory, EventLog,
-    LinkCounters, NodeMeta, OperatorChange, Operators, Outbox, Store, StoreError, TokenHash,
-    MAX_CASE_BYTES,
+    LinkCounters, NodeMeta, OperatorChange, Operators, Outbox, SledResult, Store, StoreError,
+    TokenHash, MAX_CASE_BYTES,
 };
 use crate::case::Case;
 use crate::operator::Account;
-use crate::pki::Revoked;
+use crate::relay::Revoked;
 
 mod check;
 
@@ -102,7 +102,8 @@ impl SledStore {
             // The write task flushes after every group commit, before it answers; sled's own
             // background flush every 500 ms would only add I/O competing with it.
             .flush_every_ms(None)
-            .open()?;
+            .open()
+            .db()?;
         let disk = crate::disk_sync::DiskSync::open(dir).map_err(|e| {
             StoreError::Corrupt(format!("cannot sync the store in {}: {e}", dir.display()))
         })?;
@@ -113,16 +114,16 @@ impl SledStore {
             disk,
             witness,
             witnessed,
-            events: db.open_tree("events")?,
-            case_events: db.open_tree("case_events")?,
-            cases: db.open_tree("cases")?,
-            meta: db.open_tree("meta")?,
-            operators: db.open_tree("operators")?,
-            outbox: db.open_tree("outbox")?,
-            links: db.open_tree("links")?,
-            summaries: db.open_tree("summaries")?,
-            certs: db.open_tree("certs")?,
-            revoked: db.open_tree("revoked")?,
+            events: db.open_tree("events").db()?,
+            case_events: db.open_tree("case_events").db()?,
+            cases: db.open_tree("cases").db()?,
+            meta: db.open_tree("meta").db()?,
+            operators: db.open_tree("operators").db()?,
+            outbox: db.open_tree("outbox").db()?,
+            links: db.open_tree("links").db()?,
+            summaries: db.open_tree("summaries").db()?,
+            certs: db.open_tree("certs").db()?,
+            revoked: db.open_tree("revoked").db()?,
             flushes: AtomicU64::new(0),
             counters: Default::default(),
             #[cfg(test)]
@@ -134,7 +135,7 @@ impl SledStore {
     /// A tree of this database kept by another module (e.g. [`crate::audit`]), flushed with
     /// the rest by [`Store::flush`].
     pub fn tree(&self, name: &str) -> Result<sled::Tree, StoreError> {
-        Ok(self.db.open_tree(name)?)
+        self.db.open_tree(name).db()
     }
 }
 
@@ -315,7 +316,7 @@ impl Store for SledStore {
             )
             .map_err(|e| match e {
                 TransactionError::Abort(e) => StoreError::Corrupt(e.to_string()),
-                TransactionError::Storage(e) => StoreError::Engine(e),
+                TransactionError::Storage(e) => super::engine_error(e),
             })?;
         self.counters.committed(c.events.len(), &c.cases);
         Ok(())
@@ -332,7 +333,7 @@ impl Store for SledStore {
         // recorded after the sync: the witness must never claim what the disk lacks. Failing
         // to record it loses nothing; it only weakens the next start's check (said once).
         let mark = self.mark();
-        self.db.flush()?;
+        self.db.flush().db()?;
         self.disk
             .sync()
             .map_err(|e| StoreError::Corrupt(format!("fdatasync failed: {e}")))?;
@@ -353,21 +354,21 @@ impl Store for SledStore {
 
 impl EventLog for SledStore {
     fn meta(&self) -> Result<NodeMeta, StoreError> {
-        match self.meta.get(META_KEY)? {
+        match self.meta.get(META_KEY).db()? {
             Some(v) => Ok(codec::decode(&v, 1024)?),
             None => Ok(NodeMeta::default()),
         }
     }
 
     fn event(&self, id: &EventId) -> Result<Option<Event>, StoreError> {
-        match self.events.get(id.key())? {
+        match self.events.get(id.key()).db()? {
             Some(value) => Ok(Some(codec::decode(&value, codec::MAX_EVENT_BYTES)?)),
             None => Ok(None),
         }
     }
 
     fn has_event(&self, id: &EventId) -> Result<bool, StoreError> {
-        Ok(self.events.contains_key(id.key())?)
+        self.events.contains_key(id.key()).db()
     }
 
     fn event_count(&self) -> usize {
@@ -377,11 +378,11 @@ impl EventLog for SledStore {
     fn events_of(&self, no: &CaseNo) -> Result<Vec<Event>, StoreError> {
         let mut out = Vec::new();
         for key in self.case_events.scan_prefix(no.key()).keys() {
-            let key = key?;
+            let key = key.db()?;
             let id = key.get(28..44).ok_or_else(|| {
                 StoreError::Corrupt(format!("short case index key for case {no}"))
             })?;
-            let value = self.events.get(id)?.ok_or_else(|| {
+            let value = self.events.get(id).db()?.ok_or_else(|| {
                 StoreError::Corrupt(format!("case {no} indexes an event that is not stored"))
             })?;
             out.push(codec::decode(&value, codec::MAX_EVENT_BYTES)?);
@@ -393,14 +394,14 @@ impl EventLog for SledStore {
         self.events
             .scan_prefix(origin.as_u64().to_be_bytes())
             .values()
-            .map(|v| Ok(codec::decode(&v?, codec::MAX_EVENT_BYTES)?))
+            .map(|v| Ok(codec::decode(&v.db()?, codec::MAX_EVENT_BYTES)?))
             .collect()
     }
 }
 
 impl CaseViews for SledStore {
     fn case(&self, no: &CaseNo) -> Result<Option<Case>, StoreError> {
-        match self.cases.get(no.key())? {
+        match self.cases.get(no.key()).db()? {
             Some(v) => Ok(Some(codec::decode(&v, MAX_CASE_BYTES)?)),
             None => Ok(None),
         }
@@ -408,7 +409,7 @@ impl CaseViews for SledStore {
 
     fn cases(&self) -> Box<dyn Iterator<Item = Result<Case, StoreError>> + '_> {
         Box::new(self.cases.iter().values().map(|v| {
-            let v = v?;
+            let v = v.db()?;
             Ok(codec::decode(&v, MAX_CASE_BYTES)?)
         }))
     }
@@ -418,13 +419,13 @@ impl CaseViews for SledStore {
         after: Option<&CaseNo>,
     ) -> Box<dyn Iterator<Item = Result<Case, StoreError>> + '_> {
         Box::new(values_after(&self.cases, after).map(|v| {
-            let v = v?;
+            let v = v.db()?;
             Ok(codec::decode(&v, MAX_CASE_BYTES)?)
         }))
     }
 
     fn summary(&self, no: &CaseNo) -> Result<Option<CaseSummary>, StoreError> {
-        match self.summaries.get(no.key())? {
+        match self.summaries.get(no.key()).db()? {
             Some(v) => Ok(Some(codec::decode(&v, codec::MAX_EVENT_BYTES)?)),
             None => Ok(None),
         }
@@ -435,7 +436,7 @@ impl CaseViews for SledStore {
             self.summaries
                 .iter()
                 .values()
-                .map(|v| Ok(codec::decode(&v?, codec::MAX_EVENT_BYTES)?)),
+                .map(|v| Ok(codec::decode(&v.db()?, codec::MAX_EVENT_BYTES)?)),
         )
     }
 
@@ -445,7 +446,7 @@ impl CaseViews for SledStore {
     ) -> Box<dyn Iterator<Item = Result<CaseSummary, StoreError>> + '_> {
         Box::new(
             values_after(&self.summaries, after)
-                .map(|v| Ok(codec::decode(&v?, codec::MAX_EVENT_BYTES)?)),
+                .map(|v| Ok(codec::decode(&v.db()?, codec::MAX_EVENT_BYTES)?)),
         )
     }
 }
@@ -463,7 +464,7 @@ impl Outbox for SledStore {
             .range(start..=end)
             .take(max)
             .map(|kv| {
-                let (k, v) = kv?;
+                let (k, v) = kv.db()?;
                 Ok((seq_of(&k), v.to_vec()))
             })
             .collect()
@@ -473,9 +474,9 @@ impl Outbox for SledStore {
         let range = outbox_key(peer, 0)..=outbox_key(peer, upto);
         let mut batch = sled::Batch::default();
         for key in self.outbox.range(range).keys() {
-            batch.remove(key?);
+            batch.remove(key.db()?);
         }
-        Ok(self.outbox.apply_batch(batch)?)
+        self.outbox.apply_batch(batch).db()
     }
 
     fn outbox_depth(&self, peer: NodeCode) -> usize {
@@ -486,7 +487,8 @@ impl Outbox for SledStore {
         let items: Vec<(sled::IVec, sled::IVec)> = self
             .outbox
             .scan_prefix(peer.as_u64().to_be_bytes())
-            .collect::<Result<_, _>>()?;
+            .collect::<Result<_, _>>()
+            .db()?;
         let last = floor + items.len() as u64;
         (&self.outbox, &self.links)
             .transaction(|(outbox, links)| {
@@ -501,7 +503,7 @@ impl Outbox for SledStore {
             })
             .map_err(|e| match e {
                 TransactionError::Abort(e) => StoreError::Corrupt(e.to_string()),
-                TransactionError::Storage(e) => StoreError::Engine(e),
+                TransactionError::Storage(e) => super::engine_error(e),
             })?;
         Ok(last)
     }
@@ -509,7 +511,7 @@ impl Outbox for SledStore {
     fn link_counters(&self) -> Result<BTreeMap<NodeCode, LinkCounters>, StoreError> {
         let mut out: BTreeMap<NodeCode, LinkCounters> = BTreeMap::new();
         for kv in self.links.iter() {
-            let (k, v) = kv?;
+            let (k, v) = kv.db()?;
             let (Some(&kind), Some(code), Ok(value)) = (
                 k.first(),
                 k.get(1..9).and_then(|c| <[u8; 8]>::try_from(c).ok()),
@@ -534,7 +536,7 @@ impl Directory for SledStore {
         self.certs
             .iter()
             .map(|kv| {
-                let (k, v) = kv?;
+                let (k, v) = kv.db()?;
                 let code = <[u8; 8]>::try_from(k.as_ref())
                     .map_err(|_| StoreError::Corrupt("malformed directory key".into()))?;
                 let code = NodeCode::from_u64(u64::from_be_bytes(code))
@@ -545,19 +547,19 @@ impl Directory for SledStore {
     }
 
     fn is_revoked(&self, code: NodeCode) -> Result<bool, StoreError> {
-        Ok(self.revoked.contains_key(code.as_u64().to_be_bytes())?)
+        self.revoked.contains_key(code.as_u64().to_be_bytes()).db()
     }
 
     fn revocations(&self) -> Result<Vec<Revoked>, StoreError> {
         self.revoked
             .iter()
             .values()
-            .map(|v| Ok(codec::decode(&v?, 64 * 1024)?))
+            .map(|v| Ok(codec::decode(&v.db()?, 64 * 1024)?))
             .collect()
     }
 
     fn setting(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self.meta.get(key)?.map(|v| v.to_vec()))
+        Ok(self.meta.get(key).db()?.map(|v| v.to_vec()))
     }
 }
 

@@ -75,7 +75,7 @@ impl SledStore {
         let mut last_seq = 0;
         for key in self.events.scan_prefix(own.as_u64().to_be_bytes()).keys() {
             CHECK_PROGRESS.fetch_add(1, Ordering::Relaxed);
-            let seq = seq_of(&key?);
+            let seq = seq_of(&key.db()?);
             if seq != last_seq + 1 {
                 return Err(own_gap(seq));
             }
@@ -88,7 +88,7 @@ impl SledStore {
         let (mut indexed, mut max_hlc, mut case) = (0, Hlc::ZERO, None);
         for key in self.case_events.iter().keys() {
             CHECK_PROGRESS.fetch_add(1, Ordering::Relaxed);
-            let key = key?;
+            let key = key.db()?;
             let Some(hlc) = index_hlc(&key) else {
                 report.problems.push("malformed case index key".into());
                 return Ok(report);
@@ -131,7 +131,7 @@ impl SledStore {
         let mut max_hlc = Hlc::ZERO;
         for item in self.events.iter() {
             CHECK_PROGRESS.fetch_add(1, Ordering::Relaxed);
-            let (_, value) = item?;
+            let (_, value) = item.db()?;
             let event: Event = codec::decode(&value, codec::MAX_EVENT_BYTES)?;
             if event.id.origin == own {
                 own_seqs.push(event.id.seq);
@@ -205,17 +205,17 @@ impl SledStore {
         by_case: &BTreeMap<CaseNo, Vec<Event>>,
         meta: &NodeMeta,
     ) -> Result<(), StoreError> {
-        self.cases.clear()?;
-        self.case_events.clear()?;
+        self.cases.clear().db()?;
+        self.case_events.clear().db()?;
         for (no, events) in by_case {
             for e in events {
-                self.case_events.insert(&index_key(e)[..], &[])?;
+                self.case_events.insert(&index_key(e)[..], &[]).db()?;
             }
             if let Some(case) = Case::fold(events) {
-                self.cases.insert(no.key(), codec::encode(&case)?)?;
+                self.cases.insert(no.key(), codec::encode(&case)?).db()?;
             }
         }
-        self.meta.insert(META_KEY, codec::encode(meta)?)?;
+        self.meta.insert(META_KEY, codec::encode(meta)?).db()?;
         self.flush()
     }
 }

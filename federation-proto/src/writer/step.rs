@@ -1,6 +1,6 @@
 //! The writer's step: one request ([`Input`]) applied to the group's overlay, giving its
 //! answer ([`Output`]) or its refusal. A step sends nothing, answers no one and makes nothing
-//! durable: the task around it ([`super::Writer::run`]) holds the answers until the group is
+//! durable: the shell around it (`node/src/engine.rs`) holds the answers until the group is
 //! written and flushed, so the same steps can be driven by a test without the thread.
 //!
 //! What a step may touch: the overlay ([`super::staged`]), the counters it adopts with each
@@ -8,18 +8,17 @@
 //! store before they scan it (learning a certificate, renumbering an outbox, a restore, a
 //! sweep), which write the group first, still without a flush.
 
-use federation_proto::{Actor, CaseNo, NodeCode};
-
 use super::{Change, EngineError, Receipt, Write, Writer};
 use crate::case::Case;
 use crate::idempotency::Once;
-use crate::pki::Revoked;
+use crate::relay::Revoked;
 use crate::verify::Checked;
+use crate::{Actor, CaseNo, NodeCode};
 
-/// What the writer is asked: every request of [`super::Engine`], without its reply.
+/// What the writer is asked: every request of the node's `Engine` handle, without its reply.
 // Requests live only while queued; boxing them would add an allocation per request.
 #[allow(clippy::large_enum_variant)]
-pub(super) enum Input {
+pub enum Input {
     Write {
         actor: Actor,
         write: Write,
@@ -76,7 +75,7 @@ pub(super) enum Input {
 impl Input {
     /// Whether the answer waits for the group's flush. Only an ack does not: losing one is
     /// harmless (the items are sent again).
-    pub(super) fn waits_for_flush(&self) -> bool {
+    pub fn waits_for_flush(&self) -> bool {
         !matches!(self, Input::Ack { .. })
     }
 }
@@ -84,7 +83,7 @@ impl Input {
 /// A step's answer, by the kind of request.
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
-pub(super) enum Output {
+pub enum Output {
     /// A write's case as it now stands.
     Case(Case),
     /// What a peer's batch came to.
@@ -101,28 +100,28 @@ impl Output {
         ))
     }
 
-    pub(super) fn case(self) -> Result<Case, EngineError> {
+    pub fn case(self) -> Result<Case, EngineError> {
         match self {
             Output::Case(case) => Ok(case),
             other => Err(other.mismatch("a case")),
         }
     }
 
-    pub(super) fn receipt(self) -> Result<Receipt, EngineError> {
+    pub fn receipt(self) -> Result<Receipt, EngineError> {
         match self {
             Output::Receipt(receipt) => Ok(receipt),
             other => Err(other.mismatch("a receipt")),
         }
     }
 
-    pub(super) fn unit(self) -> Result<(), EngineError> {
+    pub fn unit(self) -> Result<(), EngineError> {
         match self {
             Output::Unit => Ok(()),
             other => Err(other.mismatch("nothing")),
         }
     }
 
-    pub(super) fn seq(self) -> Result<u64, EngineError> {
+    pub fn seq(self) -> Result<u64, EngineError> {
         match self {
             Output::Seq(n) => Ok(n),
             other => Err(other.mismatch("a number")),
@@ -134,7 +133,16 @@ impl Writer {
     /// Applies one request to the group. On an error, what the request staged before it
     /// failed stays staged (a batch refused after some of its items): it is written with the
     /// group all the same.
-    pub(super) fn step(&mut self, input: Input) -> Result<Output, EngineError> {
+    ///
+    /// After a failed write or flush ([`Writer::failed`]) every step is refused: nothing since
+    /// the previous flush can be promised durable, so nothing may build on it.
+    pub fn step(&mut self, now_ms: u64, input: Input) -> Result<Output, EngineError> {
+        if let Some(reason) = &self.failed {
+            return Err(EngineError::Unavailable(format!(
+                "storage failed earlier ({reason}); restart the node"
+            )));
+        }
+        self.now_ms = now_ms;
         match input {
             Input::Write { actor, write, once } => {
                 self.apply_once(actor, write, once).map(Output::Case)

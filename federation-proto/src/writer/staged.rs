@@ -13,7 +13,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use federation_proto::{CaseNo, CaseSummary, Event, EventId, NodeCode};
+use crate::{CaseNo, CaseSummary, Event, EventId, NodeCode};
 
 use super::Change;
 use crate::case::Case;

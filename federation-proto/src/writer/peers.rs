@@ -2,16 +2,16 @@
 //! certificates, revocations, reference data) and queueing what they need (welcomes,
 //! restores, renumbered outboxes).
 
-use federation_proto::frame::{Item, Payload, PayloadKind, Record};
-use federation_proto::{codec, sign, CaseSummary, Event, EventBody, EventId, Hlc, NodeCode};
+use crate::frame::{Item, Payload, PayloadKind, Record};
+use crate::{codec, sign, CaseSummary, Event, EventBody, EventId, Hlc, NodeCode};
 use tracing::{error, info, warn};
 
 use ed25519_dalek::VerifyingKey;
 
 use super::{Change, EngineError, Receipt, Writer};
 use crate::case::Case;
-use crate::pki::Revoked;
 use crate::reference::Kind;
+use crate::relay::Revoked;
 use crate::relay::{event_bytes, DirectoryError};
 use crate::store::{NodeMeta, Queued};
 use crate::verify::{Checked, Decoded};
@@ -437,7 +437,7 @@ impl Writer {
                 break;
             };
             for (_, raw) in &waiting {
-                let item: Item = codec::decode(raw, federation_proto::frame::MAX_FRAME_BYTES)?;
+                let item: Item = codec::decode(raw, crate::frame::MAX_FRAME_BYTES)?;
                 if item.kind == PayloadKind::Event {
                     self.router.welcome(child, &item, queue)?;
                 }
@@ -508,9 +508,8 @@ impl Writer {
             return Ok(());
         }
         warn!(node = %self.code, code = %entry.code, revoked_at = %entry.revoked_at, "node revoked: its links are closed and refused, its events and summaries refused");
-        self.revoked_tx.send_modify(|codes| {
-            codes.insert(entry.code);
-        });
+        self.revoked.insert(entry.code);
+        self.revoked_news = true;
         let record = Record::Revocation {
             code: entry.code,
             serials: entry.serials.clone(),

@@ -13,8 +13,8 @@
 //! a key for a different request is refused, since answering it with another request's case
 //! would be wrong either way.
 
-use federation_proto::codec;
-use federation_proto::CaseNo;
+use crate::codec;
+use crate::CaseNo;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 

@@ -14,9 +14,9 @@
 use std::collections::HashMap;
 use std::sync::{Arc, PoisonError, RwLock};
 
+use crate::frame::{Batch, Payload};
+use crate::{sign, NodeCode};
 use ed25519_dalek::VerifyingKey;
-use federation_proto::frame::{Batch, Payload};
-use federation_proto::{sign, NodeCode};
 
 /// The directory's verifying keys, shared between the write thread (which keeps them as it
 /// learns and revokes certificates) and the link sessions (which check with them).
@@ -86,9 +86,9 @@ impl Checked {
 
 #[cfg(test)]
 mod tests {
+    use crate::frame::Item;
+    use crate::{Event, EventBody};
     use ed25519_dalek::SigningKey;
-    use federation_proto::frame::Item;
-    use federation_proto::{Event, EventBody};
 
     use super::*;
     use crate::fixtures::township_event;

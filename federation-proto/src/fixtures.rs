@@ -1,10 +1,10 @@
 //! Test fixtures shared by the unit tests of several modules.
 
-use ed25519_dalek::SigningKey;
-use federation_proto::{
+use crate::{
     sign, Actor, Applicant, ApplicantKind, CaseNo, Event, EventBody, EventId, Hlc, Intake,
     ItemKind, Level, NodeCode, Sig,
 };
+use ed25519_dalek::SigningKey;
 
 /// A complete promised-item intake at county level: accepted at once.
 pub fn intake() -> Intake {

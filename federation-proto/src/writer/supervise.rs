@@ -6,7 +6,7 @@
 //! yellow, then red. So the node re-evaluates the cases it holds from time to time (a sweep),
 //! and a summary that changed is kept and — for a case it owns — sent up like any other.
 
-use federation_proto::{Actor, CaseNo, CaseSummary, EventBody, Hlc, Warning};
+use crate::{Actor, CaseNo, CaseSummary, Date, EventBody, Hlc, Warning};
 use tracing::{info, info_span};
 
 use super::{Change, EngineError, Writer};
@@ -54,7 +54,7 @@ impl Writer {
         }
         for case in stale {
             let mut meta = self.meta;
-            meta.hlc = Hlc::tick(meta.hlc, self.clock.now_ms());
+            meta.hlc = Hlc::tick(meta.hlc, self.now_ms);
             let mut change = Change::default();
             self.summarise(&case, meta.hlc, &mut change)?;
             self.commit(meta, change);
@@ -114,7 +114,7 @@ impl Writer {
         let _span =
             info_span!("notice", node = %self.code, case = %case_no, owner = %summary.owner)
                 .entered();
-        federation_proto::sign::sign(&mut event, &self.key);
+        crate::sign::sign(&mut event, &self.key);
         super::check_event_size(&event)?;
         let mut change = Change::default();
         self.router
@@ -129,11 +129,11 @@ impl Writer {
     /// `auto_supervise_days` working days after its promised deadline, once per case.
     fn auto_supervise(&mut self) -> Result<(), EngineError> {
         let calendar = self.reference.calendar();
-        let today = self.clock.today();
+        let today = Date::from_unix_ms(self.now_ms);
         let mut due = Vec::new();
         for summary in self.store.summaries() {
             let summary = summary?;
-            if !federation_proto::route::direct_child_of(self.code, summary.owner)
+            if !crate::route::direct_child_of(self.code, summary.owner)
                 || summary.notices.iter().any(|n| n.from == self.code)
             {
                 continue;

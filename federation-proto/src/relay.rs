@@ -11,7 +11,7 @@
 //!   its children, except back where it came from, so whoever receives a node's events can
 //!   verify them. FIFO outboxes keep a certificate ahead of the events it verifies.
 //!
-//! The rules live in one place, `federation_proto::route::destinations`; every method of
+//! The rules live in one place, `crate::route::destinations`; every method of
 //! [`Router`] names its flow and queues what that function decides.
 //!
 //! Invariant: link sequences per peer are gapless from 1. A [`Router`] hands out sequences into
@@ -19,27 +19,63 @@
 //! ([`Router::committed`]), so a failed commit burns no sequence.
 
 use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
 
 use ed25519_dalek::VerifyingKey;
-use federation_proto::frame::{Item, Record};
-use federation_proto::route::{destinations, direct_child_of, Flow, Hop, Neighbours, Route};
-use federation_proto::{codec, Event, NodeCode};
+use serde::{Deserialize, Serialize};
 use tracing::warn;
 
-use crate::pki;
+use crate::frame::{Item, Record};
+use crate::route::{destinations, direct_child_of, Flow, Hop, Neighbours, Route};
 use crate::store::{LinkCounters, Queued};
 use crate::verify::KeyRing;
+use crate::{codec, Event, NodeCode};
+
+/// One revoked node, as `revoked.toml` lists it and as a revocation travels down the tree.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Revoked {
+    pub code: NodeCode,
+    /// Serials of the certificates issued for the code, as in `issued.toml`.
+    #[serde(default)]
+    pub serials: Vec<String>,
+    /// When it was revoked (RFC 3339).
+    pub revoked_at: String,
+}
+
+/// What the directory needs of X.509, which the core does not parse: the node's PKI
+/// (`node/src/pki.rs`) implements it over the federation CA.
+///
+/// Why no `now` here, when everything else in the core is given its time: a certificate's
+/// validity is real time, judged by the system clock as the links' TLS handshake judges it —
+/// a node run with a drill clock (`liandong run --clock 2025-09-30`) or the simulation's
+/// manual clock still takes the certificates that are valid today. The writer's clock moves
+/// deadlines, not trust.
+pub trait Certificates: Send + Sync {
+    /// Checks that `der` is a node certificate issued by the federation CA and that both are
+    /// valid; returns the node code it names and the key it certifies.
+    fn check(&self, der: &[u8]) -> Result<(NodeCode, VerifyingKey), CertificateRefused>;
+    /// The key a stored certificate certifies, read without checking it again (it was checked
+    /// when it was learnt).
+    fn key_of(&self, der: &[u8]) -> Result<VerifyingKey, String>;
+}
+
+/// Why [`Certificates::check`] refused a certificate.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CertificateRefused {
+    #[error("no federation CA is configured")]
+    NoCa,
+    #[error("{0}")]
+    Invalid(String),
+}
 
 /// Why a certificate is not taken into the directory.
 #[derive(Debug, thiserror::Error)]
 pub enum DirectoryError {
     #[error("no federation CA is configured")]
     NoCa,
-    #[error("certificate for {claimed}: {source}")]
-    Pki {
-        claimed: NodeCode,
-        source: pki::PkiError,
-    },
+    #[error("certificate for {claimed}: {reason}")]
+    Pki { claimed: NodeCode, reason: String },
     #[error("certificate offered for {claimed} names {named}")]
     WrongCode { claimed: NodeCode, named: NodeCode },
     #[error("{0} is revoked")]
@@ -47,9 +83,8 @@ pub enum DirectoryError {
 }
 
 /// Node certificates known here, as verifying keys.
-#[derive(Default)]
 pub struct Directory {
-    ca_der: Option<Vec<u8>>,
+    certificates: Arc<dyn Certificates>,
     // Ordered: the welcome a child gets lists the directory in this order, and the simulation
     // must repeat a run exactly from its seed.
     keys: BTreeMap<NodeCode, (VerifyingKey, Vec<u8>)>,
@@ -60,9 +95,9 @@ pub struct Directory {
 }
 
 impl Directory {
-    pub fn new(ca_der: Option<Vec<u8>>) -> Directory {
+    pub fn new(certificates: Arc<dyn Certificates>) -> Directory {
         Directory {
-            ca_der,
+            certificates,
             keys: BTreeMap::new(),
             ring: KeyRing::default(),
             revoked: HashSet::new(),
@@ -88,27 +123,29 @@ impl Directory {
         if self.keys.get(&code).is_some_and(|(_, known)| known == der) {
             return Ok(false);
         }
-        let ca = self.ca_der.as_deref().ok_or(DirectoryError::NoCa)?;
-        let pki = |source| DirectoryError::Pki {
-            claimed: code,
-            source,
-        };
-        pki::verify_issued_by(der, ca).map_err(pki)?;
-        let named = pki::node_code_of(der).map_err(pki)?;
+        let (named, key) = self
+            .certificates
+            .check(der)
+            .map_err(|refused| match refused {
+                CertificateRefused::NoCa => DirectoryError::NoCa,
+                CertificateRefused::Invalid(reason) => DirectoryError::Pki {
+                    claimed: code,
+                    reason,
+                },
+            })?;
         if named != code {
             return Err(DirectoryError::WrongCode {
                 claimed: code,
                 named,
             });
         }
-        let key = pki::verifying_key_of(der).map_err(pki)?;
         self.insert(code, key, der.to_vec());
         Ok(true)
     }
 
     /// Loads stored entries without re-checking them (they were checked when learnt).
     pub fn restore(&mut self, code: NodeCode, der: Vec<u8>) {
-        match pki::verifying_key_of(&der) {
+        match self.certificates.key_of(&der) {
             Ok(key) => self.insert(code, key, der),
             Err(e) => warn!(%code, error = %e, "stored certificate unusable"),
         }
@@ -348,7 +385,7 @@ impl Router {
 /// A case event for one link: the targets reached through it ride in its `to`.
 fn event_item(event_bytes: &[u8], route: &Route) -> Item {
     Item {
-        kind: federation_proto::frame::PayloadKind::Event,
+        kind: crate::frame::PayloadKind::Event,
         to: route.targets.clone(),
         bytes: event_bytes.to_vec(),
     }

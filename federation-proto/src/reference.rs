@@ -218,7 +218,7 @@ mod tests {
 
     const CITY_CALENDAR: &str = "[2027]\nholidays = [\"2027-01-01\"]\n";
 
-    fn day(s: &str) -> federation_proto::Date {
+    fn day(s: &str) -> crate::Date {
         s.parse().unwrap()
     }
 

@@ -16,17 +16,17 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
-use federation_proto::{CaseNo, CaseSummary, Event, EventId, NodeCode, State};
+use crate::{CaseNo, CaseSummary, Event, EventId, NodeCode, State};
 
 use super::counters::Counts;
-use super::operators::{OperatorChange, TokenHash};
 use super::{
     CaseViews, Commit, Counters, Directory, EventLog, LinkCounters, NodeMeta, Operators, Outbox,
     Store, StoreError,
 };
+use super::{OperatorChange, TokenHash};
 use crate::case::Case;
 use crate::operator::Account;
-use crate::pki::Revoked;
+use crate::relay::Revoked;
 
 /// Everything a node stores, as one value.
 #[derive(Clone, Default)]
@@ -66,6 +66,7 @@ pub struct MemStore {
     flushes: AtomicU64,
     syncs: AtomicU64,
     lying: AtomicBool,
+    failing: AtomicBool,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -103,6 +104,12 @@ impl MemStore {
     pub fn lie_about_flushes(&self) {
         self.lying.store(true, Ordering::SeqCst);
     }
+
+    /// From now on, flushes fail as a disk that refuses its writes does (EIO): nothing more
+    /// becomes durable, and the flush says so.
+    pub fn fail_flushes(&self) {
+        self.failing.store(true, Ordering::SeqCst);
+    }
 }
 
 impl Store for MemStore {
@@ -112,6 +119,11 @@ impl Store for MemStore {
 
     fn flush(&self) -> Result<(), StoreError> {
         self.flushes.fetch_add(1, Ordering::Relaxed);
+        if self.failing.load(Ordering::SeqCst) {
+            return Err(StoreError::Engine(Box::new(std::io::Error::other(
+                "the disk refused the write (simulated EIO)",
+            ))));
+        }
         let _live = lock(&self.live);
         let ops = std::mem::take(&mut *lock(&self.journal));
         if !self.lying.load(Ordering::SeqCst) {
@@ -397,8 +409,8 @@ fn commit(r: &mut Records, c: &Commit) -> Result<(), StoreError> {
 
 #[cfg(test)]
 mod tests {
+    use crate::EventBody;
     use ed25519_dalek::SigningKey;
-    use federation_proto::EventBody;
 
     use super::*;
     use crate::fixtures::{intake, township_event};

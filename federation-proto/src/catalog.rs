@@ -20,7 +20,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use federation_proto::{ItemKind, Level};
+use crate::{ItemKind, Level};
 use serde::{Deserialize, Serialize};
 
 /// The sample catalog compiled into the binary.
