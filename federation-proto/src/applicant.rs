@@ -1047,7 +1047,7 @@ mod tests {
     #[test]
     fn fixtures_elsewhere_still_pass() {
         let today = day("2025-01-01");
-        // tests/support, node/src/bench, node/src/demo, node/src/fixtures.rs, README.
+        // tests/support, node/src/bench, node/src/demo, federation-proto/src/fixtures.rs, README.
         for first17 in [
             "35032219900307000",
             "35032219900307999",

@@ -24,7 +24,7 @@
 //! - [`route`]: longest-prefix next hops over the tree, and which items go where (DESIGN.md §4).
 //!
 //! The node's state, still without I/O:
-//! - [`catalog`], [`reference`]: the item catalog (事项目录) and the reference data in force —
+//! - [`catalog`], [`reference`](mod@reference): the item catalog (事项目录) and the reference data in force —
 //!   the node's own or adopted from an ancestor's broadcast.
 //! - [`operator`]: operators (操作员), roles and token hashes.
 //! - [`idempotency`]: `Idempotency-Key` records — a retried write gets the first attempt's case.

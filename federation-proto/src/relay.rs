@@ -5,7 +5,7 @@
 //!   relays forward toward the targets not yet reached), and an event authored here also to the
 //!   parent, whose copy is this node's off-site backup. A node that receives an event for the
 //!   first time passes it on to the nodes involved in the case as it knows it, which the author
-//!   may not have known of (`Writer::relay_to_involved` in engine/peers.rs).
+//!   may not have known of (`Writer::relay_to_involved` in writer/peers.rs).
 //! - A status summary goes up to the parent, which keeps it and passes it on up.
 //! - Certificates (the directory) flood the tree: every node passes a new one to its parent and
 //!   its children, except back where it came from, so whoever receives a node's events can

@@ -1,7 +1,7 @@
 //! Checking a peer's batch before the write thread takes it: each item decoded and each
 //! event's signature verified, on the link's side and in parallel with the writer.
 //!
-//! Why: one write thread applies every batch (see [`crate::engine`]), and an ed25519
+//! Why: one write thread applies every batch (see [`crate::writer`]), and an ed25519
 //! verification costs about as much as everything else it does for an event. Done here, it
 //! runs on another core while the writer applies and flushes the batch before.
 //!

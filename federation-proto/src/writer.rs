@@ -12,7 +12,7 @@
 //!
 //! A group: the shell hands the writer every request waiting in its queue (up to
 //! [`MAX_BATCH`], or until [`MAX_STAGED`] items are staged), one [`Writer::step`] each; each
-//! step applies to an in-memory overlay ([`staged`]). Then [`Writer::commit_group`] writes the
+//! step applies to an in-memory overlay (`writer/staged.rs`). Then [`Writer::commit_group`] writes the
 //! whole group in one store transaction and flushes once; only then does the shell answer the
 //! group's requests. While a flush runs, new requests queue up and form the next group, so the
 //! flush rate adapts to load. A batch received from a peer is acknowledged only after that
@@ -284,7 +284,7 @@ impl Writer {
     /// The group's change set — everything its steps staged, with the counters as they now
     /// stand — taken out of the overlay; `None` when the group changed nothing. The caller
     /// writes it in one store transaction; if that fails, the writer must fail too (as
-    /// [`Writer::write_staged`] does): the change set is gone from the overlay.
+    /// `Writer::write_staged` does): the change set is gone from the overlay.
     pub fn take_commit(&mut self) -> Option<Commit> {
         if !self.unwritten() {
             return None;

@@ -3,7 +3,7 @@
 //! it. The deterministic simulation (`tests/simulation.rs`) runs real write paths over it; the
 //! engine's unit tests can too.
 //!
-//! It keeps the same records as [`super::SledStore`] — the log, the case index in fold order,
+//! It keeps the same records as the node's `SledStore` — the log, the case index in fold order,
 //! cases, summaries, outboxes, link counters, the directory, revocations, settings and
 //! idempotency records, operators — typed instead of encoded (outbox items stay bytes, as they
 //! are sent), with the same ordering and the same "an event is stored once" rule.

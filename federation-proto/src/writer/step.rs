@@ -54,7 +54,7 @@ pub enum Input {
     RestoreDump {
         child: NodeCode,
     },
-    /// Re-evaluate the clocks of the cases held here (see [`super::supervise`]); `full` also
+    /// Re-evaluate the clocks of the cases held here (see `writer/supervise.rs`); `full` also
     /// those whose clocks have stopped (the calendar may have changed under them).
     Sweep {
         full: bool,
