@@ -19,7 +19,7 @@ use crate::catalog::Catalog;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::engine::{Engine, Setup};
-use crate::link::{Identity, LinkSetup, Links};
+use crate::link::{Identity, LinkSetup, Links, RestoreProgress};
 use crate::reference::{Kind, Reference};
 use crate::store::{Directory, Operators, SledStore, Store};
 
@@ -201,7 +201,7 @@ pub async fn restore(config: Config, clock: Clock, timeout: Duration) -> Result<
         ca_der: Some(identity.ca_der.clone()),
     })?;
     engine.learn(code, identity.cert_der.clone(), false).await?;
-    let (target_tx, mut target) = watch::channel(None);
+    let (progress_tx, mut progress) = watch::channel(RestoreProgress::default());
     let mut listen = config.file.node.listen;
     listen.set_port(0);
     let _links = Links::start(LinkSetup {
@@ -212,24 +212,13 @@ pub async fn restore(config: Config, clock: Clock, timeout: Duration) -> Result<
         revocations: config.path(Path::new("revoked.toml")),
         engine,
         store: store.clone(),
-        restore: Some(target_tx),
+        restore: Some(progress_tx),
     })?;
+    // Woken by the link session as the parent queues the restore and as its batches become
+    // durable here: nothing is polled.
     let wait = async {
-        let upto = loop {
-            target.changed().await?;
-            if let Some(upto) = *target.borrow() {
-                break upto;
-            }
-        };
-        info!(%code, parent = %parent.code, upto, "parent queued the restore");
-        while store
-            .link_counters()?
-            .get(&parent.code)
-            .map_or(0, |c| c.received)
-            < upto
-        {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        let done = *progress.wait_for(RestoreProgress::complete).await?;
+        info!(%code, parent = %parent.code, upto = ?done.queued, "restore received and durable");
         anyhow::Ok(())
     };
     tokio::time::timeout(timeout, wait)

@@ -22,7 +22,7 @@ use anyhow::{Context, Result};
 use federation_proto::frame::{Frame, Freshness};
 use federation_proto::NodeCode;
 use serde::Serialize;
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, oneshot, watch, Notify};
 use tracing::{debug, info, warn, Instrument};
 
 use crate::config::ParentAddr;
@@ -84,7 +84,7 @@ pub struct LinkSetup {
     pub store: Arc<dyn Store>,
     /// Restore mode (`liandong restore`): ask the parent for our events back and report, here,
     /// the link sequence that completes them.
-    pub restore: Option<watch::Sender<Option<u64>>>,
+    pub restore: Option<watch::Sender<RestoreProgress>>,
 }
 
 /// The running links of a node.
@@ -115,6 +115,7 @@ impl Links {
             pulls: Mutex::default(),
             known: Mutex::default(),
             refusals: Mutex::new(backoff::Repeats::new(REPEAT_EVERY)),
+            acked: Notify::new(),
         });
         let span = tracing::info_span!("links", node = %setup.code);
         tokio::spawn(accept_loop(endpoint.clone(), shared.clone()).instrument(span.clone()));
@@ -234,12 +235,30 @@ pub(crate) struct Shared {
     pub engine: Engine,
     pub store: Arc<dyn Store>,
     registry: Registry,
-    pub restore: Option<watch::Sender<Option<u64>>>,
+    pub restore: Option<watch::Sender<RestoreProgress>>,
     pulls: PendingPulls,
     /// What the last pulls said of each descendant.
     known: Mutex<BTreeMap<NodeCode, Seen>>,
     /// Refusals of incoming links, said once a minute per peer ([`backoff::Repeats`]).
     pub refusals: Mutex<backoff::Repeats<NodeCode>>,
+    /// Woken each time a peer's ack has been applied to its outbox: a pull waits on it for the
+    /// outbox to the parent to drain.
+    pub acked: Notify,
+}
+
+/// How far `liandong restore` has got: the link sequence that completes the restore, once the
+/// parent has queued it, and how far the node holds its link from the parent durably.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RestoreProgress {
+    pub queued: Option<u64>,
+    pub received: u64,
+}
+
+impl RestoreProgress {
+    /// Everything the parent queued for the restore is durable here.
+    pub fn complete(&self) -> bool {
+        self.queued.is_some_and(|upto| self.received >= upto)
+    }
 }
 
 impl Shared {

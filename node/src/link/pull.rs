@@ -100,8 +100,19 @@ impl Shared {
             age_ms: Some(0),
         }];
         nodes.extend(self.pull_subtree(request, deadline).await);
-        while self.store.outbox_depth(parent) > 0 && Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(20)).await;
+        // Woken by each ack applied, not polled: registered before the depth is read, so an ack
+        // between the read and the wait is not missed.
+        loop {
+            let acked = self.acked.notified();
+            tokio::pin!(acked);
+            acked.as_mut().enable();
+            if self.store.outbox_depth(parent) == 0
+                || tokio::time::timeout_at(deadline.into(), acked)
+                    .await
+                    .is_err()
+            {
+                break;
+            }
         }
         if self.store.outbox_depth(parent) > 0 {
             nodes[0].age_ms = None;

@@ -266,7 +266,13 @@ impl Session {
                     }
                 }
                 outcome = recv_some(&mut io.outcomes) => {
-                    link.handle_receipt(outcome.context("receiving: the engine stopped")??);
+                    let outcome = outcome.context("receiving: the engine stopped")?;
+                    if let (Ok(Ok(upto)), Some(progress)) = (&outcome, &self.shared.restore) {
+                        if self.shared.parent == Some(self.peer) {
+                            progress.send_modify(|p| p.received = p.received.max(*upto));
+                        }
+                    }
+                    link.handle_receipt(outcome?);
                 }
                 sending = reserve_some(&io.bulk_out), if permit.is_some() => {
                     let Some(permit_to_send) = permit else { continue };
@@ -334,6 +340,7 @@ impl Session {
             }
             Event::Acked(upto) => {
                 self.shared.engine.ack(self.peer, upto).await?;
+                self.shared.acked.notify_waiters();
                 self.shared
                     .update(self.peer, self.role, |s| s.last_ack = upto);
             }
@@ -351,8 +358,8 @@ impl Session {
                 link.restore_queued(upto);
             }
             Event::RestoreQueued(upto) => {
-                if let Some(target) = &self.shared.restore {
-                    target.send_replace(Some(upto));
+                if let Some(progress) = &self.shared.restore {
+                    progress.send_modify(|p| p.queued = Some(upto));
                 }
             }
             Event::Pull {
