@@ -31,7 +31,7 @@ use federation_proto::link::{self, BulkPermit, Event, Link, LinkError, Side};
 use federation_proto::route::direct_child_of;
 use federation_proto::{Holds, NodeCode};
 use quinn::{Connection, RecvStream, SendStream};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
 use tracing::{error, info, warn, Instrument};
 
@@ -232,12 +232,12 @@ impl Session {
             }
             while let Some(frame) = link.poll_transmit() {
                 io.control_out
-                    .send(frame)
+                    .send(ControlOut::Frame(frame))
                     .await
                     .context("control out: the writer stopped")?;
             }
             if let Some(why) = link.closed() {
-                return self.closed(why.clone()).await;
+                return self.closed(why.clone(), &io).await;
             }
             link.handle_outbox(durable_for(&changes.borrow_and_update(), self.peer));
             let permit = link.poll_bulk().filter(|_| io.bulk_out.is_some());
@@ -475,8 +475,8 @@ impl Session {
         Ok(Some((first, last, buf)))
     }
 
-    /// The link closed: say why. A refusal of ours is given a moment to leave first.
-    async fn closed(&self, why: LinkError) -> Result<()> {
+    /// The link closed: say why. A refusal of ours reaches the peer before the connection goes.
+    async fn closed(&self, why: LinkError, io: &Io) -> Result<()> {
         if why.is_clean() {
             return Ok(());
         }
@@ -484,11 +484,21 @@ impl Session {
             if refusal.code == RefuseCode::BadSignature {
                 error!(alert = "bad_signature", reason = %refusal.message, "ALERT: event with a bad signature; closing the link");
             }
-            // Returning drops the connection at once, which discards the refusal still in the
-            // send buffer: the peer saw a bare close and could not log why (tests/attacks.rs,
-            // `a_child_presenting_its_siblings_code_is_refused`). Give it a moment to leave,
-            // and name the reason in the close too.
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            // Closing the connection at once discards the refusal still in the send buffer:
+            // the peer saw a bare close and could not log why (tests/attacks.rs,
+            // `a_child_presenting_its_siblings_code_is_refused`). So the control stream is
+            // finished behind the refusal and the close waits until the peer has acknowledged
+            // every byte of it — or REFUSAL_GRACE, for a peer that no longer reads. The close
+            // names the reason too.
+            let (flushed_tx, flushed) = oneshot::channel();
+            if io
+                .control_out
+                .send(ControlOut::Finish(flushed_tx))
+                .await
+                .is_ok()
+            {
+                let _ = tokio::time::timeout(REFUSAL_GRACE, flushed).await;
+            }
             self.conn
                 .close(3u32.into(), refusal.code.as_str().as_bytes());
         }
@@ -496,12 +506,23 @@ impl Session {
     }
 }
 
+/// The longest a refusal waits for the peer to acknowledge it before the connection closes.
+const REFUSAL_GRACE: Duration = Duration::from_secs(1);
+
+/// What the driver hands the control stream's writer.
+enum ControlOut {
+    Frame(Frame),
+    /// The link is closing: finish the stream behind what was written, and say when the peer
+    /// has acknowledged all of it.
+    Finish(oneshot::Sender<()>),
+}
+
 /// The driver's ends of the link's tasks.
 struct Io {
     /// The link's time origin: the state machine counts milliseconds from it.
     origin: Instant,
     tasks: JoinSet<Result<()>>,
-    control_out: mpsc::Sender<Frame>,
+    control_out: mpsc::Sender<ControlOut>,
     control_in: mpsc::Receiver<Result<Incoming<Opening>>>,
     bulk_in: Option<mpsc::Receiver<Result<Incoming<Frame>>>>,
     bulk_out: Option<mpsc::Sender<Vec<u8>>>,
@@ -587,12 +608,28 @@ async fn settle(
     Ok(())
 }
 
-async fn write_control(mut stream: SendStream, mut frames: mpsc::Receiver<Frame>) -> Result<()> {
+async fn write_control(
+    mut stream: SendStream,
+    mut frames: mpsc::Receiver<ControlOut>,
+) -> Result<()> {
     let mut buf = Vec::new();
-    while let Some(frame) = frames.recv().await {
-        buf.clear();
-        encode_frame_into(&frame, &mut buf)?;
-        stream.write_all(&buf).await.context("control out")?;
+    while let Some(out) = frames.recv().await {
+        match out {
+            ControlOut::Frame(frame) => {
+                buf.clear();
+                encode_frame_into(&frame, &mut buf)?;
+                stream.write_all(&buf).await.context("control out")?;
+            }
+            ControlOut::Finish(flushed) => {
+                // `stopped` completes once the peer has acknowledged every byte of a finished
+                // stream (or stopped reading it): either way nothing more is to be waited for.
+                if stream.finish().is_ok() {
+                    let _ = stream.stopped().await;
+                }
+                let _ = flushed.send(());
+                return Ok(());
+            }
+        }
     }
     Ok(())
 }
