@@ -60,8 +60,9 @@ impl World {
         self.nodes.iter().position(|n| n.code == parent)
     }
 
-    /// A township loses its disk, at most [`MAX_DISK_LOSSES`] times per run and one at a time
-    /// (a restore that is itself restored from is not what the command is for).
+    /// A township loses its disk, at most [`MAX_DISK_LOSSES`] times per run and one at a time:
+    /// with counties in (below), a node must not be restored from a parent that is itself
+    /// still restoring, which serves no child.
     ///
     /// Only a node without children by default: the design promises that "a township whose
     /// disk is lost is rebuilt from its county" (DESIGN.md §4), and a county is not rebuilt
