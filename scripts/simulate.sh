@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The deterministic simulation for as long as asked: batches of fresh seeds of
 # tests/simulation.rs (seven nodes' real write paths over crashable in-memory stores, random
-# schedules of windows' actions, crashes, cuts, partitions, duplicated batches, clock jumps),
+# schedules of windows' actions, crashes, cuts, partitions, duplicated batches, clock jumps,
+# lost disks and restores),
 # each schedule healed and checked. `cargo test` runs seeds 1..1000; this goes on from there.
 #
 # Usage: scripts/simulate.sh [SECONDS] [FIRST_SEED] [STEPS]

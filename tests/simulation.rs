@@ -2,7 +2,8 @@
 //! real write paths (engine, fold, routing, outboxes) over in-memory stores that a crash takes
 //! back to their last flush — driven through random schedules of intake and cross-level
 //! workflows, crashes, restarts, cut and partitioned links, batches delivered late or twice,
-//! clock jumps, sweeps and 督办. After each schedule everything is healed and the invariants of
+//! clock jumps, sweeps and 督办, and townships' disks lost and restored from their county
+//! (`sim/restore.rs`). After each schedule everything is healed and the invariants of
 //! replication are checked (`sim/check.rs`).
 //!
 //! Why our own seeded loop and not turmoil: turmoil simulates tokio's sockets, and our links are
@@ -16,6 +17,8 @@
 //! that the checks catch a node that acknowledges before its data is durable (every store lies
 //! about its flushes). `LIANDONG_SIM_SEED=n` runs one seed and prints what it did.
 //! `scripts/simulate.sh SECONDS` runs fresh seeds for as long as asked.
+//! `LIANDONG_SIM_RESTORE_COUNTIES=1` lets counties lose their disks too (see `sim/restore.rs`
+//! for what the checks then find).
 
 #[path = "sim/check.rs"]
 mod check;
@@ -180,6 +183,10 @@ fn main() -> ExitCode {
         total.clock_jumps += tally.clock_jumps;
         total.duplicates += tally.duplicates;
         total.batches += tally.batches;
+        total.disk_losses += tally.disk_losses;
+        total.restores += tally.restores;
+        total.lost += tally.lost;
+        total.renumbered += tally.renumbered;
         if !findings.is_empty() {
             violations += 1;
             println!(
@@ -193,7 +200,9 @@ fn main() -> ExitCode {
     println!(
         "simulated {} schedules, {violations} violations (seeds {first}..{}, {:.1} s): {} steps, \
          {} actions acknowledged, {} refused, {} crashes, {} cuts, {} partitions, {} clock \
-         jumps, {} batches ({} delivered twice)",
+         jumps, {} batches ({} delivered twice), {} disks lost and {} restores ({} acknowledged \
+         actions lost with a disk before they reached the parent, {} case numbers given again \
+         by a restored node)",
         results.len(),
         first + seeds - 1,
         began.elapsed().as_secs_f64(),
@@ -205,7 +214,11 @@ fn main() -> ExitCode {
         total.partitions,
         total.clock_jumps,
         total.batches,
-        total.duplicates
+        total.duplicates,
+        total.disk_losses,
+        total.restores,
+        total.lost,
+        total.renumbered
     );
 
     // The checks must be able to fail: nodes whose flushes make nothing durable (an ack sent

@@ -7,8 +7,9 @@
 //! stream's frames in order, and loses what is in flight when a connection drops. One seeded RNG picks every step: a window's
 //! action at any node, a batch sent or delivered, an ack delivered, a link cut or partitioned,
 //! a node crashed (losing what no flush made durable) and restarted, a clock jump, a batch
-//! delivered twice, a sweep, a 督办. Nothing else runs: no timer, no socket, no thread races —
-//! each request is answered before the next step — so a seed repeats its run exactly.
+//! delivered twice, a sweep, a 督办, and now and then a township's disk lost and the node
+//! restored from its county (`restore.rs`). Nothing else runs: no timer, no socket, no thread
+//! races — each request is answered before the next step — so a seed repeats its run exactly.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, OnceLock};
@@ -43,6 +44,11 @@ macro_rules! trace {
         }
     };
 }
+
+// After `trace!`, which it uses.
+#[path = "restore.rs"]
+mod restore;
+use restore::Restoring;
 
 /// 莆田市 with two of its districts and two townships under each: seven nodes, three levels.
 pub const TREE: [(&str, Option<&str>); 7] = [
@@ -115,6 +121,9 @@ pub struct Node {
     /// How far this node's clock is from the world's time (clock jumps move it).
     pub skew_ms: i64,
     pub engine: Option<Engine>,
+    /// The disk was lost and the node is being rebuilt from its parent (`liandong restore`):
+    /// it serves nothing and only dials its parent until the restore completes.
+    pub restore: Option<Restoring>,
 }
 
 /// One side of a live connection: the link protocol's own state machine (the one
@@ -143,6 +152,9 @@ pub struct Ack {
     pub seq: u64,
     pub case_no: CaseNo,
     pub action: &'static str,
+    /// Lost with its node's disk before it reached the parent, the node's off-site backup: the
+    /// one loss the design allows (`restore.rs`).
+    pub lost: bool,
 }
 
 /// What a run did, for the report.
@@ -157,6 +169,14 @@ pub struct Tally {
     pub clock_jumps: u64,
     pub duplicates: u64,
     pub batches: u64,
+    pub disk_losses: u64,
+    /// Restores that completed (the node then ran again).
+    pub restores: u64,
+    /// Acknowledged actions lost with a disk: they had not reached the parent.
+    pub lost: u64,
+    /// Case numbers a restored node gave again, their first case having been lost with the
+    /// disk (see `World::record_ack`).
+    pub renumbered: u64,
 }
 
 pub struct World {
@@ -197,6 +217,7 @@ impl World {
                     clock: Clock::manual(START_MS),
                     skew_ms: 0,
                     engine: None,
+                    restore: None,
                 }
             })
             .collect();
@@ -237,9 +258,20 @@ impl World {
         world
     }
 
+    /// Starts node `i`: its `liandong run`, or its `liandong restore` while one is pending.
     fn start(&mut self, i: usize) {
+        if self.nodes[i].restore.is_some() {
+            self.start_restore(i);
+            return;
+        }
+        trace!("{} starts", self.nodes[i].code);
+        self.boot(i);
+    }
+
+    /// Starts node `i`'s engine over its store and gives it its own certificate — what both
+    /// `liandong run` and `liandong restore` do first.
+    fn boot(&mut self, i: usize) {
         let id = &pki().nodes[i];
-        trace!("{} starts", id.code);
         let node = &mut self.nodes[i];
         let setup = Setup {
             store: node.store.clone() as Arc<dyn Store>,
@@ -277,7 +309,8 @@ impl World {
                 .set_ms((self.time_ms as i64 + node.skew_ms).max(0) as u64);
         }
         match self.rng.below(100) {
-            0..=31 => self.window_action(),
+            0 => self.lose_disk_any(),
+            1..=31 => self.window_action(),
             32..=51 => self.send_batch(),
             52..=71 => self.deliver_batch(),
             72..=81 => self.deliver_ack(),
@@ -292,11 +325,14 @@ impl World {
             96..=97 => self.sweep_any(),
             _ => self.notice_any(),
         }
+        self.restore_traffic();
     }
 
+    /// The nodes that serve: running, and not in the middle of a restore (`liandong restore`
+    /// has no API and no sweep).
     fn up(&self) -> Vec<usize> {
         (0..self.nodes.len())
-            .filter(|&i| self.nodes[i].engine.is_some())
+            .filter(|&i| self.nodes[i].engine.is_some() && self.nodes[i].restore.is_none())
             .collect()
     }
 
@@ -350,15 +386,13 @@ impl World {
                     .map(|l| l.id.seq)
                     .max();
                 match seq {
-                    Some(seq) => {
-                        self.tally.acked += 1;
-                        self.acks.push(Ack {
-                            node: code,
-                            seq,
-                            case_no: case.case_no,
-                            action,
-                        });
-                    }
+                    Some(seq) => self.record_ack(Ack {
+                        node: code,
+                        seq,
+                        case_no: case.case_no,
+                        action,
+                        lost: false,
+                    }),
                     None => self
                         .findings
                         .push(format!("{code} answered {action} with no event of its own")),
@@ -469,6 +503,31 @@ impl World {
         ))
     }
 
+    /// Records an acknowledged action. A submission's case number must be new: one given
+    /// before to a case that still exists is a finding. One whose first case was lost with a
+    /// disk is counted instead: a restored node numbers after the last submission its parent
+    /// holds, as `liandong restore` says (README, "numbering carries on after the last event"),
+    /// so it cannot know a number it gave and lost — the figure is printed with the run.
+    fn record_ack(&mut self, ack: Ack) {
+        if ack.action == "submit" {
+            let earlier: Vec<bool> = self
+                .acks
+                .iter()
+                .filter(|a| a.action == "submit" && a.case_no == ack.case_no)
+                .map(|a| a.lost)
+                .collect();
+            if earlier.iter().any(|lost| !lost) {
+                self.findings
+                    .push(format!("case number {} issued twice", ack.case_no));
+            } else if !earlier.is_empty() {
+                trace!("{}: {} given again after a restore", ack.node, ack.case_no);
+                self.tally.renumbered += 1;
+            }
+        }
+        self.tally.acked += 1;
+        self.acks.push(ack);
+    }
+
     /// A 督办 from a running node on a case a descendant owns, known here by its summary.
     fn notice_any(&mut self) {
         let Some(&i) = self.rng.choose(&self.up()) else {
@@ -490,15 +549,13 @@ impl World {
             .rt
             .block_on(engine.notice(clerk(None), case_no, "请加快办理".into()))
         {
-            Ok(seq) => {
-                self.tally.acked += 1;
-                self.acks.push(Ack {
-                    node: code,
-                    seq,
-                    case_no,
-                    action: "supervise",
-                });
-            }
+            Ok(seq) => self.record_ack(Ack {
+                node: code,
+                seq,
+                case_no,
+                action: "supervise",
+                lost: false,
+            }),
             Err(EngineError::Refused(_)) | Err(EngineError::NotFound(_)) => self.tally.refused += 1,
             Err(e) => self.findings.push(format!("{code}: 督办 failed: {e}")),
         }
@@ -545,11 +602,12 @@ impl World {
             .map(|l| l.id.seq)
             .max()
         {
-            self.acks.push(Ack {
+            self.record_ack(Ack {
                 node: code,
                 seq,
                 case_no: case.case_no,
                 action,
+                lost: false,
             });
         }
         Ok(case)
@@ -566,9 +624,13 @@ impl World {
     // --- faults --------------------------------------------------------------------------
 
     /// A power cut: the engine is gone, the store keeps what its last flush made durable, the
-    /// node's connections drop. It stays down until a restart step (or the heal).
+    /// node's connections drop. It stays down until a restart step (or the heal). A node in the
+    /// middle of a restore may crash too: its restore starts again on restart.
     fn crash_any(&mut self) {
-        let Some(&i) = self.rng.choose(&self.up()) else {
+        let running: Vec<usize> = (0..self.nodes.len())
+            .filter(|&i| self.nodes[i].engine.is_some())
+            .collect();
+        let Some(&i) = self.rng.choose(&running) else {
             return;
         };
         self.tally.crashes += 1;
@@ -651,6 +713,10 @@ impl World {
         if self.engine(c).is_none() || self.engine(p).is_none() {
             return false;
         }
+        // `liandong restore` listens on a port of its own choosing, which no child dials.
+        if self.nodes[p].restore.is_some() {
+            return false;
+        }
         let (cc, pc) = (self.nodes[c].code, self.nodes[p].code);
         let mut ends = Vec::new();
         for (me, peer, side) in [(c, pc, Side::Child), (p, cc, Side::Parent)] {
@@ -669,7 +735,8 @@ impl World {
                     received_upto: ours.received,
                     queued_upto: ours.queued,
                 },
-                restore: false,
+                // As in the session: every connection of `liandong restore` asks for the copy.
+                restore: side == Side::Child && self.nodes[me].restore.is_some(),
             };
             ends.push(End {
                 link: protocol::Link::new(config, self.time_ms),
@@ -703,6 +770,15 @@ impl World {
     /// The node at end `d` of link `l` does what its state machine asks, and what it writes
     /// goes on the wire; a machine that closed ends the connection.
     fn carry_out(&mut self, l: usize, d: usize) {
+        self.drive_end(l, d);
+        // A restoring child may now hold what its parent queued: `liandong restore` watches
+        // for that whatever the link does next.
+        if d == 0 {
+            self.restore_progress(self.links[l].child);
+        }
+    }
+
+    fn drive_end(&mut self, l: usize, d: usize) {
         let me = if d == 0 {
             self.links[l].child
         } else {
@@ -759,6 +835,19 @@ impl World {
                     if let Some(ends) = self.links[l].conn.as_mut() {
                         ends[d].link.handle_receipt(outcome);
                     }
+                    Ok(())
+                }
+                Event::RestoreRequested => match self.queue_restore(&engine, me, peer) {
+                    Ok(upto) => {
+                        if let Some(ends) = self.links[l].conn.as_mut() {
+                            ends[d].link.restore_queued(upto);
+                        }
+                        Ok(())
+                    }
+                    Err(e) => Err(e),
+                },
+                Event::RestoreQueued(upto) => {
+                    self.restore_queued(me, upto);
                     Ok(())
                 }
                 other => {
@@ -954,7 +1043,11 @@ impl World {
 
     /// Everything healed: every node up, every link connected, and traffic run until nothing
     /// moves. `false` if it does not settle within a bound.
+    ///
+    /// A restore under way completes on the way (the node then runs again at once); one still
+    /// under way once traffic has stopped is a finding.
     pub fn heal(&mut self) -> bool {
+        trace!("heal");
         for i in 0..self.nodes.len() {
             if self.nodes[i].engine.is_none() {
                 self.start(i);
@@ -966,6 +1059,21 @@ impl World {
         for l in 0..self.links.len() {
             self.connect(l);
         }
+        let settled = self.settle();
+        for node in &self.nodes {
+            if node.restore.is_some() {
+                let code = node.code;
+                self.findings.push(format!(
+                    "the restore of {code} did not complete in the heal"
+                ));
+            }
+        }
+        settled
+    }
+
+    /// Runs traffic until nothing moves (a connection the protocol dropped comes back, as a
+    /// redial would); `false` if it does not stop within a bound.
+    fn settle(&mut self) -> bool {
         for _ in 0..10_000 {
             let mut moved = false;
             for (l, d) in self.flows() {
