@@ -1,6 +1,7 @@
 //! The deterministic simulation of the federation (issue 14): seven nodes of 莆田市 — their
-//! real write paths (engine, fold, routing, outboxes) over in-memory stores that a crash takes
-//! back to their last flush — driven through random schedules of intake and cross-level
+//! real write paths (the core's writer, stepped directly, its group commit played by the
+//! schedule: fold, routing, outboxes) over in-memory stores that a crash takes back to their
+//! last flush — driven through random schedules of intake and cross-level
 //! workflows, crashes, restarts, cut and partitioned links, batches delivered late or twice,
 //! clock jumps, sweeps and 督办, and townships' disks lost and restored from their county
 //! (`sim/restore.rs`). After each schedule everything is healed and the invariants of
@@ -9,13 +10,14 @@
 //! Why our own seeded loop and not turmoil: turmoil simulates tokio's sockets, and our links are
 //! QUIC (quinn's own UDP driver) over sled on disk, neither of which it can step. What decides
 //! correctness — which items go where, what is durable when it is acknowledged, how a hello
-//! resumes — is in the engine and the store, and a loop that answers each request before the
-//! next step needs no scheduler at all: a seed repeats its run exactly.
+//! resumes — is in the core's writer and link machine and the store, all without I/O, and a
+//! loop that steps them needs no scheduler at all: a seed repeats its run exactly.
 //!
 //! `cargo test --test simulation` runs `LIANDONG_SIM_SEEDS` schedules (default 1000) from
 //! `LIANDONG_SIM_FIRST_SEED` (default 1) of `LIANDONG_SIM_STEPS` steps (default 150), then shows
-//! that the checks catch a node that acknowledges before its data is durable (every store lies
-//! about its flushes). `LIANDONG_SIM_SEED=n` runs one seed and prints what it did.
+//! that the checks catch a node that acknowledges before its data is durable, two ways: every
+//! store lies about its flushes, or every node answers before its group's flush.
+//! `LIANDONG_SIM_SEED=n` runs one seed and prints what it did.
 //! `scripts/simulate.sh SECONDS` runs fresh seeds for as long as asked.
 //! `LIANDONG_SIM_RESTORE_COUNTIES=1` lets counties lose their disks too (see `sim/restore.rs`
 //! for what the checks then find).
@@ -30,7 +32,7 @@ mod world;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use world::{Tally, World};
+use world::{Fault, Tally, World};
 
 fn env_u64(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -40,8 +42,8 @@ fn env_u64(name: &str, default: u64) -> u64 {
 }
 
 /// One schedule: its findings and what it did.
-fn run(seed: u64, steps: u64, lying: bool) -> (Vec<String>, Tally) {
-    let mut world = World::new(seed, lying);
+fn run(seed: u64, steps: u64, fault: Fault) -> (Vec<String>, Tally) {
+    let mut world = World::new(seed, fault);
     for _ in 0..steps {
         world.step();
     }
@@ -52,7 +54,7 @@ fn run(seed: u64, steps: u64, lying: bool) -> (Vec<String>, Tally) {
     }
     findings.extend(check::verify(&world));
     let tally = world.tally;
-    debug_assert_eq!(world.lying(), lying);
+    debug_assert_eq!(world.fault(), fault);
     world.shut_down();
     (findings, tally)
 }
@@ -67,7 +69,7 @@ fn a_clock_that_ran_ahead() -> Vec<String> {
     use federation_proto::EventBody;
     use liandong::engine::Write;
 
-    let mut world = World::new(0, false);
+    let mut world = World::new(0, Fault::None);
     world.heal();
     let (county, township) = (world.index("350322"), world.index("350322101"));
     let mut intake = world.intake("350322".parse().expect("a code"));
@@ -136,7 +138,7 @@ fn main() -> ExitCode {
             eprintln!("LIANDONG_SIM_SEED must be a number");
             return ExitCode::FAILURE;
         };
-        let (findings, tally) = run(seed, steps, false);
+        let (findings, tally) = run(seed, steps, Fault::None);
         println!("seed {seed}: {tally:?}");
         for f in &findings {
             println!("  {f}");
@@ -159,7 +161,7 @@ fn main() -> ExitCode {
                     (first + t..first + seeds)
                         .step_by(threads as usize)
                         .map(|seed| {
-                            let (findings, tally) = run(seed, steps, false);
+                            let (findings, tally) = run(seed, steps, Fault::None);
                             (seed, findings, tally)
                         })
                         .collect::<Vec<_>>()
@@ -178,6 +180,8 @@ fn main() -> ExitCode {
         total.acked += tally.acked;
         total.refused += tally.refused;
         total.crashes += tally.crashes;
+        total.groups += tally.groups;
+        total.groups_lost += tally.groups_lost;
         total.cuts += tally.cuts;
         total.partitions += tally.partitions;
         total.clock_jumps += tally.clock_jumps;
@@ -199,7 +203,8 @@ fn main() -> ExitCode {
     }
     println!(
         "simulated {} schedules, {violations} violations (seeds {first}..{}, {:.1} s): {} steps, \
-         {} actions acknowledged, {} refused, {} crashes, {} cuts, {} partitions, {} clock \
+         {} groups committed, {} actions acknowledged, {} refused, {} crashes ({} losing a \
+         group's unanswered requests), {} cuts, {} partitions, {} clock \
          jumps, {} batches ({} delivered twice), {} disks lost and {} restores ({} acknowledged \
          actions lost with a disk before they reached the parent, {} case numbers given again \
          by a restored node)",
@@ -207,9 +212,11 @@ fn main() -> ExitCode {
         first + seeds - 1,
         began.elapsed().as_secs_f64(),
         total.steps,
+        total.groups,
         total.acked,
         total.refused,
         total.crashes,
+        total.groups_lost,
         total.cuts,
         total.partitions,
         total.clock_jumps,
@@ -221,21 +228,30 @@ fn main() -> ExitCode {
         total.renumbered
     );
 
-    // The checks must be able to fail: nodes whose flushes make nothing durable (an ack sent
-    // before the data is on disk) lose acknowledged actions at the first crash.
-    let caught = (first..first + seeds).find_map(|seed| {
-        let (findings, _) = run(seed, steps, true);
-        findings.into_iter().next().map(|f| (seed, f))
-    });
-    match caught {
-        Some((seed, finding)) => {
-            println!("a node that acknowledges before its data is durable: caught at seed {seed}: {finding}")
-        }
-        None => {
-            println!(
-                "a node that acknowledges before its data is durable was NOT caught in {seeds} seeds"
-            );
-            return ExitCode::FAILURE;
+    // The checks must be able to fail, for each way a node can answer before its data is
+    // durable: stores whose flushes make nothing durable, and a shell that answers each request
+    // as it is stepped, before its group's flush. Either loses acknowledged actions at a crash.
+    let broken = [
+        (
+            Fault::LyingFlushes,
+            "a node that acknowledges before its data is durable",
+        ),
+        (
+            Fault::EarlyAnswers,
+            "a node that answers before its group's flush",
+        ),
+    ];
+    for (fault, what) in broken {
+        let caught = (first..first + seeds).find_map(|seed| {
+            let (findings, _) = run(seed, steps, fault);
+            findings.into_iter().next().map(|f| (seed, f))
+        });
+        match caught {
+            Some((seed, finding)) => println!("{what}: caught at seed {seed}: {finding}"),
+            None => {
+                println!("{what} was NOT caught in {seeds} seeds");
+                return ExitCode::FAILURE;
+            }
         }
     }
     if violations == 0 {

@@ -1,15 +1,17 @@
-//! The simulated federation: seven real write paths ([`Engine`] over a crashable [`MemStore`],
-//! each with a manual [`Clock`]) joined by links, each end of which is the link protocol's own
+//! The simulated federation: seven real write paths (the core's `Writer` over a crashable
+//! [`MemStore`], each with a manual [`Clock`], its group commit played by the schedule:
+//! `group.rs`) joined by links, each end of which is the link protocol's own
 //! state machine ([`protocol::Link`], the one `node/src/link/session.rs` drives over QUIC):
 //! hello (each side states what it holds, a sender resumes after it, a store that forgot its
 //! outbox is renumbered), batches of durable outbox items in order within the window, acks
 //! only for what the receiver made durable. The simulation plays the network: it carries each
 //! stream's frames in order, and loses what is in flight when a connection drops. One seeded RNG picks every step: a window's
 //! action at any node, a batch sent or delivered, an ack delivered, a link cut or partitioned,
-//! a node crashed (losing what no flush made durable) and restarted, a clock jump, a batch
-//! delivered twice, a sweep, a 督办, and now and then a township's disk lost and the node
-//! restored from its county (`restore.rs`). Nothing else runs: no timer, no socket, no thread
-//! races — each request is answered before the next step — so a seed repeats its run exactly.
+//! a node's group committed, or written without its flush, a node crashed (losing its group's
+//! overlay and what no flush made durable) and restarted, a clock jump, a batch delivered
+//! twice, a sweep, a 督办, and now and then a township's disk lost and the node restored from
+//! its county (`restore.rs`). Nothing else runs: no timer, no socket, no thread — so a seed
+//! repeats its run exactly.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, OnceLock};
@@ -17,14 +19,13 @@ use std::sync::{Arc, OnceLock};
 use ed25519_dalek::SigningKey;
 use federation_proto::frame::{Batch, Frame, Item};
 use federation_proto::link::{self as protocol, Event, LinkError, Side};
+use federation_proto::writer::{EngineError, Input, Output, Write};
 use federation_proto::{
     codec, Actor, Applicant, ApplicantKind, CaseNo, EventBody, Holds, Intake, ItemKind, Level,
     NodeCode, Participant, Refusal, RefuseCode, State, StreamKind,
 };
 use liandong::case::Case;
 use liandong::clock::Clock;
-use liandong::deadline::WarningPolicy;
-use liandong::engine::{Engine, EngineError, Setup, Write};
 use liandong::reference::Reference;
 use liandong::store::memory::MemStore;
 use liandong::store::{CaseViews, Outbox, Store};
@@ -45,9 +46,12 @@ macro_rules! trace {
     };
 }
 
-// After `trace!`, which it uses.
+// After `trace!`, which they use.
+#[path = "group.rs"]
+mod group;
 #[path = "restore.rs"]
 mod restore;
+use group::Running;
 use restore::Restoring;
 
 /// 莆田市 with two of its districts and two townships under each: seven nodes, three levels.
@@ -113,14 +117,15 @@ pub fn pki() -> &'static Pki {
     })
 }
 
-/// One simulated node: its store survives crashes as a disk would, its engine does not.
+/// One simulated node: its store survives crashes as a disk would, its writer and its group do
+/// not.
 pub struct Node {
     pub code: NodeCode,
     pub store: Arc<MemStore>,
     pub clock: Clock,
     /// How far this node's clock is from the world's time (clock jumps move it).
     pub skew_ms: i64,
-    pub engine: Option<Engine>,
+    pub running: Option<Running>,
     /// The disk was lost and the node is being rebuilt from its parent (`liandong restore`):
     /// it serves nothing and only dials its parent until the restore completes.
     pub restore: Option<Restoring>,
@@ -141,6 +146,8 @@ pub struct Link {
     pub parent: usize,
     /// The live connection: `[the child's end, the parent's end]`.
     pub conn: Option<[End; 2]>,
+    /// The number of the connection last made (a receipt owed to an earlier one is dropped).
+    pub conn_id: u64,
     /// A partition: no connection until healed.
     pub partitioned: bool,
 }
@@ -157,6 +164,16 @@ pub struct Ack {
     pub lost: bool,
 }
 
+/// A deliberately broken node, for the self-tests that show the checks can fail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    None,
+    /// Stores whose flushes report success and make nothing durable.
+    LyingFlushes,
+    /// A shell that answers a clerk, and acks a peer's batch, before the group's flush.
+    EarlyAnswers,
+}
+
 /// What a run did, for the report.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Tally {
@@ -169,6 +186,9 @@ pub struct Tally {
     pub clock_jumps: u64,
     pub duplicates: u64,
     pub batches: u64,
+    /// Groups committed, and groups lost with a crash while they held answers.
+    pub groups: u64,
+    pub groups_lost: u64,
     pub disk_losses: u64,
     /// Restores that completed (the node then ran again).
     pub restores: u64,
@@ -181,7 +201,6 @@ pub struct Tally {
 
 pub struct World {
     pub rng: Rng,
-    rt: tokio::runtime::Runtime,
     pub nodes: Vec<Node>,
     pub links: Vec<Link>,
     pub acks: Vec<Ack>,
@@ -189,8 +208,11 @@ pub struct World {
     /// Findings during the run (an error where none may be); the checks after it add more.
     pub findings: Vec<String>,
     time_ms: u64,
-    /// Every store lies about its flushes: the deliberately broken node of the self-test.
+    /// Every store lies about its flushes: the deliberately broken node of a self-test.
     lying: bool,
+    /// Every node answers its clerks and acks batches when a request is stepped, before its
+    /// group's flush: the deliberately broken shell of the other self-test.
+    pub(crate) early: bool,
     /// The catalog and calendar in force: the built-in ones, read once per run and shared —
     /// no node has files of its own, so nothing is broadcast or adopted that could make them
     /// differ.
@@ -198,11 +220,9 @@ pub struct World {
 }
 
 impl World {
-    pub fn new(seed: u64, lying: bool) -> World {
+    pub fn new(seed: u64, fault: Fault) -> World {
+        let lying = fault == Fault::LyingFlushes;
         let pki = pki();
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .expect("a runtime");
         let nodes = pki
             .nodes
             .iter()
@@ -216,7 +236,7 @@ impl World {
                     store,
                     clock: Clock::manual(START_MS),
                     skew_ms: 0,
-                    engine: None,
+                    running: None,
                     restore: None,
                 }
             })
@@ -236,13 +256,13 @@ impl World {
                     child: i,
                     parent: index(p),
                     conn: None,
+                    conn_id: 0,
                     partitioned: false,
                 })
             })
             .collect();
         let mut world = World {
             rng: Rng::new(seed),
-            rt,
             nodes,
             links,
             acks: Vec::new(),
@@ -250,6 +270,7 @@ impl World {
             findings: Vec::new(),
             time_ms: START_MS,
             lying,
+            early: fault == Fault::EarlyAnswers,
             reference: Arc::new(Reference::new(None, None, None, None, None).expect("reference")),
         };
         for i in 0..world.nodes.len() {
@@ -268,38 +289,6 @@ impl World {
         self.boot(i);
     }
 
-    /// Starts node `i`'s engine over its store and gives it its own certificate — what both
-    /// `liandong run` and `liandong restore` do first.
-    fn boot(&mut self, i: usize) {
-        let id = &pki().nodes[i];
-        let node = &mut self.nodes[i];
-        let setup = Setup {
-            store: node.store.clone() as Arc<dyn Store>,
-            code: id.code,
-            parent: id.parent,
-            key: id.key.clone(),
-            clock: node.clock.clone(),
-            reference: self.reference.clone(),
-            policy: WarningPolicy::default(),
-            ca_der: Some(pki().ca_der.clone()),
-        };
-        match Engine::start(setup) {
-            Ok(engine) => {
-                let own = self
-                    .rt
-                    .block_on(engine.learn(id.code, id.cert.clone(), false));
-                if let Err(e) = own {
-                    self.findings
-                        .push(format!("{} cannot take its own certificate: {e}", id.code));
-                }
-                self.nodes[i].engine = Some(engine);
-            }
-            Err(e) => self
-                .findings
-                .push(format!("{} does not start: {e}", id.code)),
-        }
-    }
-
     /// One step of the schedule.
     pub fn step(&mut self) {
         self.tally.steps += 1;
@@ -310,9 +299,11 @@ impl World {
         }
         match self.rng.below(100) {
             0 => self.lose_disk_any(),
-            1..=31 => self.window_action(),
-            32..=51 => self.send_batch(),
-            52..=71 => self.deliver_batch(),
+            1..=27 => self.window_action(),
+            28..=35 => self.commit_any(),
+            36 => self.write_group(),
+            37..=52 => self.send_batch(),
+            53..=71 => self.deliver_batch(),
             72..=81 => self.deliver_ack(),
             82..=86 => self.connect_any(),
             87..=88 => self.cut_any(false),
@@ -332,12 +323,13 @@ impl World {
     /// has no API and no sweep).
     fn up(&self) -> Vec<usize> {
         (0..self.nodes.len())
-            .filter(|&i| self.nodes[i].engine.is_some() && self.nodes[i].restore.is_none())
+            .filter(|&i| self.nodes[i].running.is_some() && self.nodes[i].restore.is_none())
             .collect()
     }
 
-    fn engine(&self, i: usize) -> Option<Engine> {
-        self.nodes[i].engine.clone()
+    /// Whether node `i` runs (`liandong run` or `liandong restore`).
+    fn runs(&self, i: usize) -> bool {
+        self.nodes[i].running.is_some()
     }
 
     // --- the windows -------------------------------------------------------------------
@@ -368,8 +360,12 @@ impl World {
             Write::Submit(_) => "submit",
             Write::Act { body, .. } => body.action(),
         };
-        let Some(engine) = self.engine(i) else { return };
-        let answer = self.rt.block_on(engine.write(actor, write));
+        let input = Input::Write {
+            actor,
+            write,
+            once: None,
+        };
+        let answer = self.stage(i, input).and_then(Output::case);
         trace!(
             "{code}: {action} → {}",
             match &answer {
@@ -385,14 +381,18 @@ impl World {
                     .filter(|l| l.id.origin == code)
                     .map(|l| l.id.seq)
                     .max();
+                // Acknowledged to the clerk only when the group is durable.
                 match seq {
-                    Some(seq) => self.record_ack(Ack {
-                        node: code,
-                        seq,
-                        case_no: case.case_no,
-                        action,
-                        lost: false,
-                    }),
+                    Some(seq) => self.owe_ack(
+                        i,
+                        Ack {
+                            node: code,
+                            seq,
+                            case_no: case.case_no,
+                            action,
+                            lost: false,
+                        },
+                    ),
                     None => self
                         .findings
                         .push(format!("{code} answered {action} with no event of its own")),
@@ -544,21 +544,7 @@ impl World {
         let Some(&case_no) = self.rng.choose(&owned_below) else {
             return;
         };
-        let Some(engine) = self.engine(i) else { return };
-        match self
-            .rt
-            .block_on(engine.notice(clerk(None), case_no, "请加快办理".into()))
-        {
-            Ok(seq) => self.record_ack(Ack {
-                node: code,
-                seq,
-                case_no,
-                action: "supervise",
-                lost: false,
-            }),
-            Err(EngineError::Refused(_)) | Err(EngineError::NotFound(_)) => self.tally.refused += 1,
-            Err(e) => self.findings.push(format!("{code}: 督办 failed: {e}")),
-        }
+        self.supervise(i, case_no);
     }
 
     fn sweep_any(&mut self) {
@@ -568,8 +554,8 @@ impl World {
     }
 
     pub fn sweep(&mut self, i: usize) {
-        if let Some(engine) = self.engine(i) {
-            if let Err(e) = self.rt.block_on(engine.sweep(false)) {
+        if self.runs(i) {
+            if let Err(e) = self.ask(i, Input::Sweep { full: false }) {
                 let code = self.nodes[i].code;
                 self.findings.push(format!("{code}: sweep failed: {e}"));
             }
@@ -593,8 +579,12 @@ impl World {
             Write::Submit(_) => "submit",
             Write::Act { body, .. } => body.action(),
         };
-        let engine = self.engine(i).expect("the node runs");
-        let case = self.rt.block_on(engine.write(clerk(None), write))?;
+        let input = Input::Write {
+            actor: clerk(None),
+            write,
+            once: None,
+        };
+        let case = self.ask(i, input)?.case()?;
         if let Some(seq) = case
             .log
             .iter()
@@ -623,19 +613,19 @@ impl World {
 
     // --- faults --------------------------------------------------------------------------
 
-    /// A power cut: the engine is gone, the store keeps what its last flush made durable, the
-    /// node's connections drop. It stays down until a restart step (or the heal). A node in the
+    /// A power cut: the writer is gone with its group (the overlay, and the answers it owed),
+    /// the store keeps what its last flush made durable, the node's connections drop. It stays down until a restart step (or the heal). A node in the
     /// middle of a restore may crash too: its restore starts again on restart.
     fn crash_any(&mut self) {
-        let running: Vec<usize> = (0..self.nodes.len())
-            .filter(|&i| self.nodes[i].engine.is_some())
-            .collect();
+        let running: Vec<usize> = (0..self.nodes.len()).filter(|&i| self.runs(i)).collect();
         let Some(&i) = self.rng.choose(&running) else {
             return;
         };
         self.tally.crashes += 1;
         trace!("{} crashes", self.nodes[i].code);
-        self.nodes[i].engine = None;
+        if self.nodes[i].running.take().is_some_and(|r| r.owes()) {
+            self.tally.groups_lost += 1;
+        }
         self.nodes[i].store.crash();
         for link in &mut self.links {
             if link.child == i || link.parent == i {
@@ -645,9 +635,7 @@ impl World {
     }
 
     fn restart_any(&mut self) {
-        let down: Vec<usize> = (0..self.nodes.len())
-            .filter(|&i| self.nodes[i].engine.is_none())
-            .collect();
+        let down: Vec<usize> = (0..self.nodes.len()).filter(|&i| !self.runs(i)).collect();
         if let Some(&i) = self.rng.choose(&down) {
             self.start(i);
         }
@@ -710,7 +698,7 @@ impl World {
         if self.links[l].conn.is_some() || self.links[l].partitioned {
             return false;
         }
-        if self.engine(c).is_none() || self.engine(p).is_none() {
+        if !self.runs(c) || !self.runs(p) {
             return false;
         }
         // `liandong restore` listens on a port of its own choosing, which no child dials.
@@ -761,6 +749,7 @@ impl World {
             ends[1].link.sent()
         );
         self.links[l].conn = Some(ends);
+        self.links[l].conn_id += 1;
         for d in 0..2 {
             self.carry_out(l, d);
         }
@@ -784,10 +773,10 @@ impl World {
         } else {
             self.links[l].parent
         };
-        let Some(engine) = self.engine(me) else {
+        if !self.runs(me) {
             self.links[l].conn = None;
             return;
-        };
+        }
         loop {
             let Some(end) = self.links[l].conn.as_mut().map(|ends| &mut ends[d]) else {
                 return;
@@ -805,39 +794,67 @@ impl World {
                         .map(|n| n.cert.clone())
                         .unwrap_or_default();
                     let held = up.theirs.holds.received_upto;
-                    self.rt.block_on(async {
-                        if let Some(floor) = up.rebase {
-                            engine.rebase(peer, floor).await?;
-                        }
-                        engine.learn(peer, cert, up.welcome).await?;
-                        engine.ack(peer, held).await
-                    })
+                    // The session awaits each of these before the link goes on.
+                    let rebased = match up.rebase {
+                        Some(floor) => self.ask(me, Input::Rebase { peer, floor }).map(|_| ()),
+                        None => Ok(()),
+                    };
+                    rebased
+                        .and_then(|()| {
+                            let learn = Input::Learn {
+                                code: peer,
+                                der: cert,
+                                welcome: up.welcome,
+                            };
+                            self.ask(me, learn)
+                        })
+                        .and_then(|_| self.ask(me, Input::Ack { peer, upto: held }))
+                        .map(|_| ())
                 }
-                Event::Acked(upto) => self.rt.block_on(engine.ack(peer, upto)),
+                Event::Acked(upto) => self.ask(me, Input::Ack { peer, upto }).map(|_| ()),
                 Event::Batch(batch) => {
-                    let outcome = match self.rt.block_on(engine.receive(peer, batch)) {
+                    // Checked ahead with the directory's keys, as the session checks it, then
+                    // staged: its receipt is owed until the group is durable.
+                    let keys = self.nodes[me].running.as_ref().map(|r| r.writer.keys());
+                    let checked = match keys {
+                        Some(keys) => liandong::verify::Checked::new(batch, &keys),
+                        None => liandong::verify::Checked::unchecked(batch),
+                    };
+                    let input = Input::Receive {
+                        from: peer,
+                        checked,
+                    };
+                    match self.stage(me, input).and_then(Output::receipt) {
                         Ok(receipt) => {
                             let at = self.nodes[me].code;
-                            trace!("{at} took a batch from {peer}: ack {}", receipt.ack_upto);
+                            trace!(
+                                "{at} took a batch from {peer}: ack {} once durable",
+                                receipt.ack_upto
+                            );
                             for r in &receipt.rejected {
                                 trace!("{at} rejected an item from {peer}: {r}");
                             }
-                            Ok(receipt.ack_upto)
+                            self.owe_receipt(me, l, d, receipt.ack_upto);
                         }
-                        Err(EngineError::Link(r)) => Err(r),
                         Err(e) => {
-                            let at = self.nodes[me].code;
-                            self.findings
-                                .push(format!("{at} could not take a batch from {peer}: {e}"));
-                            Err(Refusal::new(RefuseCode::Malformed, e.to_string()))
+                            let refusal = match e {
+                                EngineError::Link(r) => r,
+                                e => {
+                                    let at = self.nodes[me].code;
+                                    self.findings.push(format!(
+                                        "{at} could not take a batch from {peer}: {e}"
+                                    ));
+                                    Refusal::new(RefuseCode::Malformed, e.to_string())
+                                }
+                            };
+                            if let Some(ends) = self.links[l].conn.as_mut() {
+                                ends[d].link.handle_receipt(Err(refusal));
+                            }
                         }
-                    };
-                    if let Some(ends) = self.links[l].conn.as_mut() {
-                        ends[d].link.handle_receipt(outcome);
                     }
                     Ok(())
                 }
-                Event::RestoreRequested => match self.queue_restore(&engine, me, peer) {
+                Event::RestoreRequested => match self.queue_restore(me, peer) {
                     Ok(upto) => {
                         if let Some(ends) = self.links[l].conn.as_mut() {
                             ends[d].link.restore_queued(upto);
@@ -866,11 +883,10 @@ impl World {
         let Some(ends) = self.links[l].conn.as_mut() else {
             return;
         };
-        let durable = engine
-            .outbox_changes()
-            .borrow()
-            .get(&ends[d].link.peer())
-            .copied()
+        let durable = self.nodes[me]
+            .running
+            .as_ref()
+            .and_then(|r| r.durable.get(&ends[d].link.peer()).copied())
             .unwrap_or(0);
         ends[d].link.handle_outbox(durable);
         while let Some(frame) = ends[d].link.poll_transmit() {
@@ -1049,7 +1065,7 @@ impl World {
     pub fn heal(&mut self) -> bool {
         trace!("heal");
         for i in 0..self.nodes.len() {
-            if self.nodes[i].engine.is_none() {
+            if !self.runs(i) {
                 self.start(i);
             }
         }
@@ -1075,7 +1091,8 @@ impl World {
     /// redial would); `false` if it does not stop within a bound.
     fn settle(&mut self) -> bool {
         for _ in 0..10_000 {
-            let mut moved = false;
+            // Every group commits: the nodes run until their queues are empty.
+            let mut moved = self.commit_all();
             for (l, d) in self.flows() {
                 while self.send(l, d) {
                     moved = true;
@@ -1098,15 +1115,19 @@ impl World {
         false
     }
 
-    /// Stops every engine (their threads end once their queues close).
+    /// Stops every writer.
     pub fn shut_down(&mut self) {
         for node in &mut self.nodes {
-            node.engine = None;
+            node.running = None;
         }
     }
 
-    pub fn lying(&self) -> bool {
-        self.lying
+    pub fn fault(&self) -> Fault {
+        match (self.lying, self.early) {
+            (true, _) => Fault::LyingFlushes,
+            (_, true) => Fault::EarlyAnswers,
+            _ => Fault::None,
+        }
     }
 }
 
