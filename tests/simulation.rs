@@ -187,6 +187,7 @@ fn main() -> ExitCode {
         total.clock_jumps += tally.clock_jumps;
         total.duplicates += tally.duplicates;
         total.batches += tally.batches;
+        total.calendars += tally.calendars;
         total.disk_losses += tally.disk_losses;
         total.restores += tally.restores;
         total.lost += tally.lost;
@@ -205,7 +206,7 @@ fn main() -> ExitCode {
         "simulated {} schedules, {violations} violations (seeds {first}..{}, {:.1} s): {} steps, \
          {} groups committed, {} actions acknowledged, {} refused, {} crashes ({} losing a \
          group's unanswered requests), {} cuts, {} partitions, {} clock \
-         jumps, {} batches ({} delivered twice), {} disks lost and {} restores ({} acknowledged \
+         jumps, {} calendar notices broadcast, {} batches ({} delivered twice), {} disks lost and {} restores ({} acknowledged \
          actions lost with a disk before they reached the parent, {} case numbers given again \
          by a restored node)",
         results.len(),
@@ -220,6 +221,7 @@ fn main() -> ExitCode {
         total.cuts,
         total.partitions,
         total.clock_jumps,
+        total.calendars,
         total.batches,
         total.duplicates,
         total.disk_losses,

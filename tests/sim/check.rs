@@ -14,11 +14,16 @@
 //! 4. the root's summary of each case has the owner's state and owner;
 //! 5. each node's own events are numbered 1..n without a gap (a restored node numbers on after
 //!    the last of its events its parent held);
-//! 6. every outbox is drained.
+//! 6. every outbox is drained;
+//! 7. every node has the city's calendar in force (the city's notices are broadcast down and
+//!    adopted), and each case's deadlines are the same everywhere and right by it: the
+//!    owner's summary, the root's summary and a fresh evaluation of the owner's fold against
+//!    the calendar all give the same promised and legal deadlines.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use federation_proto::{CaseNo, EventId, NodeCode};
+use federation_proto::deadline::{self, WarningPolicy};
+use federation_proto::{summary, CaseNo, CaseSummary, EventId, Hlc, NodeCode};
 use liandong::case::Case;
 use liandong::store::{CaseViews, EventLog, Outbox};
 
@@ -160,6 +165,54 @@ pub fn verify(world: &World) -> Vec<String> {
             )),
             Ok(None) => findings.push(format!("the root holds no summary of {no}")),
             Err(e) => findings.push(format!("reading the summary of {no}: {e}")),
+        }
+    }
+
+    // 7. The calendar and the deadlines it gives.
+    let city = world.nodes[root].reference.calendar().to_toml();
+    for node in &world.nodes {
+        if node.reference.calendar().to_toml() != city {
+            findings.push(format!(
+                "{} has a calendar in force other than the city's",
+                node.code
+            ));
+        }
+    }
+    for (no, nodes) in &involved {
+        let Some((i, case)) = nodes.iter().find_map(|n| {
+            let i = *index.get(n)?;
+            let case = held[i].get(no)?;
+            (case.owner == *n).then_some((i, case))
+        }) else {
+            continue;
+        };
+        let owner = &world.nodes[i];
+        let fresh = summary::summarise(
+            case,
+            &deadline::evaluate(
+                case,
+                &owner.reference.calendar(),
+                owner.clock.today(),
+                &WarningPolicy::default(),
+            ),
+            Hlc::default(),
+        );
+        let dates = |s: &CaseSummary| (s.deadline, s.legal_deadline);
+        for (whose, held) in [
+            ("the owner", owner.store.summary(no)),
+            ("the root", world.nodes[root].store.summary(no)),
+        ] {
+            match held {
+                Ok(Some(s)) if dates(&s) == dates(&fresh) => {}
+                Ok(Some(s)) => findings.push(format!(
+                    "{whose}'s summary of {no} gives deadlines {:?}, the calendar {:?}",
+                    dates(&s),
+                    dates(&fresh)
+                )),
+                // A missing summary is finding 4's.
+                Ok(None) => {}
+                Err(e) => findings.push(format!("reading {whose}'s summary of {no}: {e}")),
+            }
         }
     }
 

@@ -55,13 +55,21 @@ impl World {
     /// `liandong run` and `liandong restore` do first.
     pub(super) fn boot(&mut self, i: usize) {
         let id = &pki().nodes[i];
-        let node = &self.nodes[i];
+        let node = &mut self.nodes[i];
+        node.reference = match super::calendar::reference_from(&node.store) {
+            Ok(reference) => reference,
+            Err(e) => {
+                self.findings
+                    .push(format!("{}: its reference data: {e}", id.code));
+                return;
+            }
+        };
         let setup = Setup {
             store: node.store.clone() as std::sync::Arc<dyn Store>,
             code: id.code,
             parent: id.parent,
             key: id.key.clone(),
-            reference: self.reference.clone(),
+            reference: node.reference.clone(),
             policy: Default::default(),
             certificates: std::sync::Arc::new(FederationCa::new(Some(pki().ca_der.clone()))),
         };

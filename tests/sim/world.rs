@@ -47,6 +47,8 @@ macro_rules! trace {
 }
 
 // After `trace!`, which they use.
+#[path = "calendar.rs"]
+mod calendar;
 #[path = "group.rs"]
 mod group;
 #[path = "restore.rs"]
@@ -126,6 +128,9 @@ pub struct Node {
     /// How far this node's clock is from the world's time (clock jumps move it).
     pub skew_ms: i64,
     pub running: Option<Running>,
+    /// The catalog and calendar in force, read from the store at each start
+    /// (`calendar::reference_from`) and changed by what the writer adopts.
+    pub reference: Arc<Reference>,
     /// The disk was lost and the node is being rebuilt from its parent (`liandong restore`):
     /// it serves nothing and only dials its parent until the restore completes.
     pub restore: Option<Restoring>,
@@ -186,6 +191,8 @@ pub struct Tally {
     pub clock_jumps: u64,
     pub duplicates: u64,
     pub batches: u64,
+    /// Calendar notices loaded at the city (and broadcast down).
+    pub calendars: u64,
     /// Groups committed, and groups lost with a crash while they held answers.
     pub groups: u64,
     pub groups_lost: u64,
@@ -213,10 +220,6 @@ pub struct World {
     /// Every node answers its clerks and acks batches when a request is stepped, before its
     /// group's flush: the deliberately broken shell of the other self-test.
     pub(crate) early: bool,
-    /// The catalog and calendar in force: the built-in ones, read once per run and shared —
-    /// no node has files of its own, so nothing is broadcast or adopted that could make them
-    /// differ.
-    reference: Arc<Reference>,
 }
 
 impl World {
@@ -231,8 +234,11 @@ impl World {
                 if lying {
                     store.lie_about_flushes();
                 }
+                let reference =
+                    calendar::reference_from(&store).expect("the built-in reference data");
                 Node {
                     code: id.code,
+                    reference,
                     store,
                     clock: Clock::manual(START_MS),
                     skew_ms: 0,
@@ -271,7 +277,6 @@ impl World {
             time_ms: START_MS,
             lying,
             early: fault == Fault::EarlyAnswers,
-            reference: Arc::new(Reference::new(None, None, None, None, None).expect("reference")),
         };
         for i in 0..world.nodes.len() {
             world.start(i);
@@ -287,6 +292,15 @@ impl World {
         }
         trace!("{} starts", self.nodes[i].code);
         self.boot(i);
+        // As `liandong run` does before it serves: broadcast its own reference data where it
+        // changed, and re-evaluate every case (the calendar may have changed while it was down,
+        // or after the group that adopted it and before the sweep that follows one).
+        for input in [Input::Publish, Input::Sweep { full: true }] {
+            if let Err(e) = self.ask(i, input) {
+                let code = self.nodes[i].code;
+                self.findings.push(format!("{code}: starting: {e}"));
+            }
+        }
     }
 
     /// One step of the schedule.
@@ -314,7 +328,8 @@ impl World {
             94 => self.clock_jump(),
             95 => self.duplicate_batch(),
             96..=97 => self.sweep_any(),
-            _ => self.notice_any(),
+            98 => self.notice_any(),
+            _ => self.load_calendar_any(),
         }
         self.restore_traffic();
     }
