@@ -562,10 +562,12 @@ fn a_certificate_for_another_code_keeps_the_node_from_starting() {
     fed.assert_no_panic();
 }
 
-/// A township's disk is lost: after its cases reached its county, it is stopped, its data
-/// folder deleted (node.toml, keys and certificates kept) and `liandong restore` rebuilds the
-/// store from the county. Every case comes back as it was, and the next event continues the
-/// township's sequence (no number reused), as does the next case number.
+/// A township's disk is lost: after its cases reached its county, and after one more that it
+/// acknowledged while its county was down, it is stopped, its data folder deleted (node.toml,
+/// keys and certificates kept) and `liandong restore` rebuilds the store from the county.
+/// Every case the county held comes back as it was, the next event continues the township's
+/// sequence after them, and the next case number is not the lost case's — whose applicant
+/// holds it — but resumes far above (`writer/numbering.rs` in the core).
 #[test]
 fn a_township_is_restored_from_its_county() {
     let mut fed = Federation::start(ONE_LINE);
@@ -618,17 +620,36 @@ fn a_township_is_restored_from_its_county() {
         .unwrap();
     assert_eq!(before.len(), 4);
 
-    // The disk is lost.
+    // The county goes down and the township accepts one more case: acknowledged (the
+    // applicant holds its number), durable at the township, and never at the county.
+    fed.stop(XIANYOU);
+    let lost = fed.node(FENGTING).submit_all(&admin, SHIGONG);
+    let lost_no = s(&lost, "case_no").to_string();
+    assert_eq!(
+        lost_no,
+        format!("{FENGTING}-20250930-{:06}", before.len() + 1)
+    );
+
+    // The disk is lost before the county is back.
     fed.stop(FENGTING);
     let dir = fed.node(FENGTING).dir();
     std::fs::remove_dir_all(dir.join("data")).expect("deleting the data folder");
     for kept in ["node.toml", "node.key", "node.crt", "ca.crt", "admin.token"] {
         assert!(dir.join(kept).exists(), "{kept} was kept");
     }
+    fed.start_again(XIANYOU);
     let began = Instant::now();
     let out = fed.restore(FENGTING);
     assert!(out.status.success(), "liandong restore failed: {out:?}");
     let restored_in = began.elapsed();
+    let said = String::from_utf8_lossy(&out.stdout).to_string();
+    let resume: u32 = said
+        .split_once("case numbers of 2025-09-30 resume at ")
+        .and_then(|(_, rest)| rest.get(..6))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("the restore does not say where numbering resumes: {said}"));
+    // 900 001 plus the seconds of the day gone at the restore: after 09:00 by its clock.
+    assert!(resume > 900_000 + 9 * 3600, "{said}");
     fed.start_again(FENGTING);
 
     let town = fed.node(FENGTING);
@@ -642,22 +663,21 @@ fn a_township_is_restored_from_its_county() {
     }
     assert_eq!(town.events_stored(), stored);
 
-    // Writing carries on after the highest number it had used.
+    // Writing carries on after the highest event the county held. The lost submission had
+    // that sequence number too: harmless, as it never left the township (no node holds it).
     let next = town.submit_all(&admin, SHIGONG);
     assert_eq!(
         events(&next)[0],
         (FENGTING.to_string(), own_max + 1, "submit".to_string()),
         "the first event after a restore continues the sequence"
     );
+    // The case number does not: the lost case's number stays its applicant's.
     let next_no = s(&next, "case_no").to_string();
     assert!(
-        !before.contains_key(&next_no),
+        !before.contains_key(&next_no) && next_no != lost_no,
         "case number {next_no} reused"
     );
-    assert_eq!(
-        next_no,
-        format!("{FENGTING}-20250930-{:06}", before.len() + 1)
-    );
+    assert_eq!(next_no, format!("{FENGTING}-20250930-{resume:06}"));
     // And it replicates as before.
     assert!(wait_until(SETTLE, || fed
         .link(FENGTING, XIANYOU)

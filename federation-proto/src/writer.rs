@@ -26,7 +26,7 @@
 use std::sync::Arc;
 
 use ed25519_dalek::SigningKey;
-use tracing::{error, info_span, warn};
+use tracing::{error, info_span};
 
 use crate::case::{Case, Refusal};
 use crate::codec;
@@ -41,6 +41,7 @@ use crate::verify::KeyRing;
 use crate::{
     sign, Actor, CaseNo, CaseSummary, Date, Event, EventBody, EventId, Hlc, Intake, NodeCode, Sig,
 };
+pub use numbering::{Resumed, FLOOR_KEY, RESTORE_FLOOR};
 use staged::Staged;
 pub use step::{Input, Output};
 
@@ -138,6 +139,9 @@ pub struct Writer {
     /// The codes revoked so far, and whether that changed since the shell last asked.
     revoked: RevokedCodes,
     revoked_news: bool,
+    /// The last day whose numbering starts at [`RESTORE_FLOOR`], set by a restore
+    /// (`writer/numbering.rs`); kept as a node setting beside the counters.
+    floor_through: Option<Date>,
 }
 
 /// One request's change, owned, before it joins the group ([`Staged`]).
@@ -168,6 +172,7 @@ impl Writer {
             revoked.insert(entry.code);
         }
         let counters = setup.store.link_counters()?;
+        let floor_through = numbering::floor_through(setup.store.setting(FLOOR_KEY)?)?;
         Ok(Writer {
             router: Router::new(setup.code, setup.parent, counters, directory),
             store: setup.store,
@@ -184,6 +189,7 @@ impl Writer {
             staged: Staged::default(),
             revoked,
             revoked_news: false,
+            floor_through,
         })
     }
 
@@ -417,7 +423,10 @@ impl Writer {
         meta.last_seq += 1;
         let case_no = match case_no {
             Some(no) => no,
-            None => next_case_no(meta, self.code, Date::from_unix_ms(hlc.wall_ms))?,
+            None => {
+                let day = Date::from_unix_ms(hlc.wall_ms);
+                numbering::next_case_no(meta, self.code, day, self.floor_through)?
+            }
         };
         Ok(Event {
             id: EventId {
@@ -528,29 +537,7 @@ fn check_case_size(case: &Case, event: &Event) -> Result<(), EngineError> {
     Ok(())
 }
 
-/// The next case number of `day`: `<code>-<yyyymmdd>-<6-digit daily sequence>`.
-fn next_case_no(meta: &mut NodeMeta, code: NodeCode, day: Date) -> Result<CaseNo, EngineError> {
-    let seq = if meta.case_day == Some(day) {
-        meta.case_seq + 1
-    } else {
-        1
-    };
-    if seq > CaseNo::MAX_SEQ {
-        warn!(%day, "daily case numbers exhausted");
-        return Err(EngineError::Unavailable(format!(
-            "all {} case numbers of {day} are used",
-            CaseNo::MAX_SEQ
-        )));
-    }
-    meta.case_day = Some(day);
-    meta.case_seq = seq;
-    Ok(CaseNo {
-        node: code,
-        date: day,
-        seq,
-    })
-}
-
+mod numbering;
 mod peers;
 mod staged;
 mod step;

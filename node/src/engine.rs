@@ -28,7 +28,7 @@ use crate::reference::Reference;
 use crate::store::{Store, StoreError};
 use crate::verify::{Checked, KeyRing};
 pub use federation_proto::writer::{
-    Durable, EngineError, Input, Output, Receipt, RevokedCodes, Write, Writer, MAX_BATCH,
+    Durable, EngineError, Input, Output, Receipt, Resumed, RevokedCodes, Write, Writer, MAX_BATCH,
 };
 
 /// A request on its way to the write thread, with where its answer goes.
@@ -289,6 +289,13 @@ impl Engine {
     /// Queues a restore for `child`; returns the link sequence that completes it.
     pub async fn restore_dump(&self, child: NodeCode) -> Result<u64, EngineError> {
         self.ask(Input::RestoreDump { child }).await?.seq()
+    }
+
+    /// This node's restore is complete (`liandong restore`, once the parent's copy is durable
+    /// here): its case numbering skips past every number the lost store could have issued
+    /// (`federation_proto::writer`'s `numbering.rs`). Answers where it resumes, once durable.
+    pub async fn restored(&self) -> Result<Resumed, EngineError> {
+        self.ask(Input::Restored).await?.resumed()
     }
 
     /// Re-evaluates the clocks of the cases held here, refreshing the summaries that changed

@@ -18,7 +18,7 @@ use crate::calendar::Calendar;
 use crate::catalog::Catalog;
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::engine::{Engine, Setup};
+use crate::engine::{Engine, Resumed, Setup};
 use crate::link::{Identity, LinkSetup, Links, RestoreProgress};
 use crate::reference::{Kind, Reference};
 use crate::store::{Directory, Operators, SledStore, Store};
@@ -171,10 +171,21 @@ async fn sweep(engine: Engine, reference: Arc<Reference>, clock: Clock, seconds:
     }
 }
 
+/// What `liandong restore` reports.
+#[derive(Debug, Clone, Copy)]
+pub struct Restored {
+    /// Events now held.
+    pub events: usize,
+    /// The node's last own sequence number: the next event it authors takes the one after.
+    pub last_seq: u64,
+    /// Where its case numbering resumes (`federation_proto::writer`'s `numbering.rs`).
+    pub resumed: Resumed,
+}
+
 /// `liandong restore`: rebuilds a node whose store was lost from its parent's copy — every
-/// event the node authored and every event of the cases it is involved in — then returns the
-/// number of events held and the node's last own sequence number.
-pub async fn restore(config: Config, clock: Clock, timeout: Duration) -> Result<(usize, u64)> {
+/// event the node authored and every event of the cases it is involved in — then has its case
+/// numbering skip past every number the lost store could have issued, and reports.
+pub async fn restore(config: Config, clock: Clock, timeout: Duration) -> Result<Restored> {
     let code = config.code();
     let parent = config
         .parent
@@ -210,7 +221,7 @@ pub async fn restore(config: Config, clock: Clock, timeout: Duration) -> Result<
         listen,
         identity,
         revocations: config.path(Path::new("revoked.toml")),
-        engine,
+        engine: engine.clone(),
         store: store.clone(),
         restore: Some(progress_tx),
     })?;
@@ -224,8 +235,15 @@ pub async fn restore(config: Config, clock: Clock, timeout: Duration) -> Result<
     tokio::time::timeout(timeout, wait)
         .await
         .map_err(|_| anyhow::anyhow!("the restore did not complete within {timeout:?}"))??;
-    store.flush()?;
-    Ok((store.event_count(), store.meta()?.last_seq))
+    // Through the writer, after every batch of the copy: the numbering of the restore's day
+    // resumes above what the copy holds, and the answer comes once that is flushed — a node
+    // run after a successful restore can no longer give a number the lost store gave.
+    let resumed = engine.restored().await?;
+    Ok(Restored {
+        events: store.event_count(),
+        last_seq: store.meta()?.last_seq,
+        resumed,
+    })
 }
 
 /// Takes the revocations listed in this node's `revoked.toml` (a copy of the CA's list, at the

@@ -15,7 +15,12 @@
 //! 5. each node's own events are numbered 1..n without a gap (a restored node numbers on after
 //!    the last of its events its parent held);
 //! 6. every outbox is drained;
-//! 7. every node has the city's calendar in force (the city's notices are broadcast down and
+//! 7. no case number is acknowledged for two submissions — a submission lost with its node's
+//!    disk included: its applicant holds that number, so a restored node must not give it
+//!    again (`writer/numbering.rs` in the core says how it skips it). A case number given
+//!    twice to cases that both still exist is already a finding during the run
+//!    (`World::record_ack`).
+//! 8. every node has the city's calendar in force (the city's notices are broadcast down and
 //!    adopted), and each case's deadlines are the same everywhere and right by it: the
 //!    owner's summary, the root's summary and a fresh evaluation of the owner's fold against
 //!    the calendar all give the same promised and legal deadlines.
@@ -168,7 +173,7 @@ pub fn verify(world: &World) -> Vec<String> {
         }
     }
 
-    // 7. The calendar and the deadlines it gives.
+    // 8. The calendar and the deadlines it gives.
     let city = world.nodes[root].reference.calendar().to_toml();
     for node in &world.nodes {
         if node.reference.calendar().to_toml() != city {
@@ -242,6 +247,20 @@ pub fn verify(world: &World) -> Vec<String> {
                     node.code, other.code
                 ));
             }
+        }
+    }
+    // 7. Case numbers given again after a restore.
+    let mut lost_numbers: BTreeSet<CaseNo> = BTreeSet::new();
+    for ack in world.acks.iter().filter(|a| a.action == "submit") {
+        if lost_numbers.contains(&ack.case_no) {
+            findings.push(format!(
+                "case number {} issued twice: {} gave it again after its first case was lost \
+                 with the disk",
+                ack.case_no, ack.node
+            ));
+        }
+        if ack.lost {
+            lost_numbers.insert(ack.case_no);
         }
     }
     findings

@@ -9,7 +9,8 @@
 //!   every event of the cases it is involved in, as the parent holds them) and answers with the
 //!   link sequence that completes it (`RestoreQueued`);
 //! - the restore is done once the node holds that much from its parent — the first answer it
-//!   got, which is what the real command waits on; it flushes and exits, and the operator runs
+//!   got, which is what the real command waits on; then its case numbering skips past what the
+//!   lost store may have issued (`Engine::restored`, flushed), it exits, and the operator runs
 //!   the node again at once (`liandong run`, the README's next line).
 //!
 //! A node that crashes in the middle of a restore is restored again on restart; the real command
@@ -17,7 +18,8 @@
 //!
 //! What may be lost: the node's acknowledged actions that had not reached its parent, its
 //! off-site backup, when the disk went (`Ack::lost`, counted apart in the tally). Everything
-//! else the checks expect as before, at the restored node too.
+//! else the checks expect as before, at the restored node too — and the case number of a lost
+//! submission stays its own: a restored node that gives it again is a finding (`check.rs`, 7).
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, OnceLock};
@@ -246,9 +248,20 @@ impl World {
         if received < upto {
             return;
         }
-        if let Err(e) = store.flush() {
-            self.findings
-                .push(format!("{code}: the restore's last flush failed: {e}"));
+        // As the command ends: the numbering skips what the lost store may have issued, in
+        // the writer's last group, flushed before it says it is done.
+        if !self.runs(i) {
+            return;
+        }
+        match self.ask(i, Input::Restored).and_then(|o| o.resumed()) {
+            Ok(resumed) => trace!(
+                "{code}: case numbers of {} resume at {}",
+                resumed.day,
+                resumed.next_seq
+            ),
+            Err(e) => self
+                .findings
+                .push(format!("{code}: completing the restore failed: {e}")),
         }
         let expected = self.nodes[i]
             .restore

@@ -520,9 +520,8 @@ impl World {
 
     /// Records an acknowledged action. A submission's case number must be new: one given
     /// before to a case that still exists is a finding. One whose first case was lost with a
-    /// disk is counted instead: a restored node numbers after the last submission its parent
-    /// holds, as `liandong restore` says (README, "numbering carries on after the last event"),
-    /// so it cannot know a number it gave and lost — the figure is printed with the run.
+    /// disk is counted, and is a finding of the checks (`check.rs`, 7): a restored node skips
+    /// every number its lost store may have issued.
     fn record_ack(&mut self, ack: Ack) {
         if ack.action == "submit" {
             let earlier: Vec<bool> = self

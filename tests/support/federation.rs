@@ -273,18 +273,22 @@ impl Federation {
     /// Starts the member's process (its clock later than it ever was), waits for `ready` and
     /// pins its ports in node.toml; `Err` with its logs if it exits first.
     pub fn try_start(&mut self, name: &str) -> Result<(), String> {
-        let member = self.member(name);
-        let minutes = match member.clock {
+        let minutes = self.later_clock(name);
+        self.start_minutes(name, minutes)
+    }
+
+    /// Minutes after [`CLOCK`] for the member's next process: a whole minute past where its
+    /// clock has reached (`last + elapsed`), never backwards.
+    fn later_clock(&mut self, name: &str) -> u64 {
+        match self.member(name).clock {
             None => 0,
-            // The clock had reached `last + elapsed`: start a whole minute past it.
             Some((last, since)) => {
                 let next = last + since.elapsed().as_secs().div_ceil(60) + 1;
                 let (from, to) = (clock_plus(last), clock_plus(next));
                 assert_eq!(from[..10], to[..10], "the test ran past midnight of {from}");
                 next
             }
-        };
-        self.start_minutes(name, minutes)
+        }
     }
 
     /// Starts the stopped member with its clock at `clock` (`YYYY-MM-DDTHH:MM`, China Standard
@@ -363,15 +367,24 @@ impl Federation {
         }
     }
 
-    /// `liandong restore --config <name>/node.toml` (the member stopped): its exit status and
-    /// output. Fails the test if it runs longer than 30 s.
-    pub fn restore(&self, name: &str) -> Output {
+    /// `liandong restore --config <name>/node.toml --clock …` (the member stopped): its exit
+    /// status and output. The clock goes on from the member's, as at a restart: the restore's
+    /// day is the one its case numbering skips ahead on. Fails the test if it runs longer
+    /// than 30 s.
+    pub fn restore(&mut self, name: &str) -> Output {
+        assert!(
+            !self.node(name).is_running(),
+            "restore {name}: stop it first"
+        );
+        let minutes = self.later_clock(name);
+        self.member(name).clock = Some((minutes, Instant::now()));
         let node = self.node(name);
-        assert!(!node.is_running(), "restore {name}: stop it first");
         let mut child = Command::new(super::BIN)
             .arg("restore")
             .arg("--config")
             .arg(node.dir().join("node.toml"))
+            .arg("--clock")
+            .arg(clock_plus(minutes))
             .env("NO_COLOR", "1")
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())

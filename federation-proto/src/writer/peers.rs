@@ -176,7 +176,9 @@ impl Writer {
         meta.hlc = Hlc::tick(Hlc::observe(meta.hlc, event.hlc), 0);
         if origin == self.code {
             // Our own event coming back: a restore from the parent's copy. Never reuse its
-            // sequence number, nor the case number of a submission.
+            // sequence number, nor the case number of a submission. (The case numbers of
+            // submissions the copy lacks are skipped when the restore completes:
+            // `numbering.rs`.)
             meta.last_seq = meta.last_seq.max(event.id.seq);
             if let EventBody::Submit(_) = event.body {
                 let no = event.case_no;

@@ -8,7 +8,7 @@
 //! store before they scan it (learning a certificate, renumbering an outbox, a restore, a
 //! sweep), which write the group first, still without a flush.
 
-use super::{Change, EngineError, Receipt, Write, Writer};
+use super::{Change, EngineError, Receipt, Resumed, Write, Writer};
 use crate::case::Case;
 use crate::idempotency::Once;
 use crate::relay::Revoked;
@@ -54,6 +54,10 @@ pub enum Input {
     RestoreDump {
         child: NodeCode,
     },
+    /// This node's restore from its parent's copy is complete (`liandong restore`, once the
+    /// copy is durable here): its case numbering skips past every number the lost store could
+    /// have issued (`writer/numbering.rs`); answers where it resumes.
+    Restored,
     /// Re-evaluate the clocks of the cases held here (see `writer/supervise.rs`); `full` also
     /// those whose clocks have stopped (the calendar may have changed under them).
     Sweep {
@@ -91,6 +95,8 @@ pub enum Output {
     Unit,
     /// A count or a sequence number (see the request).
     Seq(u64),
+    /// Where a restored node's case numbering resumes.
+    Resumed(Resumed),
 }
 
 impl Output {
@@ -125,6 +131,13 @@ impl Output {
         match self {
             Output::Seq(n) => Ok(n),
             other => Err(other.mismatch("a number")),
+        }
+    }
+
+    pub fn resumed(self) -> Result<Resumed, EngineError> {
+        match self {
+            Output::Resumed(resumed) => Ok(resumed),
+            other => Err(other.mismatch("where the numbering resumes")),
         }
     }
 }
@@ -164,6 +177,7 @@ impl Writer {
             }
             Input::Publish => self.publish().map(|()| Output::Unit),
             Input::RestoreDump { child } => self.restore_dump(child).map(Output::Seq),
+            Input::Restored => self.restored().map(Output::Resumed),
             Input::LoadCalendar { text } => self.load_calendar(&text).map(Output::Seq),
             Input::Sweep { full } => self.sweep(full).map(Output::Seq),
             Input::Notice {

@@ -181,3 +181,186 @@ fn a_failed_flush_refuses_every_later_step() {
         "numbering resumes after what is durable, without a gap"
     );
 }
+
+/// A CA for the restore's tests: a "certificate" is the node's code (8 bytes, big-endian)
+/// followed by its 32-byte public key, taken as it is.
+struct PlainCa;
+
+impl PlainCa {
+    fn der(code: NodeCode, key: &SigningKey) -> Vec<u8> {
+        let mut der = code.as_u64().to_be_bytes().to_vec();
+        der.extend_from_slice(key.verifying_key().as_bytes());
+        der
+    }
+}
+
+impl Certificates for PlainCa {
+    fn check(&self, der: &[u8]) -> Result<(NodeCode, VerifyingKey), CertificateRefused> {
+        let refuse = || CertificateRefused::Invalid("not a plain certificate".into());
+        let (code, key) = der.split_at_checked(8).ok_or_else(refuse)?;
+        let code = u64::from_be_bytes(code.try_into().map_err(|_| refuse())?);
+        let code: NodeCode = code.to_string().parse().map_err(|_| refuse())?;
+        let key: [u8; 32] = key.try_into().map_err(|_| refuse())?;
+        Ok((code, VerifyingKey::from_bytes(&key).map_err(|_| refuse())?))
+    }
+
+    fn key_of(&self, der: &[u8]) -> Result<VerifyingKey, String> {
+        self.check(der)
+            .map(|(_, key)| key)
+            .map_err(|e| e.to_string())
+    }
+}
+
+const TOWNSHIP: &str = "350322100";
+const COUNTY: &str = "350322";
+const HOUR: u64 = 3_600_000;
+
+/// 榜头镇 (350322100) under its county, over `store`, knowing its own certificate: as `liandong
+/// run` and `liandong restore` start it.
+fn township_over(store: &Arc<MemStore>) -> Writer {
+    let code: NodeCode = TOWNSHIP.parse().unwrap();
+    let key = SigningKey::from_bytes(&[9; 32]);
+    let mut writer = Writer::new(Setup {
+        store: store.clone(),
+        code,
+        parent: Some(COUNTY.parse().unwrap()),
+        key: key.clone(),
+        reference: Arc::new(Reference::new(None, None, None, None, None).unwrap()),
+        policy: WarningPolicy::default(),
+        certificates: Arc::new(PlainCa),
+    })
+    .unwrap();
+    let learn = Input::Learn {
+        code,
+        der: PlainCa::der(code, &key),
+        welcome: false,
+    };
+    writer.step(0, learn).unwrap();
+    writer.commit_group().unwrap();
+    writer
+}
+
+/// A submission at `now_ms`, made durable: its case number.
+fn submit_at(writer: &mut Writer, now_ms: u64) -> CaseNo {
+    let input = Input::Write {
+        actor: actor(),
+        write: Write::Submit(intake()),
+        once: None,
+    };
+    let case = writer.step(now_ms, input).unwrap().case().unwrap();
+    writer.commit_group().unwrap();
+    case.case_no
+}
+
+/// `liandong restore` over an empty store: the county's copy (`copy`, the township's events
+/// it holds) comes back in one batch, then the restore completes at `now_ms`. Returns the
+/// restored writer, already restarted from what the restore made durable (as `liandong run`
+/// follows it), and where the restore said the numbering resumes.
+fn restore(store: &Arc<MemStore>, copy: &[Event], now_ms: u64) -> (Writer, Resumed) {
+    let mut writer = township_over(store);
+    let batch = crate::frame::Batch {
+        first: 1,
+        items: copy.iter().map(|e| Item::event(e).unwrap()).collect(),
+    };
+    let receive = Input::Receive {
+        from: COUNTY.parse().unwrap(),
+        checked: crate::verify::Checked::unchecked(batch),
+    };
+    let receipt = writer.step(now_ms, receive).unwrap().receipt().unwrap();
+    assert!(receipt.rejected.is_empty(), "{:?}", receipt.rejected);
+    writer.commit_group().unwrap();
+    let resumed = writer
+        .step(now_ms, Input::Restored)
+        .unwrap()
+        .resumed()
+        .unwrap();
+    // Typed, in the group's change set: the counters and the floor's last day, together.
+    let commit = writer
+        .take_commit()
+        .expect("the restore changed the numbering");
+    assert_eq!(commit.meta.case_day, Some(resumed.day));
+    assert_eq!(commit.meta.case_seq, resumed.next_seq - 1);
+    assert!(commit.settings.iter().any(|(key, _)| *key == FLOOR_KEY));
+    store.commit(&commit).unwrap();
+    store.flush().unwrap();
+    // Durable once flushed: what the restored node runs on after a power cut.
+    store.crash();
+    (township_over(store), resumed)
+}
+
+/// The township's own events its county holds: the first `n` it authored.
+fn first_events(store: &MemStore, n: usize) -> Vec<Event> {
+    let own = store.events_by_origin(TOWNSHIP.parse().unwrap()).unwrap();
+    own.into_iter().take(n).collect()
+}
+
+/// The bug `LIANDONG_SIM_SEED=8` showed, and the rule that ends it (`writer/numbering.rs`): a
+/// township acknowledges three cases on 30 September, the third never reaches its county, and
+/// the disk is lost. Restored from the county's copy, it must not give the third case's number
+/// again — nor any number the lost store could have issued, after a second loss the same day
+/// either — while its later days number as always.
+#[test]
+fn a_restored_node_never_gives_a_number_its_lost_store_may_have_issued() {
+    let lost = Arc::new(MemStore::new());
+    let mut township = township_over(&lost);
+    let issued: Vec<CaseNo> = (0..3).map(|i| submit_at(&mut township, NOW + i)).collect();
+    assert_eq!(issued.iter().map(|n| n.seq).collect::<Vec<_>>(), [1, 2, 3]);
+    // The county holds the first two: the third (and its summary) was still in the outbox.
+    let copy = first_events(&lost, 2);
+
+    // Restored at 10:00 the same day: the day resumes at 900 001 + the 36 000 seconds gone.
+    let restored = Arc::new(MemStore::new());
+    let (mut township, resumed) = restore(&restored, &copy, NOW + HOUR);
+    let day = issued[0].date;
+    assert_eq!(
+        resumed,
+        Resumed {
+            day,
+            next_seq: RESTORE_FLOOR + 10 * 3600,
+            floor_through: day.succ(),
+        }
+    );
+    let after = submit_at(&mut township, NOW + HOUR + 60_000);
+    assert_eq!((after.date, after.seq), (day, 936_001));
+    assert!(!issued.contains(&after), "{after} given again");
+    // The event sequence does resume after the county's copy: the lost event's number (3) is
+    // given again, which harms no one — that event never left the township.
+    assert_eq!(restored.meta().unwrap().last_seq, 3);
+    let second = submit_at(&mut township, NOW + HOUR + 120_000);
+    assert_eq!(second.seq, 936_002);
+
+    // The disk is lost again at 11:00, before either reached the county: its copy is as it
+    // was, and knows nothing of 936 001 or 936 002. The time of day skips past them.
+    let again = Arc::new(MemStore::new());
+    let (mut township, resumed) = restore(&again, &copy, NOW + 2 * HOUR);
+    assert_eq!(resumed.next_seq, RESTORE_FLOOR + 11 * 3600);
+    let third = submit_at(&mut township, NOW + 2 * HOUR + 60_000);
+    assert!(third.seq > second.seq && third.date == day, "{third}");
+
+    // The next day starts at the floor too (a lost store's clock may have run a little ahead);
+    // the day after that at 1, as always.
+    let next_day = submit_at(&mut township, NOW + 24 * HOUR);
+    assert_eq!((next_day.date, next_day.seq), (day.succ(), RESTORE_FLOOR));
+    let later = submit_at(&mut township, NOW + 48 * HOUR);
+    assert_eq!((later.date, later.seq), (day.add_days(2), 1));
+}
+
+/// The restoring node's clock is behind the lost store's: the lost case is dated 1 October
+/// (00:30 by the old clock), the restore runs at 23:50 on 30 September by the new one. The
+/// floor reaches the day after the restore's, so the lost case's number is skipped as well.
+#[test]
+fn a_case_lost_on_the_day_after_the_restoring_clock_is_skipped_too() {
+    let lost = Arc::new(MemStore::new());
+    let mut township = township_over(&lost);
+    let first = submit_at(&mut township, NOW);
+    let midnight = first.date.succ().start_unix_ms();
+    let lost_no = submit_at(&mut township, midnight + HOUR / 2);
+    assert_eq!((lost_no.date, lost_no.seq), (first.date.succ(), 1));
+
+    let restored = Arc::new(MemStore::new());
+    let copy = first_events(&lost, 1);
+    let (mut township, resumed) = restore(&restored, &copy, midnight - 10 * 60_000);
+    assert_eq!(resumed.day, first.date);
+    let after = submit_at(&mut township, midnight + HOUR);
+    assert_eq!((after.date, after.seq), (lost_no.date, RESTORE_FLOOR));
+}

@@ -73,11 +73,18 @@ enum Command {
     },
     /// Rebuild this node's store from its parent's copy after the data directory was lost:
     /// every event the node authored and every event of its cases. Run it on an empty data
-    /// directory, with node.toml, node.key, node.crt and ca.crt in place, before `run`.
+    /// directory, with node.toml, node.key, node.crt and ca.crt in place, before `run`. The
+    /// node's case numbers then skip past any it may have issued and lost (README, "A node
+    /// whose disk is lost").
     Restore {
         /// The node's config file.
         #[arg(long, default_value = "node.toml", env = "LIANDONG_CONFIG")]
         config: PathBuf,
+        /// The node's clock at this instant, China Standard Time (YYYY-MM-DD or
+        /// YYYY-MM-DDTHH:MM), as `run --clock`: a drill's node restores on the drill's clock,
+        /// whose day its case numbering then skips ahead on.
+        #[arg(long)]
+        clock: Option<String>,
         /// Give up after this many seconds.
         #[arg(long, default_value_t = 300)]
         timeout_secs: u64,
@@ -261,8 +268,13 @@ fn dispatch(command: Command) -> anyhow::Result<()> {
         } => run_node(&config, clock.as_deref(), insecure_api),
         Command::Restore {
             config,
+            clock,
             timeout_secs,
-        } => restore(&config, std::time::Duration::from_secs(timeout_secs)),
+        } => restore(
+            &config,
+            clock.as_deref(),
+            std::time::Duration::from_secs(timeout_secs),
+        ),
         Command::Case { conn, command } => case::run(&conn.client()?, command),
         Command::Operator { conn, command } => case::run_operator(&conn.client()?, command),
         Command::Revocations { conn, command } => revocations::run(&conn.client()?, command),
@@ -301,15 +313,41 @@ fn demo(keep: Option<&std::path::Path>, falsify: Option<&str>) -> anyhow::Result
     }
 }
 
-fn restore(config: &std::path::Path, timeout: std::time::Duration) -> anyhow::Result<()> {
+fn restore(
+    config: &std::path::Path,
+    start: Option<&str>,
+    timeout: std::time::Duration,
+) -> anyhow::Result<()> {
     let config = Config::load(config)?;
+    let clock = node_clock(start)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    let (events, last_seq) =
-        runtime.block_on(crate::server::restore(config, Clock::system(), timeout))?;
-    println!("restored {events} events; this node's last own sequence is {last_seq}");
+    let restored = runtime.block_on(crate::server::restore(config, clock, timeout))?;
+    println!(
+        "restored {} events; this node's last own sequence is {}",
+        restored.events, restored.last_seq
+    );
+    let resumed = restored.resumed;
+    // Printed for the operator to check the day: it should be today. Another day means this
+    // machine's clock, or the lost store's, was wrong, and the rule's reach depends on them
+    // (README, "A node whose disk is lost").
+    println!(
+        "case numbers of {} resume at {:06}; {} starts at {:06}",
+        resumed.day,
+        resumed.next_seq,
+        resumed.floor_through,
+        federation_proto::writer::RESTORE_FLOOR
+    );
     Ok(())
+}
+
+/// The system clock, or one started at `start` (`--clock`, for drills).
+fn node_clock(start: Option<&str>) -> anyhow::Result<Clock> {
+    Ok(match start {
+        Some(s) => Clock::starting_at(clock::parse_instant(s).map_err(anyhow::Error::msg)?),
+        None => Clock::system(),
+    })
 }
 
 fn run_node(config: &std::path::Path, start: Option<&str>, insecure: bool) -> anyhow::Result<()> {
@@ -325,10 +363,7 @@ fn run_node(config: &std::path::Path, start: Option<&str>, insecure: bool) -> an
             "serving the API without TLS on a non-loopback address (insecure): bearer tokens cross the network in clear"
         );
     }
-    let clock = match start {
-        Some(s) => Clock::starting_at(clock::parse_instant(s).map_err(anyhow::Error::msg)?),
-        None => Clock::system(),
-    };
+    let clock = node_clock(start)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
