@@ -248,11 +248,15 @@ impl World {
         if received < upto {
             return;
         }
+        // Done: taken before the last step, whose commit carries out the link's receipts and
+        // so comes back here — the restore must complete once.
+        let expected = self.nodes[i]
+            .restore
+            .take()
+            .map(|r| r.expected)
+            .unwrap_or_default();
         // As the command ends: the numbering skips what the lost store may have issued, in
         // the writer's last group, flushed before it says it is done.
-        if !self.runs(i) {
-            return;
-        }
         match self.ask(i, Input::Restored).and_then(|o| o.resumed()) {
             Ok(resumed) => trace!(
                 "{code}: case numbers of {} resume at {}",
@@ -263,11 +267,6 @@ impl World {
                 .findings
                 .push(format!("{code}: completing the restore failed: {e}")),
         }
-        let expected = self.nodes[i]
-            .restore
-            .take()
-            .map(|r| r.expected)
-            .unwrap_or_default();
         let missing: Vec<String> = expected
             .iter()
             .filter(|id| !matches!(store.has_event(id), Ok(true)))
