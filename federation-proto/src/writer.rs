@@ -299,6 +299,47 @@ impl Writer {
         Some(self.staged.take(self.meta))
     }
 
+    /// Every case this node holds, staged or written: the written ones in case-number order
+    /// (each replaced by its staged version if the group changed it), then those the group
+    /// added. Read lazily: a sweep over a large store holds one case at a time.
+    fn cases_overlaid(&self) -> impl Iterator<Item = Result<Case, StoreError>> + '_ {
+        let written = self.store.cases().map(move |case| {
+            case.map(|c| match self.staged.case(&c.case_no) {
+                Some(staged) => staged.clone(),
+                None => c,
+            })
+        });
+        let added = self
+            .staged
+            .cases()
+            .filter(move |c| !matches!(self.store.case(&c.case_no), Ok(Some(_))))
+            .map(|c| Ok(c.clone()));
+        written.chain(added)
+    }
+
+    /// Every summary this node keeps, staged or written, as [`Writer::cases_overlaid`].
+    fn summaries_overlaid(&self) -> impl Iterator<Item = Result<CaseSummary, StoreError>> + '_ {
+        let written = self.store.summaries().map(move |summary| {
+            summary.map(|s| match self.staged.summary(&s.case_no) {
+                Some(staged) => staged.clone(),
+                None => s,
+            })
+        });
+        let added = self
+            .staged
+            .summaries()
+            .filter(move |s| !matches!(self.store.summary(&s.case_no), Ok(Some(_))))
+            .map(|s| Ok(s.clone()));
+        written.chain(added)
+    }
+
+    /// The events `origin` authored that this node holds, staged or written.
+    fn events_by_origin_overlaid(&self, origin: NodeCode) -> Result<Vec<Event>, StoreError> {
+        let mut events = self.store.events_by_origin(origin)?;
+        events.extend(self.staged.events_by_origin(origin).cloned());
+        Ok(events)
+    }
+
     /// The case as this node holds it, staged or written.
     fn case(&self, no: &CaseNo) -> Result<Option<Case>, StoreError> {
         match self.staged.case(no) {

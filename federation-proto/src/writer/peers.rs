@@ -351,8 +351,6 @@ impl Writer {
         let mut change = Change::default();
         self.take_certificate(code, der, Some(code), &mut change)?;
         if welcome {
-            // The welcome reads the child's outbox as written.
-            self.write_staged()?;
             self.welcome(code, &mut change.queue)?;
         }
         self.commit(self.meta, change);
@@ -372,21 +370,23 @@ impl Writer {
     /// Queues, addressed to `child`, every event it authored and every event of the cases it
     /// is involved in: what a child whose store was lost needs back.
     pub(super) fn restore_dump(&mut self, child: NodeCode) -> Result<u64, EngineError> {
-        // The dump scans the store: everything of this group goes in first.
-        self.write_staged()?;
+        // Scanned through the group's overlay: what this group took in goes in the dump too.
         let mut change = Change::default();
-        let own = self.store.events_by_origin(child)?;
+        let own = self.events_by_origin_overlaid(child)?;
         let mut seen: std::collections::HashSet<EventId> = own.iter().map(|e| e.id).collect();
         for event in &own {
             self.router
                 .route_event(&event_bytes(event)?, &[child], None, &mut change.queue)?;
         }
-        for case in self.store.cases() {
+        let mut involving = Vec::new();
+        for case in self.cases_overlaid() {
             let case = case?;
-            if !case.involved().contains(&child) {
-                continue;
+            if case.involved().contains(&child) {
+                involving.push(case.case_no);
             }
-            for event in self.store.events_of(&case.case_no)? {
+        }
+        for no in involving {
+            for event in self.events_of(&no)? {
                 if seen.insert(event.id) {
                     self.router.route_event(
                         &event_bytes(&event)?,
@@ -432,6 +432,13 @@ impl Writer {
         // for good (found by tests/simulation.rs: a city's forward to a township that had not
         // yet dialled its county). They go again behind the directory; a duplicate is
         // harmless, the child keeps one copy.
+        let again = |raw: &[u8], queue: &mut Vec<Queued>| -> Result<(), EngineError> {
+            let item: Item = codec::decode(raw, crate::frame::MAX_FRAME_BYTES)?;
+            if item.kind == PayloadKind::Event {
+                self.router.welcome(child, &item, queue)?;
+            }
+            Ok(())
+        };
         let mut after = 0;
         loop {
             let waiting = self.store.outbox(child, after, 1024)?;
@@ -439,12 +446,13 @@ impl Writer {
                 break;
             };
             for (_, raw) in &waiting {
-                let item: Item = codec::decode(raw, crate::frame::MAX_FRAME_BYTES)?;
-                if item.kind == PayloadKind::Event {
-                    self.router.welcome(child, &item, queue)?;
-                }
+                again(raw, queue)?;
             }
             after = last;
+        }
+        // And those this group queued for it, not yet written (they follow the written ones).
+        for raw in self.staged.queued_for(child) {
+            again(raw, queue)?;
         }
         Ok(())
     }

@@ -7,9 +7,11 @@
 //! the write, so holding it in memory promises nothing that a crash could break.
 //!
 //! Invariant: the writer reads through the overlay ([`Staged::case`], [`Staged::event`], …)
-//! before the store, so each request sees every request before it in the group; readers on
-//! other threads see a group only once it is written, which is also when it becomes durable.
-//! Writer code that scans the store (the sweep, a restore) writes the overlay out first.
+//! before the store, so each request sees every request before it in the group — scans too
+//! (every case for a sweep, a child's events for its restore, its outbox for its welcome: see
+//! the `*_overlaid` readers in `writer.rs`); readers on other threads see a group only once it
+//! is written, which is also when it becomes durable. One step still writes the overlay out
+//! first: renumbering an outbox, which the store does in place.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -92,6 +94,34 @@ impl Staged {
 
     pub(super) fn summary(&self, no: &CaseNo) -> Option<&CaseSummary> {
         self.summaries.get(no)
+    }
+
+    /// Every staged case, in no particular order.
+    pub(super) fn cases(&self) -> impl Iterator<Item = &Case> + '_ {
+        self.cases.values()
+    }
+
+    /// Every staged summary, in no particular order.
+    pub(super) fn summaries(&self) -> impl Iterator<Item = &CaseSummary> + '_ {
+        self.summaries.values()
+    }
+
+    /// The staged events authored by `origin`, in arrival order.
+    pub(super) fn events_by_origin(&self, origin: NodeCode) -> impl Iterator<Item = &Event> + '_ {
+        self.commit
+            .events
+            .iter()
+            .filter(move |e| e.id.origin == origin)
+    }
+
+    /// The items staged for `peer`'s outbox, in link-sequence order (each follows the
+    /// written ones: the router hands sequences out in order).
+    pub(super) fn queued_for(&self, peer: NodeCode) -> impl Iterator<Item = &[u8]> + '_ {
+        self.commit
+            .queue
+            .iter()
+            .filter(move |q| q.peer == peer)
+            .map(|q| q.item.as_slice())
     }
 
     /// The latest staged value of a node setting or idempotency record.

@@ -3,10 +3,12 @@
 //! durable: the shell around it (`node/src/engine.rs`) holds the answers until the group is
 //! written and flushed, so the same steps can be driven by a test without the thread.
 //!
-//! What a step may touch: the overlay ([`super::staged`]), the counters it adopts with each
-//! change, and the store for reading — except the few steps that must see the group in the
-//! store before they scan it (learning a certificate, renumbering an outbox, a restore, a
-//! sweep), which write the group first, still without a flush.
+//! What a step may touch: the overlay (`writer/staged.rs`), the counters it adopts with each
+//! change, and the store for reading, through the overlay — scans too (a sweep, a restore's
+//! dump, a welcome). A step is a function from (input, read view) to the group's change set,
+//! with one exception: renumbering an outbox ([`Input::Rebase`]) is done by the store in
+//! place, so that step writes the group out first (still without a flush) — it happens only
+//! when a peer's store was rebuilt.
 
 use super::{Change, EngineError, Receipt, Resumed, Write, Writer};
 use crate::case::Case;

@@ -22,16 +22,16 @@ impl Writer {
     /// concluded cases too: after a calendar change, their deadlines and their on-time
     /// judgement may move as well.
     pub(super) fn sweep(&mut self, full: bool) -> Result<u64, EngineError> {
-        // The sweep scans the store: everything of this group goes in first.
-        self.write_staged()?;
+        // Scanned through the group's overlay: the cases and summaries this group changed are
+        // judged as they now stand.
         let mut stale = Vec::new();
         let mut evaluated = 0u64;
-        for case in self.store.cases() {
+        for case in self.cases_overlaid() {
             let case = case?;
             if !case.involved().contains(&self.code) {
                 continue;
             }
-            let held = self.store.summary(&case.case_no)?;
+            let held = self.summary(&case.case_no)?;
             if held.is_some() && !full && !clocks_can_move(&case) {
                 continue;
             }
@@ -59,8 +59,7 @@ impl Writer {
             self.summarise(&case, meta.hlc, &mut change)?;
             self.commit(meta, change);
         }
-        // The summaries just refreshed are what decides the 督办s.
-        self.write_staged()?;
+        // The summaries just refreshed (staged) are what decides the 督办s.
         self.auto_supervise()?;
         Ok(changed)
     }
@@ -131,7 +130,7 @@ impl Writer {
         let calendar = self.reference.calendar();
         let today = Date::from_unix_ms(self.now_ms);
         let mut due = Vec::new();
-        for summary in self.store.summaries() {
+        for summary in self.summaries_overlaid() {
             let summary = summary?;
             if !crate::route::direct_child_of(self.code, summary.owner)
                 || summary.notices.iter().any(|n| n.from == self.code)

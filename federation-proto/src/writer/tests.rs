@@ -364,3 +364,32 @@ fn a_case_lost_on_the_day_after_the_restoring_clock_is_skipped_too() {
     let after = submit_at(&mut township, midnight + HOUR);
     assert_eq!((after.date, after.seq), (lost_no.date, RESTORE_FLOOR));
 }
+
+/// A sweep in the middle of a group judges the cases the group changed as they now stand —
+/// read through the overlay — and writes nothing: its change set joins the group's.
+#[test]
+fn a_sweep_reads_the_group_through_its_overlay_and_writes_nothing() {
+    let store = Arc::new(MemStore::new());
+    let mut writer = writer_over(&store);
+    let case = submit_step(&mut writer);
+    // Twenty days on, the promised deadline has passed: the staged summary is stale.
+    let later = NOW + 20 * 86_400_000;
+    let changed = writer
+        .step(later, Input::Sweep { full: false })
+        .and_then(Output::seq)
+        .unwrap();
+    assert_eq!(changed, 1, "the case staged in this group was judged");
+    assert_eq!(store.event_count(), 0, "the sweep wrote nothing");
+    let commit = writer.take_commit().expect("one change set");
+    assert_eq!(commit.events.len(), 1);
+    let summary = commit
+        .summaries
+        .iter()
+        .find(|s| s.case_no == case.case_no)
+        .expect("the case's summary");
+    assert_eq!(
+        summary.warning,
+        crate::Warning::Red,
+        "as of the sweep's day"
+    );
+}
