@@ -637,6 +637,22 @@ fn a_township_is_restored_from_its_county() {
     for kept in ["node.toml", "node.key", "node.crt", "ca.crt", "admin.token"] {
         assert!(dir.join(kept).exists(), "{kept} was kept");
     }
+    // A first restore while the county is still down gives up; the store it leaves says a
+    // restore is under way, and `run` refuses it rather than number cases over a partial
+    // copy without the floor.
+    let out = fed.restore_within(FENGTING, 2);
+    assert!(
+        !out.status.success(),
+        "a restore without its parent: {out:?}"
+    );
+    let said = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(said.contains("did not complete within"), "{said}");
+    let refused = fed
+        .try_start(FENGTING)
+        .expect_err("run must refuse an interrupted restore");
+    assert!(refused.contains("interrupted restore"), "{refused}");
+    assert!(refused.contains("liandong restore"), "{refused}");
+
     fed.start_again(XIANYOU);
     let began = Instant::now();
     let out = fed.restore(FENGTING);

@@ -41,7 +41,7 @@ use crate::verify::KeyRing;
 use crate::{
     sign, Actor, CaseNo, CaseSummary, Date, Event, EventBody, EventId, Hlc, Intake, NodeCode, Sig,
 };
-pub use numbering::{Resumed, FLOOR_KEY, RESTORE_FLOOR};
+pub use numbering::{restore_under_way, Resumed, FLOOR_KEY, RESTORE_FLOOR, RESTORING_KEY};
 use staged::Staged;
 pub use step::{Input, Output};
 

@@ -291,6 +291,12 @@ impl Engine {
         self.ask(Input::RestoreDump { child }).await?.seq()
     }
 
+    /// This node's restore begins (`liandong restore`, before it asks its parent): the store
+    /// says so, durably, until [`Engine::restored`].
+    pub async fn restore_begun(&self) -> Result<(), EngineError> {
+        self.ask(Input::RestoreBegun).await?.unit()
+    }
+
     /// This node's restore is complete (`liandong restore`, once the parent's copy is durable
     /// here): its case numbering skips past every number the lost store could have issued
     /// (`federation_proto::writer`'s `numbering.rs`). Answers where it resumes, once durable.

@@ -22,6 +22,7 @@ use crate::engine::{Engine, Resumed, Setup};
 use crate::link::{Identity, LinkSetup, Links, RestoreProgress};
 use crate::reference::{Kind, Reference};
 use crate::store::{Directory, Operators, SledStore, Store};
+use federation_proto::writer::{restore_under_way, RESTORING_KEY};
 
 /// Runs the node until a shutdown signal.
 pub async fn run(config: Config, clock: Clock) -> Result<()> {
@@ -29,6 +30,14 @@ pub async fn run(config: Config, clock: Clock) -> Result<()> {
     // A TLS setup that cannot work stops the start before anything is opened.
     let tls = api_tls(&config)?;
     let (store, audit) = open_store(&config)?;
+    if restore_under_way(store.setting(RESTORING_KEY)?) {
+        anyhow::bail!(
+            "the store of {code} holds an interrupted restore ({} events of its parent's copy, \
+             its case numbering not yet moved past the lost store's): run `liandong restore` \
+             on this node again to finish it",
+            store.event_count()
+        );
+    }
     ensure_admin(&config, store.as_ref(), clock.clone())?;
     let key = load_or_create_key(&config.path(&config.file.files.key))?;
     let federation = load_federation(&config, &key)?;
@@ -192,11 +201,17 @@ pub async fn restore(config: Config, clock: Clock, timeout: Duration) -> Result<
         .clone()
         .context("restore needs a parent in node.toml: it is where the copy is")?;
     let (store, _) = open_store(&config)?;
-    if store.event_count() > 0 {
+    let resuming = restore_under_way(store.setting(RESTORING_KEY)?);
+    if store.event_count() > 0 && !resuming {
         anyhow::bail!(
             "the store of {code} is not empty ({} events): restore only into an empty data directory",
             store.event_count()
         );
+    }
+    if resuming {
+        // The copy comes again whole; what already arrived is kept once (an event is stored
+        // once), and the link resumes after what this store holds from the parent.
+        info!(%code, events = store.event_count(), "resuming an interrupted restore");
     }
     let key = load_or_create_key(&config.path(&config.file.files.key))?;
     let identity = load_federation(&config, &key)?
@@ -212,6 +227,9 @@ pub async fn restore(config: Config, clock: Clock, timeout: Duration) -> Result<
         ca_der: Some(identity.ca_der.clone()),
     })?;
     engine.learn(code, identity.cert_der.clone(), false).await?;
+    // Durable before the parent is asked: from here until `restored` below, the store says a
+    // restore is under way, so an interruption cannot leave a partial copy that `run` takes.
+    engine.restore_begun().await?;
     let (progress_tx, mut progress) = watch::channel(RestoreProgress::default());
     let mut listen = config.file.node.listen;
     listen.set_port(0);

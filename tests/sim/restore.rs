@@ -24,10 +24,10 @@
 use std::collections::BTreeSet;
 use std::sync::{Arc, OnceLock};
 
-use federation_proto::writer::{EngineError, Input};
+use federation_proto::writer::{restore_under_way, EngineError, Input, RESTORING_KEY};
 use federation_proto::{EventId, NodeCode};
 use liandong::store::memory::MemStore;
-use liandong::store::{EventLog, Outbox, Store};
+use liandong::store::{Directory, EventLog, Outbox, Store};
 
 use super::{pki, tracing, World};
 
@@ -165,13 +165,23 @@ impl World {
     /// `liandong restore` starts for node `i` (a restore is pending).
     pub(super) fn start_restore(&mut self, i: usize) {
         let code = self.nodes[i].code;
-        if self.nodes[i].store.event_count() > 0 {
+        let marked = restore_under_way(self.nodes[i].store.setting(RESTORING_KEY).ok().flatten());
+        if self.nodes[i].store.event_count() > 0 && !marked {
+            // `liandong restore` refuses a store that holds events and no restore under way
+            // (one that crashed before its mark was durable): the operator moves it aside.
             trace!("{code}: the restore finds its store not empty: the operator moves it aside");
             self.nodes[i].store = self.empty_store();
+        } else if marked {
+            trace!("{code}: the restore resumes the interrupted one");
         }
         trace!("{code} restores from its parent");
         self.nodes[i].restore = Some(Restoring::default());
         self.boot(i);
+        // As the command does before it dials: the store says a restore is under way.
+        if let Err(e) = self.ask(i, Input::RestoreBegun) {
+            self.findings
+                .push(format!("{code}: marking the restore under way: {e}"));
+        }
         // The command dials its parent as it starts, and does nothing else until the copy is
         // in: waiting for a random connect step would leave most restores to the heal.
         if let Some(l) = self.links.iter().position(|l| l.child == i) {

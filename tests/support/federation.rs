@@ -372,6 +372,12 @@ impl Federation {
     /// day is the one its case numbering skips ahead on. Fails the test if it runs longer
     /// than 30 s.
     pub fn restore(&mut self, name: &str) -> Output {
+        self.restore_within(name, 300)
+    }
+
+    /// [`Federation::restore`] with `liandong restore --timeout-secs <secs>`: how long it
+    /// waits for its parent's copy before it gives up.
+    pub fn restore_within(&mut self, name: &str, secs: u64) -> Output {
         assert!(
             !self.node(name).is_running(),
             "restore {name}: stop it first"
@@ -383,6 +389,8 @@ impl Federation {
             .arg("restore")
             .arg("--config")
             .arg(node.dir().join("node.toml"))
+            .arg("--timeout-secs")
+            .arg(secs.to_string())
             .arg("--clock")
             .arg(clock_plus(minutes))
             .env("NO_COLOR", "1")

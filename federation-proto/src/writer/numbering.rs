@@ -78,6 +78,18 @@ pub const RESTORE_FLOOR: u32 = 900_001;
 /// day after the latest restore's), [`codec`]-encoded [`Date`].
 pub const FLOOR_KEY: &[u8] = b"numbering:floor_through";
 
+/// The node setting that marks a restore under way: written and flushed before the node
+/// asks its parent for its copy ([`super::Input::RestoreBegun`]), emptied in the change set
+/// that completes it ([`super::Input::Restored`]). A store that still holds it was left by an
+/// interrupted `liandong restore`: its copy may be partial and its numbering floor is not set,
+/// so `liandong run` refuses it and `liandong restore` resumes it.
+pub const RESTORING_KEY: &[u8] = b"restore:under_way";
+
+/// Whether a store's [`RESTORING_KEY`] setting says a restore is under way.
+pub fn restore_under_way(setting: Option<Vec<u8>>) -> bool {
+    setting.is_some_and(|v| !v.is_empty())
+}
+
 /// Where a restored node's case numbering resumes ([`super::Input::Restored`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Resumed {
@@ -97,6 +109,19 @@ pub(super) fn floor_through(setting: Option<Vec<u8>>) -> Result<Option<Date>, St
 }
 
 impl Writer {
+    /// A restore begins: marked in the store ([`RESTORING_KEY`]) before anything of the copy
+    /// arrives, so that an interruption leaves a store that says so.
+    pub(super) fn restore_begun(&mut self) {
+        self.commit(
+            self.meta,
+            Change {
+                setting: Some((RESTORING_KEY, b"1".to_vec())),
+                ..Change::default()
+            },
+        );
+        info!(node = %self.code, "restore under way");
+    }
+
     /// The restore is complete: the node's numbering skips past every case number its lost
     /// store could have issued (the module's doc says how and why). The counters and the
     /// floor go into the group's change set; the caller answers once it is flushed.
@@ -126,6 +151,14 @@ impl Writer {
         };
         self.floor_through = Some(through);
         self.commit(meta, change);
+        // In the same group: the restore is no longer under way once this is durable.
+        self.commit(
+            self.meta,
+            Change {
+                setting: Some((RESTORING_KEY, Vec::new())),
+                ..Change::default()
+            },
+        );
         if next_seq > CaseNo::MAX_SEQ {
             warn!(node = %self.code, %day, "restored with every case number of the day used");
         }

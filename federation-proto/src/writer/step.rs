@@ -56,6 +56,10 @@ pub enum Input {
     RestoreDump {
         child: NodeCode,
     },
+    /// This node's restore from its parent's copy begins (`liandong restore`, before it dials
+    /// the parent): marked in the store until [`Input::Restored`], so that an interrupted
+    /// restore is known as such (`writer/numbering.rs`, `RESTORING_KEY`).
+    RestoreBegun,
     /// This node's restore from its parent's copy is complete (`liandong restore`, once the
     /// copy is durable here): its case numbering skips past every number the lost store could
     /// have issued (`writer/numbering.rs`); answers where it resumes.
@@ -179,6 +183,10 @@ impl Writer {
             }
             Input::Publish => self.publish().map(|()| Output::Unit),
             Input::RestoreDump { child } => self.restore_dump(child).map(Output::Seq),
+            Input::RestoreBegun => {
+                self.restore_begun();
+                Ok(Output::Unit)
+            }
             Input::Restored => self.restored().map(Output::Resumed),
             Input::LoadCalendar { text } => self.load_calendar(&text).map(Output::Seq),
             Input::Sweep { full } => self.sweep(full).map(Output::Seq),

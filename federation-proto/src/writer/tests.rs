@@ -393,3 +393,30 @@ fn a_sweep_reads_the_group_through_its_overlay_and_writes_nothing() {
         "as of the sweep's day"
     );
 }
+
+/// A restore is marked under way, durably, before anything of the copy arrives, and the mark
+/// goes in the change set that completes it: a store left by an interrupted restore says so.
+#[test]
+fn a_restore_is_marked_under_way_until_its_completion_is_durable() {
+    use crate::store::Directory;
+    let store = Arc::new(MemStore::new());
+    let mut writer = writer_under(&store, Some("350300"));
+    let under_way =
+        |store: &MemStore| super::restore_under_way(store.setting(super::RESTORING_KEY).unwrap());
+    assert!(!under_way(&store));
+    writer
+        .step(NOW, Input::RestoreBegun)
+        .unwrap()
+        .unit()
+        .unwrap();
+    writer.commit_group().unwrap();
+    store.crash();
+    assert!(under_way(&store), "the mark survives a crash once flushed");
+
+    let mut writer = writer_under(&store, Some("350300"));
+    writer.step(NOW, Input::Restored).unwrap();
+    assert!(under_way(&store), "not cleared before the group is written");
+    writer.commit_group().unwrap();
+    store.crash();
+    assert!(!under_way(&store), "cleared with the completion, durably");
+}
