@@ -1,4 +1,4 @@
-//! `POST /api/v1/cases:batch` on a real node: a batch is checked
+//! `POST /api/v1/cases:batch` and `liandong case import` on a real node: a batch is checked
 //! whole before anything is written, written in its own order, answered once durable, and
 //! completed — never duplicated — by a retry under its Idempotency-Key, also after a SIGKILL
 //! in the middle of it.
@@ -352,6 +352,102 @@ fn a_batch_cut_short_by_a_crash_is_completed_by_its_retry_without_duplicates() {
     assert!(
         cut_short,
         "in 5 attempts the kill never came in the middle of a batch"
+    );
+    node.assert_no_panic();
+}
+
+fn import(node: &Node, args: &[&str]) -> std::process::Output {
+    let api = format!("http://127.0.0.1:{}", node.ports()["api"]);
+    std::process::Command::new(BIN)
+        .args(["case", "import", "--api", &api])
+        .args(args)
+        .env("LIANDONG_TOKEN", node.admin_token())
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("running liandong case import")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn the_cli_imports_a_json_lines_file_and_resumes_after_a_bad_line() {
+    let node = Node::start("350322", Some(CLOCK));
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("legacy.jsonl");
+    let path = file.to_str().unwrap();
+    let all = node.materials(SHIGONG, false);
+    let mut lines: Vec<String> = (0..30)
+        .map(|n| application(n, SHIGONG, &all).to_string())
+        .collect();
+    lines.insert(10, String::new()); // blank lines are skipped
+    std::fs::write(&file, lines.join("\n") + "\n").unwrap();
+
+    let out = import(&node, &[path, "--batch-size", "8"]);
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("batch 4/4"), "{stderr}");
+    assert!(
+        stdout.contains("30 cases imported")
+            && stdout.contains("first 350322-20250930-000001")
+            && stdout.contains("last 350322-20250930-000030"),
+        "{stdout}"
+    );
+    assert_eq!(node.cases("").len(), 30);
+    // Again: nothing written twice, the same numbers.
+    let out = import(&node, &[path, "--batch-size", "8"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("last 350322-20250930-000030"));
+    assert_eq!(node.events_stored(), 30);
+
+    // A second file with a bad application on line 6 (of 12) and bad JSON nowhere: the first
+    // batch (lines 1–4) is imported, the second refused naming line 6, nothing after it sent.
+    let file = dir.path().join("more.jsonl");
+    let path = file.to_str().unwrap();
+    let mut lines: Vec<String> = (100..112)
+        .map(|n| application(n, SHIGONG, &all).to_string())
+        .collect();
+    let good_line_6 = lines[5].clone();
+    lines[5] = lines[5].replace(SHIGONG, "000000000000");
+    std::fs::write(&file, lines.join("\n")).unwrap();
+    let out = import(&node, &[path, "--batch-size", "4"]);
+    let stderr = text(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("more.jsonl:6: unknown_item"), "{stderr}");
+    assert!(stderr.contains("lines 5–8 was refused"), "{stderr}");
+    assert_eq!(node.events_stored(), 34, "the first batch only");
+    // Fixed and run again: the first batch is answered, the rest written; no duplicates.
+    lines[5] = good_line_6;
+    std::fs::write(&file, lines.join("\n")).unwrap();
+    let out = import(&node, &[path, "--batch-size", "4", "--json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(node.events_stored(), 42);
+    let rows: Vec<Value> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line per case"))
+        .collect();
+    assert_eq!(rows.len(), 12);
+    assert_eq!(rows[0]["line"], 1);
+    assert_eq!(s(&rows[0], "case_no"), "350322-20250930-000031");
+    assert_eq!(s(&rows[11], "case_no"), "350322-20250930-000042");
+
+    // Not JSON on a line: refused before anything is sent, naming the line.
+    std::fs::write(&file, format!("{}\n{{\"item\": \n", lines[0])).unwrap();
+    let out = import(&node, &[path]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("line 2: not JSON"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(node.events_stored(), 42);
+
+    let help = support::liandong(&["case", "import", "--help"]);
+    let help = text(&help.stdout);
+    assert!(
+        help.contains("JSON Lines") && help.contains("--batch-size"),
+        "{help}"
     );
     node.assert_no_panic();
 }
