@@ -557,6 +557,39 @@ fn check_event_size(event: &Event) -> Result<(), EngineError> {
     Ok(())
 }
 
+/// Refuses a submission by `actor` at node `code` on `day` whose event would be over
+/// [`codec::MAX_EVENT_BYTES`] whatever sequence number, clock and case number the writer gives
+/// it: the same refusal as [`Writer::step`]'s, for a caller that must know before it hands the
+/// writer anything (a batch of submissions is refused whole, with nothing written, if one of
+/// them would be). The event is measured with the widest sequence, clock and case number
+/// (integers are varints), so a submission that passes is never refused for its size later.
+pub fn check_submission_size(
+    code: NodeCode,
+    day: Date,
+    actor: &Actor,
+    intake: &Intake,
+) -> Result<(), EngineError> {
+    let widest = Event {
+        id: EventId {
+            origin: code,
+            seq: u64::MAX,
+        },
+        hlc: Hlc {
+            wall_ms: u64::MAX,
+            counter: u32::MAX,
+        },
+        case_no: CaseNo {
+            node: code,
+            date: day,
+            seq: CaseNo::MAX_SEQ,
+        },
+        actor: actor.clone(),
+        body: EventBody::Submit(intake.clone()),
+        sig: Sig::EMPTY,
+    };
+    check_event_size(&widest)
+}
+
 /// Refuses an action after which the case record would be over
 /// [`crate::store::MAX_CASE_BYTES`], the most the store reads back. Each action may be small
 /// enough, but the record keeps what they carry (e.g. every suspension's reason): 70

@@ -95,6 +95,41 @@ impl Client {
         }
     }
 
+    /// A POST of `body` (JSON, as bytes: a resend must carry the very same bytes) under the
+    /// caller's `Idempotency-Key`, resent with it when the answer is lost on the way (as
+    /// [`Client::post_once`]) or when the node answers 503 `busy` (it is writing as many
+    /// batches as it takes at once: waited out, `Retry-After` seconds at a time, for up to
+    /// [`BUSY_WAITS`] times). A refusal comes back as a [`Refused`] error.
+    pub fn post_keyed(&self, path: &str, body: &[u8], key: &str) -> Result<Value> {
+        let mut waits = [500u64, 2000].into_iter();
+        let mut busy = 0;
+        loop {
+            let req = self
+                .agent
+                .post(&format!("{}{path}", self.base))
+                .set("Idempotency-Key", key)
+                .set("Content-Type", "application/json");
+            let req = req.set("Authorization", &format!("Bearer {}", self.token));
+            match answer(req.send_bytes(body), &self.base) {
+                Err(e) if e.downcast_ref::<Unreachable>().is_some() => match waits.next() {
+                    Some(ms) => {
+                        eprintln!("note: {e:#}; sending again with the same Idempotency-Key");
+                        std::thread::sleep(std::time::Duration::from_millis(ms));
+                    }
+                    None => return Err(e),
+                },
+                Err(e) => match e.downcast_ref::<Refused>() {
+                    Some(r) if r.code == "busy" && busy < BUSY_WAITS => {
+                        busy += 1;
+                        std::thread::sleep(std::time::Duration::from_secs(r.retry_after.max(1)));
+                    }
+                    _ => return Err(e),
+                },
+                ok => return ok,
+            }
+        }
+    }
+
     pub fn put(&self, path: &str, body: &Value) -> Result<Value> {
         let req = self.agent.put(&format!("{}{path}", self.base));
         self.send(req, Some(body))
@@ -106,24 +141,55 @@ impl Client {
             Some(b) => req.send_json(b),
             None => req.call(),
         };
-        match result {
-            Ok(resp) => Ok(resp.into_json()?),
-            Err(ureq::Error::Status(status, resp)) => {
-                let body: Value = resp.into_json().unwrap_or(Value::Null);
-                let message = body["message"].as_str().unwrap_or("no message");
-                let code = body["error"].as_str().unwrap_or("error");
-                bail!("{status} {code}: {message}")
-            }
-            Err(e) => Err(anyhow::Error::new(Unreachable(format!(
-                "cannot reach the node at {}: {e}",
-                self.base
-            )))),
+        answer(result, &self.base)
+    }
+}
+
+/// The node's answer as JSON; a 4xx/5xx as a [`Refused`] error, no answer at all as an
+/// [`Unreachable`] one.
+fn answer(result: Result<ureq::Response, ureq::Error>, base: &str) -> Result<Value> {
+    match result {
+        Ok(resp) => Ok(resp.into_json()?),
+        Err(ureq::Error::Status(status, resp)) => {
+            let retry_after = resp
+                .header("Retry-After")
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(0);
+            let body: Value = resp.into_json().unwrap_or(Value::Null);
+            let text =
+                |field: &str, default: &str| body[field].as_str().unwrap_or(default).to_string();
+            Err(anyhow::Error::new(Refused {
+                status,
+                code: text("error", "error"),
+                message: text("message", "no message"),
+                retry_after,
+                body,
+            }))
         }
+        Err(e) => Err(anyhow::Error::new(Unreachable(format!(
+            "cannot reach the node at {base}: {e}"
+        )))),
     }
 }
 
 /// How many times [`Client::post_once`] resends.
 pub const RESENDS: usize = 2;
+
+/// How many times [`Client::post_keyed`] waits out a node that is busy with other batches.
+pub const BUSY_WAITS: usize = 60;
+
+/// The node answered with an error status (`{"error", "message", ...}`).
+#[derive(Debug, thiserror::Error)]
+#[error("{status} {code}: {message}")]
+pub struct Refused {
+    pub status: u16,
+    pub code: String,
+    pub message: String,
+    /// `Retry-After`, in seconds (0 when absent).
+    pub retry_after: u64,
+    /// The whole answer, for fields beyond the two every error has (e.g. a batch's `errors`).
+    pub body: Value,
+}
 
 /// The request or its answer was lost on the way (no HTTP status came back).
 #[derive(Debug, thiserror::Error)]

@@ -227,6 +227,27 @@ impl Engine {
         self.ask(Input::Write { actor, write, once }).await?.case()
     }
 
+    /// [`Engine::write_once`] without waiting for the answer: hands the write to the write
+    /// task and returns the future of its case, ready once durable. Writes handed in one
+    /// after another are applied in that order — a batch of submissions gets its case numbers
+    /// in its own order — and those waiting in the queue together share one group commit
+    /// (one flush), which is what makes a batch cheap. The caller bounds how many it leaves
+    /// waiting.
+    pub async fn send_write(
+        &self,
+        actor: Actor,
+        write: Write,
+        once: Option<Once>,
+    ) -> Result<impl std::future::Future<Output = Result<Case, EngineError>>, EngineError> {
+        let (reply, answer) = oneshot::channel();
+        let input = Input::Write { actor, write, once };
+        self.tx
+            .send(Work { input, reply })
+            .await
+            .map_err(|_| stopped())?;
+        Ok(async move { answer.await.map_err(|_| stopped())??.case() })
+    }
+
     /// Checks and applies a batch from a peer; the receipt comes once it is durable.
     pub async fn receive(&self, from: NodeCode, batch: Batch) -> Result<Receipt, EngineError> {
         let checked = Checked::new(batch, &self.keys);

@@ -102,6 +102,7 @@ pub async fn run(config: Config, clock: Clock) -> Result<()> {
         throttle: api::throttle::Throttle::new(config.file.auth),
         region_cache: Default::default(),
         audit,
+        batches: tokio::sync::Semaphore::new(api::MAX_BATCHES_AT_ONCE),
     });
     let listener = tokio::net::TcpListener::bind(config.file.node.api)
         .await

@@ -420,3 +420,49 @@ fn a_restore_is_marked_under_way_until_its_completion_is_durable() {
     store.crash();
     assert!(!under_way(&store), "cleared with the completion, durably");
 }
+
+/// [`check_submission_size`] measures the widest event a submission can become: one it lets
+/// through is never refused for its size by the step, and it refuses at most a few bytes
+/// (the varints of sequence, clock and case number at their widest) before the step would.
+#[test]
+fn a_submission_that_passes_the_size_check_is_never_refused_for_its_size() {
+    let store = Arc::new(MemStore::new());
+    let code: NodeCode = "350322".parse().unwrap();
+    let day = Date::from_unix_ms(NOW);
+    let with_material = |len: usize| Intake {
+        materials: vec!["m".repeat(len)],
+        ..intake()
+    };
+    assert!(check_submission_size(code, day, &actor(), &intake()).is_ok());
+    let (mut refused_early, mut passed, mut refused) = (0, 0, 0);
+    let mut writer = writer_over(&store);
+    for len in codec::MAX_EVENT_BYTES - 300..codec::MAX_EVENT_BYTES {
+        let checked = check_submission_size(code, day, &actor(), &with_material(len));
+        let input = Input::Write {
+            actor: actor(),
+            write: Write::Submit(with_material(len)),
+            once: None,
+        };
+        let stepped = writer.step(NOW, input);
+        match (checked, stepped) {
+            (Ok(()), Ok(_)) => passed += 1,
+            (Err(_), Err(_)) => refused += 1,
+            (Ok(()), Err(e)) => panic!("a material of {len} bytes passed the check: {e}"),
+            (Err(_), Ok(_)) => refused_early += 1,
+        }
+        if writer.staged.len() > MAX_STAGED / 2 {
+            writer = writer_over(&store);
+        }
+    }
+    assert!(
+        passed > 0 && refused > 0,
+        "the sizes tried straddle the limit"
+    );
+    assert!(
+        refused_early <= 32,
+        "refused {refused_early} sizes too early"
+    );
+    let e = check_submission_size(code, day, &actor(), &with_material(codec::MAX_EVENT_BYTES))
+        .unwrap_err();
+    assert!(e.to_string().contains("too long to record"), "{e}");
+}

@@ -52,6 +52,17 @@ impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for JsonOrEmp
 }
 
 async fn bytes<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
+    bytes_within(req, state, MAX_BODY).await
+}
+
+/// The request's body, at most `limit` bytes. The limit itself is the route's
+/// [`axum::extract::DefaultBodyLimit`] (the router's [`MAX_BODY`] unless the route sets its
+/// own); `limit` names it in the 413's message.
+pub async fn bytes_within<S: Send + Sync>(
+    req: Request,
+    state: &S,
+    limit: usize,
+) -> Result<Bytes, ApiError> {
     Bytes::from_request(req, state).await.map_err(|e| {
         if crate::http::body_timeout::is_body_timeout(&e) {
             ApiError::new(
@@ -63,7 +74,7 @@ async fn bytes<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiErro
             ApiError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "too_large",
-                format!("request body is larger than {MAX_BODY} bytes"),
+                format!("request body is larger than {limit} bytes"),
             )
         } else {
             ApiError::bad_request(format!("cannot read request body: {e}"))
@@ -83,6 +94,14 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         ApiError::bad_request(format!("{what}: {e}"))
     };
     let value: serde_json::Value = serde_json::from_slice(bytes).map_err(bad)?;
+    from_value(value)
+}
+
+/// Decodes a JSON value as [`parse`] decodes a body: its texts checked first, then `T`. For a
+/// part of a body judged on its own (one case of a batch), so that its errors are the ones a
+/// body of its own would get.
+pub fn from_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, ApiError> {
+    let bad = |e: serde_json::Error| ApiError::bad_request(format!("invalid request: {e}"));
     check_texts(&value, &mut String::new()).map_err(|(field, c)| {
         ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,

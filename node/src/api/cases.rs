@@ -4,7 +4,7 @@ use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
-use federation_proto::{Actor, CaseNo, EventBody, State as CaseState, Warning};
+use federation_proto::{Actor, CaseNo, EventBody, Intake, State as CaseState, Warning};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use tracing::info;
@@ -23,7 +23,7 @@ use crate::engine::Write;
 use crate::intake::{self, Application};
 use crate::operator::{Operator, Role};
 
-fn actor(op: &Operator) -> Actor {
+pub(super) fn actor(op: &Operator) -> Actor {
     Actor {
         name: op.name.clone(),
         department: op.department.clone(),
@@ -43,13 +43,7 @@ pub async fn submit(
     key: IdempotencyKey,
     JsonBodyBytes(app, raw): JsonBodyBytes<Application>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let intake = intake::prepare(&node.reference.catalog(), &app, node.today())?;
-    if !caller.0.serves(&intake.department) {
-        return Err(ApiError::forbidden(format!(
-            "{} may not accept applications for {}",
-            caller.0.name, intake.department
-        )));
-    }
+    let intake = admit(&node, &caller.0, &app)?;
     let once = key.once(&caller.0.name, "POST /api/v1/cases", &raw);
     let case = node
         .engine
@@ -61,6 +55,23 @@ pub async fn submit(
     let mut view = case_view(&case, &node.clocks(&case));
     disclose(&mut view, &case, &caller.0, node.code);
     Ok((StatusCode::CREATED, Json(view)))
+}
+
+/// An application as this node takes it from `op` (受理): checked against the catalog
+/// ([`intake::prepare`]), by `op`'s right to accept for the item's department (a clerk for
+/// their own, an admin for any, a supervisor for none), and as the event it will become (not
+/// too long to record). Every check a submission gets before it is written, for a single
+/// submission and for each case of a batch alike.
+pub(super) fn admit(node: &AppState, op: &Operator, app: &Application) -> Result<Intake, ApiError> {
+    let intake = intake::prepare(&node.reference.catalog(), app, node.today())?;
+    if !op.serves(&intake.department) {
+        return Err(ApiError::forbidden(format!(
+            "{} may not accept applications for {}",
+            op.name, intake.department
+        )));
+    }
+    federation_proto::writer::check_submission_size(node.code, node.today(), &actor(op), &intake)?;
+    Ok(intake)
 }
 
 /// The case as this node serves it: `None` when it is not stored here, or only as a child's

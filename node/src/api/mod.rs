@@ -7,12 +7,14 @@
 //! - [`view`]: the case view.
 //! - [`throttle`]: the failed-authentication limit per client address.
 //! - [`privacy`]: which cases are served here, and who sees an applicant's identity in them.
-//! - [`cases`], [`node`], [`operators`], [`metrics`], [`status`], [`audit`]: the handlers
-//!   (`status`: supervision, 电子监察; `audit`: who read whose identity).
+//! - [`cases`], [`batch`] (many submissions in one request), [`node`], [`operators`],
+//!   [`metrics`], [`status`], [`audit`]: the handlers (`status`: supervision, 电子监察;
+//!   `audit`: who read whose identity).
 
 mod action;
 mod audit;
 mod auth;
+mod batch;
 mod body;
 mod calendar;
 mod cases;
@@ -44,6 +46,7 @@ use crate::reference::Reference;
 use crate::store::Store;
 
 pub use action::ACTIONS;
+pub use batch::{MAX_BATCHES_AT_ONCE, MAX_BATCH_BODY, MAX_BATCH_CASES};
 
 /// What every handler can reach.
 pub struct NodeContext {
@@ -66,6 +69,8 @@ pub struct NodeContext {
     pub region_cache: metrics::RegionCache,
     /// Who read which applicant's identity (DESIGN.md §8).
     pub audit: Arc<AuditLog>,
+    /// Batches of cases being read and written: at most [`MAX_BATCHES_AT_ONCE`].
+    pub batches: tokio::sync::Semaphore,
 }
 
 impl NodeContext {
@@ -85,6 +90,13 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/api/v1/node", get(node::node))
         .route("/api/v1/cases", post(cases::submit).get(cases::list))
+        // A literal colon in a segment is a plain character to axum 0.8's router (parameters
+        // are `{name}`), so the Google-API-style custom method routes as it is written. The
+        // batch's own body cap replaces the router's: the inner layer sets it last.
+        .route(
+            "/api/v1/cases:batch",
+            post(batch::submit).layer(DefaultBodyLimit::max(MAX_BATCH_BODY)),
+        )
         .route("/api/v1/cases/{case_no}", get(cases::show))
         .route("/api/v1/cases/{case_no}/actions", post(cases::act))
         .route("/api/v1/catalog", get(node::catalog))

@@ -37,4 +37,68 @@ impl IdempotencyKey {
             .as_deref()
             .map(|key| Once::new(operator, key, route, body))
     }
+
+    /// The [`Once`] of the write of case `index` of a batch sent with this key (`route`,
+    /// `body`: the whole batch's). A batch is written one case at a time through the same
+    /// per-write records as a single submission ([`crate::idempotency`]), each under a key of
+    /// its own derived from the batch's: so a batch cut short (a crash, a failed flush, a
+    /// dropped connection) and sent again with its key finds the records of the cases already
+    /// written, answers them, and writes only the rest. Each record is written in the
+    /// transaction of its case's event, so no crash separates a case from its record.
+    ///
+    /// The derived key is `"<key> #<index>"`: a header key is visible ASCII without spaces
+    /// ([`check_key`]), so no key a client sends can be the derived key of any batch's case;
+    /// and the request it must come with is the whole batch, so the same key with another
+    /// batch is refused for every case of it.
+    pub fn once_item(
+        &self,
+        operator: &str,
+        route: &str,
+        body: &[u8],
+        index: usize,
+    ) -> Option<Once> {
+        self.0
+            .as_deref()
+            .map(|key| Once::new(operator, &item_key(key, index), route, body))
+    }
+}
+
+/// The key of case `index` of a batch sent with `key` ([`IdempotencyKey::once_item`]).
+fn item_key(key: &str, index: usize) -> String {
+    format!("{key} #{index}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_case_of_a_batch_has_a_key_no_client_can_send() {
+        let key = IdempotencyKey(Some("import-1".into()));
+        let route = "POST /api/v1/cases:batch";
+        let once = |i| key.once_item("王", route, b"{}", i).unwrap();
+        // Per case, and apart from the batch's own key and from every key a header can hold.
+        assert_ne!(once(0).store_key, once(1).store_key);
+        assert_ne!(
+            once(0).store_key,
+            key.once("王", route, b"{}").unwrap().store_key
+        );
+        assert_eq!(
+            once(7),
+            once(7),
+            "the same batch sent again finds the same records"
+        );
+        assert!(check_key(&item_key("import-1", 0)).is_err());
+        // A key holds no space, so the first space ends it: one derived key, one (key, case).
+        assert_ne!(item_key("a", 11), item_key("a1", 1));
+        // The request a record must come with is the whole batch: another batch under the
+        // same key is refused case by case.
+        let other = key.once_item("王", route, b"{\"cases\":[]}", 0).unwrap();
+        assert_eq!(other.store_key, once(0).store_key);
+        assert_ne!(other.request, once(0).request);
+        // No key, no records.
+        assert!(IdempotencyKey(None)
+            .once_item("王", route, b"{}", 0)
+            .is_none());
+    }
 }

@@ -57,6 +57,24 @@ pub fn case_view(case: &Case, c: &Clocks) -> Value {
     })
 }
 
+/// The short view of a case in a batch's answer (`POST /api/v1/cases:batch`): enough to file
+/// the case number against the application and see what intake made of it (补正 owed or not,
+/// its deadlines), without the applicant — a thousand identities echoed back would only add
+/// to what an answer can leak.
+pub fn short_view(case: &Case, c: &Clocks) -> Value {
+    json!({
+        "case_no": case.case_no,
+        "item": case.item,
+        "department": case.department,
+        "state": case.state,
+        "accepted_on": case.accepted_on,
+        "deadline": c.promised,
+        "legal_deadline": c.legal,
+        "missing": case.missing,
+        "owed": case.owed,
+    })
+}
+
 #[derive(Serialize)]
 struct ParticipantView<'a> {
     node: String,

@@ -34,6 +34,34 @@ pub enum CaseCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Import many applications from a file, e.g. a center's legacy open cases
+    /// (POST /api/v1/cases:batch).
+    ///
+    /// FILE is JSON Lines: one application per line, the object `case submit` sends —
+    /// {"item": CODE, "applicant": {"kind": "person"|"org", "name": NAME, "id": ID},
+    /// "materials": [NAME, ...], "department": DEPT (optional)}; blank lines are skipped.
+    /// Every line is checked to be a JSON object before anything is sent. The lines go in
+    /// batches of up to --batch-size; the node checks each batch whole before writing any of
+    /// it, so the import stops at the first batch holding an invalid application, naming each
+    /// invalid line, with the batches before it imported. Progress goes to stderr; the summary
+    /// (cases imported, first and last case numbers) to stdout.
+    ///
+    /// Safe to run again, after an interruption or after fixing the lines named: each batch
+    /// is sent with an Idempotency-Key derived from its first line and its content, so the
+    /// cases an earlier run wrote are answered with their numbers and never written twice.
+    /// Run it again with the same --batch-size, and do not edit lines already imported.
+    Import {
+        /// The JSON Lines file.
+        file: PathBuf,
+        /// Applications per batch (the node takes at most 1000).
+        #[arg(long, default_value_t = crate::api::MAX_BATCH_CASES as u64,
+              value_parser = clap::value_parser!(u64).range(1..=crate::api::MAX_BATCH_CASES as u64))]
+        batch_size: u64,
+        /// Print one JSON line per case on stdout — its line in FILE and the node's short view
+        /// (case_no, state, deadlines, missing materials) — and the summary on stderr.
+        #[arg(long)]
+        json: bool,
+    },
     /// Perform an action on a case, e.g. `act CASE decide approve:=true reason=符合条件`.
     /// `KEY=TEXT` sets a text field; `KEY:=JSON` sets a JSON value (true, 8000, ["a","b"]).
     Act {
@@ -173,6 +201,14 @@ pub fn run(client: &Client, command: CaseCommand) -> Result<()> {
                 &client.post_once(&format!("/api/v1/cases/{case_no}/actions"), &body)?,
                 json,
             );
+        }
+        CaseCommand::Import {
+            file,
+            batch_size,
+            json,
+        } => {
+            let size = usize::try_from(batch_size).unwrap_or(crate::api::MAX_BATCH_CASES);
+            super::import::run(client, &file, size, json)?
         }
         CaseCommand::Show { case_no, json } => {
             print_case(&client.get(&format!("/api/v1/cases/{case_no}"))?, json)

@@ -5,6 +5,7 @@
 mod audit;
 mod ca;
 mod case;
+mod import;
 mod init;
 mod reference;
 mod revocations;

@@ -395,3 +395,28 @@ async fn racing_retries_under_one_key_write_one_case() {
     );
     assert_eq!(probe.event_count(), 1);
 }
+
+/// Writes handed in one after another without waiting (a batch of submissions, the API's
+/// `POST /api/v1/cases:batch`) get their case numbers in that order and share flushes.
+#[tokio::test]
+async fn writes_sent_without_waiting_are_numbered_in_order_and_share_flushes() {
+    let dir = tempfile::tempdir().unwrap();
+    let (probe, engine) = start(dir.path());
+    let flushes = probe.flush_count();
+    let mut pending = Vec::new();
+    for _ in 0..300 {
+        let sent = engine.send_write(actor(), Write::Submit(intake()), None);
+        pending.push(sent.await.unwrap());
+    }
+    let mut numbers = Vec::new();
+    for case in pending {
+        numbers.push(case.await.unwrap().case_no.seq);
+    }
+    assert_eq!(numbers, (1..=300).collect::<Vec<u32>>());
+    let flushes = probe.flush_count() - flushes;
+    assert!(
+        flushes < 30,
+        "{flushes} flushes for 300 writes sent together"
+    );
+    assert_eq!(probe.event_count(), 300);
+}
