@@ -97,6 +97,18 @@ impl Writer {
                 };
                 self.receive_event(arrival, event, &mut meta, &mut change)?
             }
+            // This node's own summary, sent back by its parent with a restore's copy: only its
+            // clock is taken. The summaries this node wrote before its disk was lost may be
+            // dated later than anything the copy's events carry (a sweep on a clock that ran
+            // ahead); its next summaries must be dated after them, or the ancestors, which keep
+            // the latest of as many events, would keep the lost store's (found by
+            // tests/simulation.rs, seed 1979 of a long run: a deadline moved by a calendar
+            // notice never reached the city).
+            Payload::Summary(summary)
+                if Some(from) == self.router.parent && summary.owner == self.code =>
+            {
+                meta.hlc = Hlc::tick(Hlc::observe(meta.hlc, summary.as_of), 0);
+            }
             Payload::Summary(summary) => self.receive_summary(from, item, summary, &mut change)?,
             Payload::Record(Record::Certificate { code, der }) => {
                 self.take_certificate(code, der, Some(from), &mut change)?
@@ -372,6 +384,20 @@ impl Writer {
     pub(super) fn restore_dump(&mut self, child: NodeCode) -> Result<u64, EngineError> {
         // Scanned through the group's overlay: what this group took in goes in the dump too.
         let mut change = Change::default();
+        // First, the latest summary the child wrote of its own cases, for its clock: the
+        // summaries it writes as its events come back must be dated after every one it wrote
+        // before (see `receive_item`), or its ancestors would keep the lost store's.
+        let mut latest: Option<CaseSummary> = None;
+        for summary in self.summaries_overlaid() {
+            let summary = summary?;
+            if summary.owner == child && latest.as_ref().is_none_or(|l| summary.as_of > l.as_of) {
+                latest = Some(summary);
+            }
+        }
+        if let Some(summary) = latest {
+            self.router
+                .welcome(child, &Item::summary(&summary)?, &mut change.queue)?;
+        }
         let own = self.events_by_origin_overlaid(child)?;
         let mut seen: std::collections::HashSet<EventId> = own.iter().map(|e| e.id).collect();
         for event in &own {

@@ -466,3 +466,64 @@ fn a_submission_that_passes_the_size_check_is_never_refused_for_its_size() {
         .unwrap_err();
     assert!(e.to_string().contains("too long to record"), "{e}");
 }
+
+/// A township's copy comes back with the latest summary it wrote of its own cases, first: its
+/// clock takes that summary's date, so the summaries it writes as its events come back are
+/// dated after every one it wrote before the loss — even on a clock behind the lost store's.
+/// Without it its ancestors, which keep the latest summary of as many events, would keep the
+/// lost store's (a deadline a calendar notice moved never reached the city).
+#[test]
+fn a_restored_township_dates_its_summaries_after_those_of_its_lost_store() {
+    use crate::store::{CaseViews, EventLog};
+    let lost = Arc::new(MemStore::new());
+    let mut township = township_over(&lost);
+    let case_no = submit_at(&mut township, NOW);
+    // A sweep twenty days on, on a clock that ran ahead: past the deadline, the summary
+    // turns red and is dated then.
+    let changed = township
+        .step(NOW + 20 * 86_400_000, Input::Sweep { full: true })
+        .and_then(Output::seq)
+        .unwrap();
+    assert_eq!(changed, 1);
+    township.commit_group().unwrap();
+    let latest = lost
+        .summary(&case_no)
+        .unwrap()
+        .expect("the township's summary");
+    let events = lost.events_by_origin(TOWNSHIP.parse().unwrap()).unwrap();
+
+    // The restore runs on a clock an hour after the submission: behind the lost sweep's.
+    let restored_at = NOW + 3_600_000;
+    let restored = |with_summary: bool| {
+        let store = Arc::new(MemStore::new());
+        let mut writer = township_over(&store);
+        let mut items = Vec::new();
+        if with_summary {
+            items.push(Item::summary(&latest).unwrap());
+        }
+        items.extend(events.iter().map(|e| Item::event(e).unwrap()));
+        let receive = Input::Receive {
+            from: COUNTY.parse().unwrap(),
+            checked: crate::verify::Checked::unchecked(crate::frame::Batch { first: 1, items }),
+        };
+        let receipt = writer
+            .step(restored_at, receive)
+            .unwrap()
+            .receipt()
+            .unwrap();
+        assert!(receipt.rejected.is_empty(), "{:?}", receipt.rejected);
+        writer.commit_group().unwrap();
+        store
+            .summary(&case_no)
+            .unwrap()
+            .expect("the restored summary")
+    };
+    assert!(
+        restored(true).as_of > latest.as_of,
+        "dated after the lost store's summary"
+    );
+    assert!(
+        restored(false).as_of < latest.as_of,
+        "the control: without it, dated before (the case this guards against)"
+    );
+}
