@@ -53,19 +53,6 @@ fn post_keyed(node: &Node, token: &str, key: &str, body: &str) -> Result<(u16, V
     )
 }
 
-/// The value of one counter of `/metrics`.
-fn counter(node: &Node, name: &str) -> u64 {
-    let metrics = node.metrics();
-    let line = metrics
-        .lines()
-        .find(|l| l.starts_with(&format!("{name}{{")))
-        .unwrap_or_else(|| panic!("no {name} in /metrics:\n{metrics}"));
-    line.rsplit(' ')
-        .next()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| panic!("bad metric line {line:?}"))
-}
-
 #[test]
 fn a_batch_of_200_is_written_in_its_order_and_every_case_is_listed() {
     let node = Node::start("350322", Some(CLOCK));
@@ -76,10 +63,10 @@ fn a_batch_of_200_is_written_in_its_order_and_every_case_is_listed() {
     let cases: Vec<Value> = (0..200)
         .map(|n| application(n, SHIGONG, if n % 3 == 0 { &some } else { &all }))
         .collect();
-    let flushes = counter(&node, "liandong_flushes_total");
+    let flushes = node.counter("liandong_flushes_total");
     let (status, answer) = node.post(BATCH, &clerk, &batch(&cases));
     assert_eq!(status, 201, "{answer}");
-    let flushed = counter(&node, "liandong_flushes_total") - flushes;
+    let flushed = node.counter("liandong_flushes_total") - flushes;
     assert!(
         flushed < 50,
         "{flushed} flushes for one batch of 200: no group commit"

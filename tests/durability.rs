@@ -290,19 +290,6 @@ fn sigterm_right_after_ready_is_a_clean_stop() {
     });
 }
 
-/// The value of one counter of `/metrics`.
-fn counter(node: &Node, name: &str) -> u64 {
-    let metrics = node.metrics();
-    let line = metrics
-        .lines()
-        .find(|l| l.starts_with(&format!("{name}{{")))
-        .unwrap_or_else(|| panic!("no {name} in /metrics:\n{metrics}"));
-    line.rsplit(' ')
-        .next()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| panic!("bad metric line {line:?}"))
-}
-
 /// sled's flush is `sync_file_range`, which survives a crash but not a power cut: every group
 /// commit must end with an fdatasync before its answer. One client at a time makes one group
 /// commit per request, so each 201 costs a flush and a sync of its own (scripts/fsync-check.sh
@@ -312,14 +299,14 @@ fn every_answer_is_preceded_by_an_fdatasync() {
     let node = Node::start("350322", None);
     let clerk = node.clerk(ZHUJIAN);
     let (flushes, syncs) = (
-        counter(&node, "liandong_flushes_total"),
-        counter(&node, "liandong_fdatasyncs_total"),
+        node.counter("liandong_flushes_total"),
+        node.counter("liandong_fdatasyncs_total"),
     );
     for _ in 0..5 {
         node.submit_all(&clerk, SHIGONG);
     }
-    let flushed = counter(&node, "liandong_flushes_total") - flushes;
-    let synced = counter(&node, "liandong_fdatasyncs_total") - syncs;
+    let flushed = node.counter("liandong_flushes_total") - flushes;
+    let synced = node.counter("liandong_fdatasyncs_total") - syncs;
     assert!(flushed >= 5, "{flushed} flushes for 5 answers");
     assert_eq!(synced, flushed, "every flush is followed by an fdatasync");
     node.assert_no_panic();

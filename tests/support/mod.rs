@@ -360,6 +360,19 @@ impl Node {
         body.as_str().expect("metrics are text").to_string()
     }
 
+    /// The value of one counter of `/metrics` (its one line `NAME{…} VALUE`).
+    pub fn counter(&self, name: &str) -> u64 {
+        let metrics = self.metrics();
+        let line = metrics
+            .lines()
+            .find(|l| l.starts_with(&format!("{name}{{")))
+            .unwrap_or_else(|| panic!("no {name} in /metrics:\n{metrics}"));
+        line.rsplit(' ')
+            .next()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("bad metric line {line:?}"))
+    }
+
     /// The `liandong_events_stored` line of `/metrics`.
     pub fn events_stored_line(&self) -> String {
         self.metrics()
