@@ -34,6 +34,18 @@ use std::time::Instant;
 
 use world::{Fault, Tally, World};
 
+/// Seeds of long runs that found a bug, with what it was (see docs/ARCHITECTURE.md).
+const REGRESSION_SEEDS: [(u64, &str); 2] = [
+    (
+        1979,
+        "a restored township dated its summaries before its lost store's",
+    ),
+    (
+        10434,
+        "a 督办 in flight during a township's disk loss missed the forward's target",
+    ),
+];
+
 fn env_u64(name: &str, default: u64) -> u64 {
     std::env::var(name)
         .ok()
@@ -148,6 +160,18 @@ fn main() -> ExitCode {
         } else {
             ExitCode::FAILURE
         };
+    }
+    // Seeds beyond the CI range that once broke an invariant, run every time so that their
+    // bugs stay fixed (each names what it found).
+    for (seed, found) in REGRESSION_SEEDS {
+        let (findings, _) = run(seed, steps, Fault::None);
+        if !findings.is_empty() {
+            println!("regression seed {seed} ({found}) broke invariants again:");
+            for f in findings.iter().take(10) {
+                println!("  {f}");
+            }
+            return ExitCode::FAILURE;
+        }
     }
     let seeds = env_u64("LIANDONG_SIM_SEEDS", 1000);
     let first = env_u64("LIANDONG_SIM_FIRST_SEED", 1);

@@ -256,7 +256,7 @@ impl Writer {
     ) -> Result<(), EngineError> {
         let origin = event.id.origin;
         if origin == self.code {
-            return Ok(());
+            return self.reroute_held_to_newcomers(event, before, after, change);
         }
         let mut targets: Vec<NodeCode> = Vec::new();
         for node in before.into_iter().chain(after).flat_map(Case::involved) {
@@ -269,6 +269,49 @@ impl Writer {
             // Not `Some(from)`: a target may lie beyond the peer the event came from.
             self.router
                 .route_event(&item.bytes, &targets, None, &mut change.queue)?;
+        }
+        Ok(())
+    }
+
+    /// Our own event coming back (a restore's copy) that involves nodes the case did not
+    /// involve here before — a forward, a joint-review seat: the events of the case this node
+    /// already held go to them too, as they went when the event was authored
+    /// ([`Writer::route_authored`]'s newcomers).
+    ///
+    /// Why: what this node held of the case before its own events came back got here while the
+    /// case was unknown to it — e.g. a county's 督办 in flight when the disk went, re-sent by
+    /// the county's welcome ahead of the copy — and could be relayed nowhere then; when the
+    /// copy brings it again it is held already and not relayed at all. The node the case was
+    /// forwarded to never got it (found by tests/simulation.rs, seed 10434 of a long run).
+    /// Receivers keep an event once, so what they had already costs only bytes.
+    fn reroute_held_to_newcomers(
+        &self,
+        event: &Event,
+        before: Option<&Case>,
+        after: Option<&Case>,
+        change: &mut Change,
+    ) -> Result<(), EngineError> {
+        let (Some(before), Some(after)) = (before, after) else {
+            return Ok(());
+        };
+        let was = before.involved();
+        let newcomers: Vec<NodeCode> = after
+            .involved()
+            .into_iter()
+            .filter(|n| *n != self.code && !was.contains(n))
+            .collect();
+        if newcomers.is_empty() {
+            return Ok(());
+        }
+        for held in self.events_of(&event.case_no)? {
+            if held.id.origin != self.code {
+                self.router.route_event(
+                    &event_bytes(&held)?,
+                    &newcomers,
+                    None,
+                    &mut change.queue,
+                )?;
+            }
         }
         Ok(())
     }
