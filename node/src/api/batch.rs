@@ -19,7 +19,7 @@
 //!   failed flush, the node stopping — leaves the cases written before it. Sent with an
 //!   `Idempotency-Key`, the batch is completed by sending it again unchanged with the same key:
 //!   each case is written under a key derived from the batch's
-//!   ([`super::once::IdempotencyKey::once_item`]), in the same transaction as its event, so the
+//!   ([`super::once::IdempotencyKey::once_items`]), in the same transaction as its event, so the
 //!   retry answers the cases already written with their numbers and writes only the rest. A
 //!   retry of a batch that was written whole writes nothing and answers the same numbers.
 
@@ -41,7 +41,7 @@ use super::auth::Caller;
 use super::body;
 use super::cases::{actor, admit};
 use super::error::ApiError;
-use super::once::IdempotencyKey;
+use super::once::{BatchKey, IdempotencyKey};
 use super::view::short_view;
 use super::AppState;
 use crate::case::Case;
@@ -91,8 +91,9 @@ pub async fn submit(
     let cases = cases_of(&raw)?;
     let op = &caller.0;
     let intakes = check_all(&node, op, cases)?;
-    check_key_unused(&node, &key, op, &raw, intakes.len())?;
-    let cases = write_all(&node, op, &key, &raw, intakes).await?;
+    let batch_key = key.once_items(&op.name, ROUTE, &raw);
+    check_key_unused(&node, batch_key.as_ref(), intakes.len())?;
+    let cases = write_all(&node, op, &key, batch_key.as_ref(), intakes).await?;
     if let (Some(first), Some(last)) = (cases.first(), cases.last()) {
         info!(node = %node.code, cases = cases.len(), first = %first.case_no, last = %last.case_no,
             operator = %op.name, "batch of cases submitted");
@@ -237,15 +238,14 @@ fn check_one(node: &AppState, op: &Operator, case: Value) -> Result<Intake, ApiE
 /// by the writer, case by case.)
 fn check_key_unused(
     node: &AppState,
-    key: &IdempotencyKey,
-    op: &Operator,
-    raw: &[u8],
+    batch_key: Option<&BatchKey>,
     cases: usize,
 ) -> Result<(), ApiError> {
+    let Some(batch_key) = batch_key else {
+        return Ok(());
+    };
     for index in 0..cases {
-        let Some(once) = key.once_item(&op.name, ROUTE, raw, index) else {
-            return Ok(());
-        };
+        let once = batch_key.item(index);
         if let Some(bytes) = node.store.setting(&once.store_key)? {
             let record = Record::decode(&bytes).map_err(StoreError::Codec)?;
             if record.request != once.request {
@@ -263,7 +263,7 @@ async fn write_all(
     node: &AppState,
     op: &Operator,
     key: &IdempotencyKey,
-    raw: &[u8],
+    batch_key: Option<&BatchKey>,
     intakes: Vec<Intake>,
 ) -> Result<Vec<Case>, ApiError> {
     let total = intakes.len();
@@ -277,7 +277,7 @@ async fn write_all(
         if failed.is_some() {
             break;
         }
-        let once = key.once_item(&op.name, ROUTE, raw, index);
+        let once = batch_key.map(|b| b.item(index));
         match node
             .engine
             .send_write(actor(op), Write::Submit(intake), once)

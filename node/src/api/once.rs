@@ -6,7 +6,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderName, StatusCode};
 
 use super::error::ApiError;
-use crate::idempotency::{check_key, Once};
+use crate::idempotency::{check_key, request_hash, Once};
 
 pub const HEADER: HeaderName = HeaderName::from_static("idempotency-key");
 
@@ -50,20 +50,33 @@ impl IdempotencyKey {
     /// ([`check_key`]), so no key a client sends can be the derived key of any batch's case;
     /// and the request it must come with is the whole batch, so the same key with another
     /// batch is refused for every case of it.
-    pub fn once_item(
-        &self,
-        operator: &str,
-        route: &str,
-        body: &[u8],
-        index: usize,
-    ) -> Option<Once> {
-        self.0
-            .as_deref()
-            .map(|key| Once::new(operator, &item_key(key, index), route, body))
+    ///
+    /// The batch is hashed here, once: [`BatchKey::item`] gives each case's [`Once`].
+    pub fn once_items(&self, operator: &str, route: &str, body: &[u8]) -> Option<BatchKey> {
+        self.0.as_deref().map(|key| BatchKey {
+            key: key.to_string(),
+            operator: operator.to_string(),
+            request: request_hash(route, body),
+        })
     }
 }
 
-/// The key of case `index` of a batch sent with `key` ([`IdempotencyKey::once_item`]).
+/// A batch's key with its request hashed ([`IdempotencyKey::once_items`]).
+#[derive(Debug, Clone)]
+pub struct BatchKey {
+    key: String,
+    operator: String,
+    request: [u8; 32],
+}
+
+impl BatchKey {
+    /// The [`Once`] of the write of case `index` of the batch.
+    pub fn item(&self, index: usize) -> Once {
+        Once::of_request(&self.operator, &item_key(&self.key, index), self.request)
+    }
+}
+
+/// The key of case `index` of a batch sent with `key` ([`IdempotencyKey::once_items`]).
 fn item_key(key: &str, index: usize) -> String {
     format!("{key} #{index}")
 }
@@ -76,7 +89,8 @@ mod tests {
     fn each_case_of_a_batch_has_a_key_no_client_can_send() {
         let key = IdempotencyKey(Some("import-1".into()));
         let route = "POST /api/v1/cases:batch";
-        let once = |i| key.once_item("王", route, b"{}", i).unwrap();
+        let batch = key.once_items("王", route, b"{}").unwrap();
+        let once = |i| batch.item(i);
         // Per case, and apart from the batch's own key and from every key a header can hold.
         assert_ne!(once(0).store_key, once(1).store_key);
         assert_ne!(
@@ -93,12 +107,21 @@ mod tests {
         assert_ne!(item_key("a", 11), item_key("a1", 1));
         // The request a record must come with is the whole batch: another batch under the
         // same key is refused case by case.
-        let other = key.once_item("王", route, b"{\"cases\":[]}", 0).unwrap();
+        let other = key
+            .once_items("王", route, b"{\"cases\":[]}")
+            .unwrap()
+            .item(0);
         assert_eq!(other.store_key, once(0).store_key);
         assert_ne!(other.request, once(0).request);
         // No key, no records.
         assert!(IdempotencyKey(None)
-            .once_item("王", route, b"{}", 0)
+            .once_items("王", route, b"{}")
             .is_none());
+        // The same records as a case's write under its derived key: what a batch wrote before
+        // the request was hashed once per batch is found again.
+        assert_eq!(
+            once(3),
+            Once::new("王", &item_key("import-1", 3), route, b"{}")
+        );
     }
 }
