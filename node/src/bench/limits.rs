@@ -86,6 +86,33 @@ pub fn sled_case_writes(dir: &Path, cases: usize) -> Result<f64> {
     Ok(n as f64 / start.elapsed().as_secs_f64())
 }
 
+/// [`sled_case_writes`] in one tree: the same records under a one-byte prefix per kind, each
+/// [`MAX_BATCH`] cases one atomic `apply_batch`, then a flush — what a store laid out as one
+/// keyspace would get instead of a transaction across trees.
+pub fn sled_case_writes_one_tree(dir: &Path, cases: usize) -> Result<f64> {
+    let db = scratch_sled(&dir.join("sled-one-tree"))?;
+    let tree = db.open_tree("all")?;
+    let values: Vec<Vec<u8>> = CASE_WRITES.iter().map(|(_, len)| vec![7u8; *len]).collect();
+    let start = Instant::now();
+    let mut n = 0u64;
+    while (n as usize) < cases {
+        let first = n;
+        n += MAX_BATCH as u64;
+        let mut batch = sled::Batch::default();
+        for case in first..n {
+            for (kind, value) in values.iter().enumerate() {
+                let mut key = Vec::with_capacity(9);
+                key.push(kind as u8);
+                key.extend_from_slice(&case.to_be_bytes());
+                batch.insert(key, value.as_slice());
+            }
+        }
+        tree.apply_batch(batch)?;
+        db.flush()?;
+    }
+    Ok(n as f64 / start.elapsed().as_secs_f64())
+}
+
 /// Milliseconds a 4 KiB write + fdatasync takes, one sample per round.
 pub fn fsync_latency(dir: &Path, rounds: usize) -> Result<Vec<f64>> {
     let path = dir.join("fsync-limit");

@@ -22,8 +22,6 @@ pub struct Load {
 /// When a load stops.
 #[derive(Debug, Clone, Copy)]
 pub enum Until {
-    /// After this many accepted submissions in all.
-    Count(u64),
     /// After this long.
     Elapsed(Duration),
 }
@@ -80,7 +78,7 @@ impl Load {
                     let client = (load.connect)()?;
                     let mut next = Instant::now();
                     let mut n = t as u64;
-                    while !stop.load(Ordering::Relaxed) && !done(until, &accepted, start) {
+                    while !stop.load(Ordering::Relaxed) && !done(until, start) {
                         if let Some(gap) = gap {
                             next += gap;
                             std::thread::sleep(next.saturating_duration_since(Instant::now()));
@@ -108,6 +106,57 @@ impl Load {
         Ok(Done {
             accepted: accepted.load(Ordering::Relaxed),
             failed: failed.load(Ordering::Relaxed),
+            seconds: start.elapsed().as_secs_f64(),
+        })
+    }
+
+    /// Submits `count` cases as `POST /api/v1/cases:batch` requests of up to `per_batch`
+    /// each, from `senders` threads (a node writes two batches at once; more get 503 and
+    /// wait): the pipelined load of a legacy migration, not bounded by one request per case.
+    pub fn run_batches(&self, senders: usize, count: u64, per_batch: u64) -> Result<Done> {
+        // Each run's keys are new: a key seen before is answered with its first answer,
+        // unwritten.
+        static RUNS: AtomicU64 = AtomicU64::new(0);
+        let run = RUNS.fetch_add(1, Ordering::Relaxed);
+        let next = Arc::new(AtomicU64::new(0));
+        let failed = Arc::new(AtomicU64::new(0));
+        let start = Instant::now();
+        let threads: Vec<_> = (0..senders.max(1))
+            .map(|_| {
+                let (load, next, failed) = (self.clone(), next.clone(), failed.clone());
+                std::thread::spawn(move || -> Result<()> {
+                    let client = (load.connect)()?;
+                    loop {
+                        let first = next.fetch_add(per_batch, Ordering::Relaxed);
+                        if first >= count {
+                            return Ok(());
+                        }
+                        let last = (first + per_batch).min(count);
+                        let cases: Vec<Value> = (first..last)
+                            .map(|n| application(load.item, &load.materials, n))
+                            .collect::<Result<_>>()?;
+                        let body = serde_json::to_vec(&json!({ "cases": cases }))?;
+                        let key = format!("bench-{}-{run}-{first}", std::process::id());
+                        if client
+                            .post_keyed("/api/v1/cases:batch", &body, &key)
+                            .is_err()
+                        {
+                            failed.fetch_add(last - first, Ordering::Relaxed);
+                        }
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            match t.join() {
+                Ok(r) => r?,
+                Err(_) => anyhow::bail!("a batch thread panicked"),
+            }
+        }
+        let failed = failed.load(Ordering::Relaxed);
+        Ok(Done {
+            accepted: count - failed.min(count),
+            failed,
             seconds: start.elapsed().as_secs_f64(),
         })
     }
@@ -144,27 +193,28 @@ pub fn materials(client: &Client, item: &str) -> Result<Value> {
     Ok(Value::from(names))
 }
 
-/// Submits one case of `item` for applicant number `n`; its case number.
-pub fn submit(client: &Client, item: &str, materials: &Value, n: u64) -> Result<String> {
+/// The application of applicant number `n` for `item`, with `materials`.
+fn application(item: &str, materials: &Value, n: u64) -> Result<Value> {
     let first17 = format!("35032219900101{:03}", n % 1000);
     let id = resident_id_with_check(&first17).context("bench resident ID")?;
-    let case = client.post(
-        "/api/v1/cases",
-        &json!({
-            "item": item,
-            "applicant": {"kind": "person", "name": format!("申请人{n}"), "id": id},
-            "materials": materials,
-        }),
-    )?;
+    Ok(json!({
+        "item": item,
+        "applicant": {"kind": "person", "name": format!("申请人{n}"), "id": id},
+        "materials": materials,
+    }))
+}
+
+/// Submits one case of `item` for applicant number `n`; its case number.
+pub fn submit(client: &Client, item: &str, materials: &Value, n: u64) -> Result<String> {
+    let case = client.post("/api/v1/cases", &application(item, materials, n)?)?;
     case["case_no"]
         .as_str()
         .map(String::from)
         .context("no case number in the answer")
 }
 
-fn done(until: Until, accepted: &AtomicU64, start: Instant) -> bool {
+fn done(until: Until, start: Instant) -> bool {
     match until {
-        Until::Count(n) => accepted.load(Ordering::Relaxed) >= n,
         Until::Elapsed(d) => start.elapsed() >= d,
     }
 }

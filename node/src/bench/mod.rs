@@ -28,6 +28,22 @@ pub struct Options {
     pub quick: bool,
     /// Keep the working folder (nodes, logs) here instead of a temporary one.
     pub keep: Option<PathBuf>,
+    /// Only these parts (all when empty).
+    pub only: Vec<Section>,
+}
+
+/// The parts of a run, each measurable alone (`--only`), e.g. to profile one of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Section {
+    /// The machine's limits: sled append+flush, fsync latency, QUIC over loopback.
+    Limits,
+    /// Cases per second on one node through the HTTP API.
+    Intake,
+    /// Replication, latency and catch-up township → county → city.
+    Tree,
+    /// The 63-node 莆田 tree replaying a year of cases.
+    Scale,
 }
 
 /// How much each measurement does.
@@ -159,7 +175,8 @@ pub fn run(options: &Options) -> Result<Report> {
         work.display()
     );
     let mut figures = Vec::new();
-    let outcome = measure(&work, sizes, &mut figures);
+    let wanted = |section| options.only.is_empty() || options.only.contains(&section);
+    let outcome = measure(&work, sizes, &wanted, &mut figures);
     if options.keep.is_none() {
         let _ = std::fs::remove_dir_all(&work);
     }
@@ -187,7 +204,32 @@ pub fn run(options: &Options) -> Result<Report> {
     Ok(report)
 }
 
-fn measure(work: &Path, sizes: Sizes, figures: &mut Vec<Figure>) -> Result<()> {
+fn measure(
+    work: &Path,
+    sizes: Sizes,
+    wanted: &dyn Fn(Section) -> bool,
+    figures: &mut Vec<Figure>,
+) -> Result<()> {
+    let sled_limit = if wanted(Section::Limits) {
+        Some(machine_limits(work, sizes, figures)?)
+    } else {
+        None
+    };
+    if wanted(Section::Intake) {
+        flows::intake_alone(work, sizes, figures)?;
+    }
+    if wanted(Section::Tree) {
+        flows::tree(work, sizes, sled_limit, figures)?;
+    }
+    if wanted(Section::Scale) {
+        scale::measure(&work.join("putian"), sizes, figures)?;
+    }
+    Ok(())
+}
+
+/// sled append+flush, a county's sled writes, fsync latency and QUIC over loopback; returns
+/// the sled append rate, the yardstick of the replication figure.
+fn machine_limits(work: &Path, sizes: Sizes, figures: &mut Vec<Figure>) -> Result<f64> {
     println!("== the machine's limits ==");
     let before = figures.len();
     let sled_limit = repeat(sizes.runs, |i| {
@@ -207,6 +249,17 @@ fn measure(work: &Path, sizes: Sizes, figures: &mut Vec<Figure>) -> Result<()> {
         "sled, a county's writes per case (5 trees, 1 txn per 1024)",
         "cases/s",
         shaped,
+    ));
+    let one_tree = repeat(sizes.runs, |i| {
+        limits::sled_case_writes_one_tree(
+            &work.join(format!("one-tree-{i}")),
+            sizes.sled_events / 4,
+        )
+    })?;
+    figures.push(Figure::new(
+        "sled, the same writes in one tree (1 batch per 1024)",
+        "cases/s",
+        one_tree,
     ));
     let fsync = limits::fsync_latency(work, sizes.fsync_rounds)?;
     figures.push(Figure::new(
@@ -230,10 +283,7 @@ fn measure(work: &Path, sizes: Sizes, figures: &mut Vec<Figure>) -> Result<()> {
     ));
     drop(runtime);
     show(&figures[before..]);
-
-    flows::measure(work, sizes, sled_median, figures)?;
-    scale::measure(&work.join("putian"), sizes, figures)?;
-    Ok(())
+    Ok(sled_median)
 }
 
 /// `f` run `runs` times; its samples.

@@ -186,6 +186,10 @@ enum Command {
         /// temporary one.
         #[arg(long)]
         keep: Option<PathBuf>,
+        /// Measure only these parts, comma-separated (default: all of them), e.g.
+        /// `--only tree` to profile replication and catch-up alone.
+        #[arg(long, value_enum, value_delimiter = ',')]
+        only: Vec<crate::bench::Section>,
     },
     /// Working-day calendar (工作日历): check a date or a deadline.
     Calendar {
@@ -300,9 +304,18 @@ fn dispatch(command: Command) -> anyhow::Result<()> {
         Command::Catalog { command } => reference::catalog(command),
         Command::Calendar { file, command } => reference::calendar(file.as_deref(), command),
         Command::Demo { keep, falsify } => demo(keep.as_deref(), falsify.as_deref()),
-        Command::Bench { json, quick, keep } => {
-            crate::bench::run(&crate::bench::Options { json, quick, keep }).map(|_| ())
-        }
+        Command::Bench {
+            json,
+            quick,
+            keep,
+            only,
+        } => crate::bench::run(&crate::bench::Options {
+            json,
+            quick,
+            keep,
+            only,
+        })
+        .map(|_| ()),
     }
 }
 
