@@ -136,6 +136,33 @@ fn city_cases(city: &Client) -> Result<u64> {
         .context("no totals.cases in the city's stats")
 }
 
+/// Waits until the city holds the summary of `last_case`, the last case a batched load wrote
+/// (an outbox sends in commit order, so every earlier summary came before it), then checks
+/// that it holds `target` summaries; when it held the last. Polls one summary, not
+/// `/api/v1/stats`, which folds every summary the city holds and, asked every few
+/// milliseconds, took a core of the city while it was measured.
+fn city_reaches_last(city: &Client, last_case: Option<&str>, target: u64) -> Result<Instant> {
+    let Some(last) = last_case else {
+        return city_reaches(city, target);
+    };
+    let start = Instant::now();
+    let path = format!("/api/v1/summaries/{last}");
+    let held = loop {
+        if city.get(&path).is_ok() {
+            break Instant::now();
+        }
+        if start.elapsed() > PATIENCE {
+            bail!("the city did not receive {last} within {PATIENCE:?}");
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    };
+    let holds = city_cases(city)?;
+    if holds < target {
+        bail!("the city holds {last} but {holds} summaries, not {target}: some came out of order");
+    }
+    Ok(held)
+}
+
 /// Waits until the city holds `target` summaries; when it did.
 fn city_reaches(city: &Client, target: u64) -> Result<Instant> {
     let start = Instant::now();
@@ -193,7 +220,7 @@ fn replication(
         if fed.failed > 0 {
             bail!("{} cases of batches failed during replication", fed.failed);
         }
-        let done = city_reaches(city, base + n)?;
+        let done = city_reaches_last(city, fed.last_case.as_deref(), base + n)?;
         Ok(n as f64 / done.duration_since(start).as_secs_f64())
     })?;
     let figure = Figure::new(
@@ -317,7 +344,7 @@ fn catch_up(
         }
         let start = Instant::now();
         tree.start(county, Some(CLOCK))?;
-        let done = city_reaches(city, base + n)?;
+        let done = city_reaches_last(city, fed.last_case.as_deref(), base + n)?;
         Ok(n as f64 / done.duration_since(start).as_secs_f64())
     })?;
     figures.push(

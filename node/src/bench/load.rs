@@ -27,11 +27,14 @@ pub enum Until {
 }
 
 /// What a load did.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Done {
     pub accepted: u64,
     pub failed: u64,
     pub seconds: f64,
+    /// The largest case number written (batches only): the last case the node committed, so
+    /// the last whose summary its outbox sends up.
+    pub last_case: Option<String>,
 }
 
 impl Load {
@@ -107,6 +110,7 @@ impl Load {
             accepted: accepted.load(Ordering::Relaxed),
             failed: failed.load(Ordering::Relaxed),
             seconds: start.elapsed().as_secs_f64(),
+            last_case: None,
         })
     }
 
@@ -124,12 +128,13 @@ impl Load {
         let threads: Vec<_> = (0..senders.max(1))
             .map(|_| {
                 let (load, next, failed) = (self.clone(), next.clone(), failed.clone());
-                std::thread::spawn(move || -> Result<()> {
+                std::thread::spawn(move || -> Result<Option<String>> {
                     let client = (load.connect)()?;
+                    let mut last_case: Option<String> = None;
                     loop {
                         let first = next.fetch_add(per_batch, Ordering::Relaxed);
                         if first >= count {
-                            return Ok(());
+                            return Ok(last_case);
                         }
                         let last = (first + per_batch).min(count);
                         let cases: Vec<Value> = (first..last)
@@ -137,19 +142,28 @@ impl Load {
                             .collect::<Result<_>>()?;
                         let body = serde_json::to_vec(&json!({ "cases": cases }))?;
                         let key = format!("bench-{}-{run}-{first}", std::process::id());
-                        if client
-                            .post_keyed("/api/v1/cases:batch", &body, &key)
-                            .is_err()
-                        {
-                            failed.fetch_add(last - first, Ordering::Relaxed);
+                        match client.post_keyed("/api/v1/cases:batch", &body, &key) {
+                            Ok(answer) => {
+                                let numbers = answer["cases"].as_array().into_iter().flatten();
+                                let largest = numbers.filter_map(|c| c["case_no"].as_str()).max();
+                                if let Some(no) = largest {
+                                    if last_case.as_deref().is_none_or(|l| no > l) {
+                                        last_case = Some(no.to_string());
+                                    }
+                                }
+                            }
+                            Err(_) => {
+                                failed.fetch_add(last - first, Ordering::Relaxed);
+                            }
                         }
                     }
                 })
             })
             .collect();
+        let mut last_case: Option<String> = None;
         for t in threads {
             match t.join() {
-                Ok(r) => r?,
+                Ok(r) => last_case = last_case.max(r?),
                 Err(_) => anyhow::bail!("a batch thread panicked"),
             }
         }
@@ -158,6 +172,7 @@ impl Load {
             accepted: count - failed.min(count),
             failed,
             seconds: start.elapsed().as_secs_f64(),
+            last_case,
         })
     }
 
