@@ -44,6 +44,7 @@ use crate::{
 pub use numbering::{restore_under_way, Resumed, FLOOR_KEY, RESTORE_FLOOR, RESTORING_KEY};
 use staged::Staged;
 pub use step::{Input, Output};
+pub use supervise::{SweepFrom, SweepSlice, SWEEP_SLICE};
 
 /// Per peer, the last link sequence queued for it that is durable.
 pub type Durable = std::collections::BTreeMap<NodeCode, u64>;

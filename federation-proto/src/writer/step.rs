@@ -69,6 +69,14 @@ pub enum Input {
     Sweep {
         full: bool,
     },
+    /// One slice of a sweep ([`Input::Sweep`]) from `from`: at most `limit` cases or
+    /// summaries (the write thread uses [`super::SWEEP_SLICE`]); answers what it did and where
+    /// the next slice starts. The write thread runs a sweep this way between other work.
+    SweepSlice {
+        full: bool,
+        from: super::SweepFrom,
+        limit: usize,
+    },
     /// Load official calendar years into this node's own calendar, broadcast it down and
     /// re-evaluate every case; answers how many summaries changed.
     LoadCalendar {
@@ -103,6 +111,8 @@ pub enum Output {
     Seq(u64),
     /// Where a restored node's case numbering resumes.
     Resumed(Resumed),
+    /// What a slice of a sweep did.
+    Slice(super::SweepSlice),
 }
 
 impl Output {
@@ -137,6 +147,13 @@ impl Output {
         match self {
             Output::Seq(n) => Ok(n),
             other => Err(other.mismatch("a number")),
+        }
+    }
+
+    pub fn slice(self) -> Result<super::SweepSlice, EngineError> {
+        match self {
+            Output::Slice(slice) => Ok(slice),
+            other => Err(other.mismatch("a slice of a sweep")),
         }
     }
 
@@ -190,6 +207,9 @@ impl Writer {
             Input::Restored => self.restored().map(Output::Resumed),
             Input::LoadCalendar { text } => self.load_calendar(&text).map(Output::Seq),
             Input::Sweep { full } => self.sweep(full).map(Output::Seq),
+            Input::SweepSlice { full, from, limit } => self
+                .sweep_slice(full, from, limit.max(1))
+                .map(Output::Slice),
             Input::Notice {
                 actor,
                 case_no,

@@ -16,42 +16,137 @@ use crate::relay::event_bytes;
 /// The actor of an automatic 督办.
 const AUTO_SUPERVISOR: &str = "自动督办";
 
+/// Cases (then summaries) one slice of a sweep reads at most: the write thread runs a long
+/// sweep a slice at a time, between other work, so a node holding hundreds of thousands of
+/// cases is never stopped for seconds by one.
+pub const SWEEP_SLICE: usize = 2048;
+
+/// Where a sweep goes on: its cases after a case number, or its summaries after one (the
+/// automatic 督办s, once every case is evaluated).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SweepFrom {
+    Cases(Option<CaseNo>),
+    Summaries(Option<CaseNo>),
+}
+
+/// What one slice of a sweep did, and where the next one starts (`None`: the sweep is done).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SweepSlice {
+    pub evaluated: u64,
+    pub changed: u64,
+    pub next: Option<SweepFrom>,
+}
+
 impl Writer {
     /// Refreshes every summary whose clocks moved since it was written, then raises the
     /// automatic 督办s that are due. Returns how many summaries changed. `full` looks at
     /// concluded cases too: after a calendar change, their deadlines and their on-time
-    /// judgement may move as well.
+    /// judgement may move as well. In one step: the slices of [`Writer::sweep_slice`] back to
+    /// back.
     pub(super) fn sweep(&mut self, full: bool) -> Result<u64, EngineError> {
-        // Scanned through the group's overlay: the cases and summaries this group changed are
-        // judged as they now stand.
+        let (mut evaluated, mut changed) = (0, 0);
+        let mut from = SweepFrom::Cases(None);
+        loop {
+            let slice = self.sweep_slice(full, from, usize::MAX)?;
+            evaluated += slice.evaluated;
+            changed += slice.changed;
+            match slice.next {
+                Some(next) => from = next,
+                None => break,
+            }
+        }
+        if full {
+            self.log_full_sweep(evaluated, changed);
+        }
+        Ok(changed)
+    }
+
+    /// Says what a full sweep found (the calendar in force decides every deadline); for a
+    /// shell that ran one a slice at a time ([`Input::SweepSlice`]).
+    ///
+    /// [`Input::SweepSlice`]: super::Input::SweepSlice
+    pub fn log_full_sweep(&self, evaluated: u64, changed: u64) {
+        let calendar = self.reference.calendar();
+        info!(
+            node = %self.code,
+            evaluated,
+            changed,
+            official_until = calendar.last_official_year(),
+            "clocks re-evaluated against the calendar in force: {changed} of {evaluated} cases changed"
+        );
+    }
+
+    /// One slice of a sweep from `from`: up to `limit` cases re-evaluated (their stale
+    /// summaries refreshed), or up to `limit` summaries looked at for an automatic 督办.
+    ///
+    /// Read through the group's overlay: a case this group changed is judged as it now
+    /// stands. The cases the group added (not yet written) are judged with the last slice of
+    /// cases. A case written by an earlier group after its place in the order was passed is
+    /// not judged again — its summary was made when it was written, with the same calendar
+    /// and date; a calendar loaded meanwhile sweeps everything again in one step
+    /// ([`Writer::load_calendar`]).
+    pub(super) fn sweep_slice(
+        &mut self,
+        full: bool,
+        from: SweepFrom,
+        limit: usize,
+    ) -> Result<SweepSlice, EngineError> {
+        match from {
+            SweepFrom::Cases(after) => self.sweep_cases(full, after, limit),
+            SweepFrom::Summaries(after) => {
+                let next = self.auto_supervise(after, limit)?;
+                Ok(SweepSlice {
+                    evaluated: 0,
+                    changed: 0,
+                    next: next.map(|n| SweepFrom::Summaries(Some(n))),
+                })
+            }
+        }
+    }
+
+    fn sweep_cases(
+        &mut self,
+        full: bool,
+        after: Option<CaseNo>,
+        limit: usize,
+    ) -> Result<SweepSlice, EngineError> {
         let mut stale = Vec::new();
         let mut evaluated = 0u64;
-        for case in self.cases_overlaid() {
+        let mut read = 0usize;
+        let mut last = None;
+        let mut written = self.store.cases_from(after.as_ref());
+        let mut exhausted = true;
+        for case in written.by_ref() {
             let case = case?;
-            if !case.involved().contains(&self.code) {
-                continue;
+            let case = match self.staged.case(&case.case_no) {
+                Some(staged) => staged.clone(),
+                None => case,
+            };
+            read += 1;
+            last = Some(case.case_no);
+            if let Some(stale_case) = self.judge(full, case, &mut evaluated)? {
+                stale.push(stale_case);
             }
-            let held = self.summary(&case.case_no)?;
-            if held.is_some() && !full && !clocks_can_move(&case) {
-                continue;
+            if read >= limit {
+                exhausted = false;
+                break;
             }
-            evaluated += 1;
-            let fresh = self.summary_of(&case, self.meta.hlc);
-            if held.is_none_or(|h| !same_apart_from_time(&h, &fresh)) {
-                stale.push(case);
+        }
+        drop(written);
+        if exhausted {
+            let added: Vec<Case> = self
+                .staged
+                .cases()
+                .filter(|c| !matches!(self.store.case(&c.case_no), Ok(Some(_))))
+                .cloned()
+                .collect();
+            for case in added {
+                if let Some(stale_case) = self.judge(full, case, &mut evaluated)? {
+                    stale.push(stale_case);
+                }
             }
         }
         let changed = stale.len() as u64;
-        if full {
-            let calendar = self.reference.calendar();
-            info!(
-                node = %self.code,
-                evaluated,
-                changed,
-                official_until = calendar.last_official_year(),
-                "clocks re-evaluated against the calendar in force: {changed} of {evaluated} cases changed"
-            );
-        }
         for case in stale {
             let mut meta = self.meta;
             meta.hlc = Hlc::tick(meta.hlc, self.now_ms);
@@ -59,9 +154,40 @@ impl Writer {
             self.summarise(&case, meta.hlc, &mut change)?;
             self.commit(meta, change);
         }
-        // The summaries just refreshed (staged) are what decides the 督办s.
-        self.auto_supervise()?;
-        Ok(changed)
+        let next = if exhausted {
+            // The summaries just refreshed (staged) are what decides the 督办s.
+            SweepFrom::Summaries(None)
+        } else {
+            SweepFrom::Cases(last)
+        };
+        Ok(SweepSlice {
+            evaluated,
+            changed,
+            next: Some(next),
+        })
+    }
+
+    /// The case back when its summary here is stale, having counted it as evaluated; `None`
+    /// when this node is not involved, its clocks cannot move (and not `full`), or its summary
+    /// is current.
+    fn judge(
+        &self,
+        full: bool,
+        case: Case,
+        evaluated: &mut u64,
+    ) -> Result<Option<Case>, EngineError> {
+        if !case.involved().contains(&self.code) {
+            return Ok(None);
+        }
+        let held = self.summary(&case.case_no)?;
+        if held.is_some() && !full && !clocks_can_move(&case) {
+            return Ok(None);
+        }
+        *evaluated += 1;
+        let fresh = self.summary_of(&case, self.meta.hlc);
+        Ok(held
+            .is_none_or(|h| !same_apart_from_time(&h, &fresh))
+            .then_some(case))
     }
 
     /// Loads official calendar years into this node's own calendar ([`Reference::load_calendar`]),
@@ -125,24 +251,46 @@ impl Writer {
     }
 
     /// 督办 from this node for every case a direct child owns that is still red
-    /// `auto_supervise_days` working days after its promised deadline, once per case.
-    fn auto_supervise(&mut self) -> Result<(), EngineError> {
-        let calendar = self.reference.calendar();
-        let today = Date::from_unix_ms(self.now_ms);
+    /// `auto_supervise_days` working days after its promised deadline, once per case: up to
+    /// `limit` summaries after `after`; the last one looked at, when more may follow.
+    fn auto_supervise(
+        &mut self,
+        after: Option<CaseNo>,
+        limit: usize,
+    ) -> Result<Option<CaseNo>, EngineError> {
         let mut due = Vec::new();
-        for summary in self.summaries_overlaid() {
+        let mut read = 0usize;
+        let mut last = None;
+        let mut exhausted = true;
+        let mut written = self.store.summaries_from(after.as_ref());
+        for summary in written.by_ref() {
             let summary = summary?;
-            if !crate::route::direct_child_of(self.code, summary.owner)
-                || summary.notices.iter().any(|n| n.from == self.code)
-            {
-                continue;
-            }
-            let Some(deadline) = summary.deadline.filter(|_| red_and_open(&summary)) else {
-                continue;
+            let summary = match self.staged.summary(&summary.case_no) {
+                Some(staged) => staged.clone(),
+                None => summary,
             };
-            let limit = calendar.add_workdays(deadline, self.policy.auto_supervise_days);
-            if today > limit && !self.noticed_here(&summary.case_no)? {
+            read += 1;
+            last = Some(summary.case_no);
+            if self.supervision_due(&summary)? {
                 due.push(summary);
+            }
+            if read >= limit {
+                exhausted = false;
+                break;
+            }
+        }
+        drop(written);
+        if exhausted {
+            let added: Vec<CaseSummary> = self
+                .staged
+                .summaries()
+                .filter(|s| !matches!(self.store.summary(&s.case_no), Ok(Some(_))))
+                .cloned()
+                .collect();
+            for summary in added {
+                if self.supervision_due(&summary)? {
+                    due.push(summary);
+                }
             }
         }
         for summary in due {
@@ -158,7 +306,25 @@ impl Writer {
             };
             self.notice(actor, summary.case_no, note)?;
         }
-        Ok(())
+        Ok(if exhausted { None } else { last })
+    }
+
+    /// Whether the case of `summary`, owned by a direct child, is due an automatic 督办 from
+    /// here: red and open, past its promised deadline by the policy's working days, and not
+    /// noticed from here before.
+    fn supervision_due(&self, summary: &CaseSummary) -> Result<bool, EngineError> {
+        if !crate::route::direct_child_of(self.code, summary.owner)
+            || summary.notices.iter().any(|n| n.from == self.code)
+        {
+            return Ok(false);
+        }
+        let Some(deadline) = summary.deadline.filter(|_| red_and_open(summary)) else {
+            return Ok(false);
+        };
+        let calendar = self.reference.calendar();
+        let today = Date::from_unix_ms(self.now_ms);
+        let limit = calendar.add_workdays(deadline, self.policy.auto_supervise_days);
+        Ok(today > limit && !self.noticed_here(&summary.case_no)?)
     }
 
     /// Whether this node already authored a 督办 on the case (its summary may not show it yet).

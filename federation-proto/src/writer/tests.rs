@@ -394,6 +394,70 @@ fn a_sweep_reads_the_group_through_its_overlay_and_writes_nothing() {
     );
 }
 
+/// A sweep run a slice at a time, with a write between two slices, judges every case a whole
+/// sweep judges — the written ones in case-number order, then those the group added — and
+/// the one written in between too; each slice reads at most its limit.
+#[test]
+fn a_sweep_in_slices_judges_what_a_whole_sweep_judges() {
+    let later = NOW + 20 * 86_400_000;
+    let prepared = || {
+        let store = Arc::new(MemStore::new());
+        let mut writer = writer_over(&store);
+        for _ in 0..5 {
+            submit_step(&mut writer);
+        }
+        writer.commit_group().unwrap();
+        // One more in the group, not yet written.
+        submit_step(&mut writer);
+        (store, writer)
+    };
+    let (_, mut whole) = prepared();
+    let whole_changed = whole
+        .step(later, Input::Sweep { full: false })
+        .and_then(Output::seq)
+        .unwrap();
+    assert_eq!(whole_changed, 6);
+
+    let (_, mut sliced) = prepared();
+    let (mut changed, mut from, mut slices) = (0, SweepFrom::Cases(None), Vec::new());
+    let mut between = None;
+    loop {
+        let input = Input::SweepSlice {
+            full: false,
+            from: from.clone(),
+            limit: 2,
+        };
+        let slice = sliced.step(later, input).and_then(Output::slice).unwrap();
+        changed += slice.changed;
+        slices.push(slice.clone());
+        if slices.len() == 1 {
+            // Other work between two slices.
+            between = Some(submit_step(&mut sliced).case_no);
+        }
+        match slice.next {
+            Some(next) => from = next,
+            None => break,
+        }
+    }
+    // 2 + 2 + 1 written cases, the last slice of cases with the group's two; then summaries.
+    assert_eq!(
+        slices.iter().map(|s| s.evaluated).collect::<Vec<_>>()[..3],
+        [2, 2, 3]
+    );
+    assert!(matches!(slices[2].next, Some(SweepFrom::Summaries(None))));
+    // The case written between two slices was summarised at its write, after the clock had
+    // reached the sweep's day: judged, and current.
+    assert_eq!(changed, whole_changed, "{slices:?}");
+    let commit = sliced.take_commit().expect("one change set");
+    assert_eq!(commit.summaries.len(), 7);
+    // Every case of before the sweep is red as of its day; the one written in between was
+    // accepted on that day (the writer's clock does not go back), its deadline ahead.
+    for summary in &commit.summaries {
+        let red = summary.warning == crate::Warning::Red;
+        assert_eq!(red, Some(summary.case_no) != between, "{summary:?}");
+    }
+}
+
 /// A restore is marked under way, durably, before anything of the copy arrives, and the mark
 /// goes in the change set that completes it: a store left by an interrupted restore says so.
 #[test]
