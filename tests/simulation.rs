@@ -59,7 +59,7 @@ fn run(seed: u64, steps: u64, fault: Fault) -> (Vec<String>, Tally) {
     for _ in 0..steps {
         world.step();
     }
-    let settled = world.heal();
+    let settled = world.heal() && world.sweep_everywhere();
     let mut findings = std::mem::take(&mut world.findings);
     if !settled {
         findings.push("the links did not settle after the heal".into());

@@ -45,6 +45,7 @@ pub use numbering::{restore_under_way, Resumed, FLOOR_KEY, RESTORE_FLOOR, RESTOR
 use staged::Staged;
 pub use step::{Input, Output};
 pub use supervise::{SweepFrom, SweepSlice, SWEEP_SLICE};
+use sweep_index::SweepIndex;
 
 /// Per peer, the last link sequence queued for it that is durable.
 pub type Durable = std::collections::BTreeMap<NodeCode, u64>;
@@ -143,6 +144,8 @@ pub struct Writer {
     /// The last day whose numbering starts at [`RESTORE_FLOOR`], set by a restore
     /// (`writer/numbering.rs`); kept as a node setting beside the counters.
     floor_through: Option<Date>,
+    /// What a sweep that is not full reads (`writer/sweep_index.rs`).
+    sweep_index: SweepIndex,
 }
 
 /// One request's change, owned, before it joins the group ([`Staged`]).
@@ -191,6 +194,7 @@ impl Writer {
             revoked,
             revoked_news: false,
             floor_through,
+            sweep_index: SweepIndex::default(),
         })
     }
 
@@ -264,6 +268,12 @@ impl Writer {
     /// Takes one change into the group and adopts its counters; the change is written with
     /// the group, before its flush.
     fn commit(&mut self, meta: NodeMeta, change: Change) {
+        if let Some((_, Some(case))) = &change.event {
+            self.sweep_index.note_case(self.code, case);
+        }
+        if let Some(summary) = &change.summary {
+            self.sweep_index.note_summary(self.code, summary);
+        }
         self.router.committed(&change.queue, change.received);
         self.queued |= !change.queue.is_empty();
         self.staged.add(change);
@@ -617,5 +627,6 @@ mod peers;
 mod staged;
 mod step;
 mod supervise;
+mod sweep_index;
 #[cfg(test)]
 mod tests;

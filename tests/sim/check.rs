@@ -202,7 +202,8 @@ pub fn verify(world: &World) -> Vec<String> {
             ),
             Hlc::default(),
         );
-        let dates = |s: &CaseSummary| (s.deadline, s.legal_deadline);
+        // Deadlines, and — every node having swept last — the warning of the owner's day.
+        let dates = |s: &CaseSummary| (s.deadline, s.legal_deadline, s.warning);
         for (whose, held) in [
             ("the owner", owner.store.summary(no)),
             ("the root", world.nodes[root].store.summary(no)),

@@ -1101,6 +1101,18 @@ impl World {
         settled
     }
 
+    /// Every clock moves a month on — every open case turns red — and every running node
+    /// sweeps (not full: the periodic sweep, `writer/sweep_index.rs`'s index when built), then
+    /// traffic runs until nothing moves: each owner's summaries are then those of its clock's
+    /// day, which check 8 holds them to. A sweep that missed a case leaves it green.
+    pub fn sweep_everywhere(&mut self) -> bool {
+        for i in 0..self.nodes.len() {
+            self.jump(i, 30 * 86_400_000);
+            self.sweep(i);
+        }
+        self.settle()
+    }
+
     /// Runs traffic until nothing moves (a connection the protocol dropped comes back, as a
     /// redial would); `false` if it does not stop within a bound.
     fn settle(&mut self) -> bool {

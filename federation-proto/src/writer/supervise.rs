@@ -6,6 +6,8 @@
 //! yellow, then red. So the node re-evaluates the cases it holds from time to time (a sweep),
 //! and a summary that changed is kept and — for a case it owns — sent up like any other.
 
+use std::ops::Bound::{Excluded, Unbounded};
+
 use crate::{Actor, CaseNo, CaseSummary, Date, EventBody, Hlc, Warning};
 use tracing::{info, info_span};
 
@@ -15,6 +17,10 @@ use crate::relay::event_bytes;
 
 /// The actor of an automatic 督办.
 const AUTO_SUPERVISOR: &str = "自动督办";
+
+/// What a slice of cases came to: the stale cases, how many were evaluated, the last one read
+/// and whether none is left.
+type Judged = (Vec<Case>, u64, Option<CaseNo>, bool);
 
 /// Cases (then summaries) one slice of a sweep reads at most: the write thread runs a long
 /// sweep a slice at a time, between other work, so a node holding hundreds of thousands of
@@ -110,42 +116,18 @@ impl Writer {
         after: Option<CaseNo>,
         limit: usize,
     ) -> Result<SweepSlice, EngineError> {
-        let mut stale = Vec::new();
-        let mut evaluated = 0u64;
-        let mut read = 0usize;
-        let mut last = None;
-        let mut written = self.store.cases_from(after.as_ref());
-        let mut exhausted = true;
-        for case in written.by_ref() {
-            let case = case?;
-            let case = match self.staged.case(&case.case_no) {
-                Some(staged) => staged.clone(),
-                None => case,
-            };
-            read += 1;
-            last = Some(case.case_no);
-            if let Some(stale_case) = self.judge(full, case, &mut evaluated)? {
-                stale.push(stale_case);
-            }
-            if read >= limit {
-                exhausted = false;
-                break;
-            }
+        // A sweep that is not full reads the index once one is built; a sweep reading
+        // everything from the start builds one (`writer/sweep_index.rs`).
+        let indexed =
+            !full && self.sweep_index.live.is_some() && self.sweep_index.building.is_none();
+        if after.is_none() && !indexed {
+            self.sweep_index.building = Some(Default::default());
         }
-        drop(written);
-        if exhausted {
-            let added: Vec<Case> = self
-                .staged
-                .cases()
-                .filter(|c| !matches!(self.store.case(&c.case_no), Ok(Some(_))))
-                .cloned()
-                .collect();
-            for case in added {
-                if let Some(stale_case) = self.judge(full, case, &mut evaluated)? {
-                    stale.push(stale_case);
-                }
-            }
-        }
+        let (stale, evaluated, last, exhausted) = if indexed {
+            self.judge_indexed(after, limit)?
+        } else {
+            self.judge_all(full, after, limit)?
+        };
         let changed = stale.len() as u64;
         for case in stale {
             let mut meta = self.meta;
@@ -165,6 +147,75 @@ impl Writer {
             changed,
             next: Some(next),
         })
+    }
+
+    /// Up to `limit` of the indexed cases after `after`, judged: the stale ones, how many
+    /// were evaluated, the last one read and whether none is left.
+    fn judge_indexed(&self, after: Option<CaseNo>, limit: usize) -> Result<Judged, EngineError> {
+        let Some(index) = &self.sweep_index.live else {
+            return Ok((Vec::new(), 0, None, true));
+        };
+        let numbers: Vec<CaseNo> = match after {
+            Some(a) => index
+                .cases
+                .range((Excluded(a), Unbounded))
+                .take(limit)
+                .copied()
+                .collect(),
+            None => index.cases.iter().take(limit).copied().collect(),
+        };
+        let (mut stale, mut evaluated) = (Vec::new(), 0);
+        for no in &numbers {
+            if let Some(case) = self.case(no)? {
+                stale.extend(self.judge(false, case, &mut evaluated)?);
+            }
+        }
+        Ok((
+            stale,
+            evaluated,
+            numbers.last().copied(),
+            numbers.len() < limit,
+        ))
+    }
+
+    /// Up to `limit` of every case held after `after` (through the group's overlay; those the
+    /// group added with the last slice), judged and noted in the index being built.
+    fn judge_all(
+        &mut self,
+        full: bool,
+        after: Option<CaseNo>,
+        limit: usize,
+    ) -> Result<Judged, EngineError> {
+        let mut seen = Vec::new();
+        let mut exhausted = true;
+        for case in self.store.cases_from(after.as_ref()) {
+            let case = case?;
+            let case = match self.staged.case(&case.case_no) {
+                Some(staged) => staged.clone(),
+                None => case,
+            };
+            seen.push(case);
+            if seen.len() >= limit {
+                exhausted = false;
+                break;
+            }
+        }
+        let last = seen.last().map(|c| c.case_no);
+        if exhausted {
+            seen.extend(
+                self.staged
+                    .cases()
+                    .filter(|c| !matches!(self.store.case(&c.case_no), Ok(Some(_))))
+                    .cloned()
+                    .collect::<Vec<_>>(),
+            );
+        }
+        let (mut stale, mut evaluated) = (Vec::new(), 0);
+        for case in seen {
+            self.sweep_index.note_building_case(self.code, &case);
+            stale.extend(self.judge(full, case, &mut evaluated)?);
+        }
+        Ok((stale, evaluated, last, exhausted))
     }
 
     /// The case back when its summary here is stale, having counted it as evaluated; `None`
@@ -258,39 +309,32 @@ impl Writer {
         after: Option<CaseNo>,
         limit: usize,
     ) -> Result<Option<CaseNo>, EngineError> {
+        let building = self.sweep_index.building.is_some();
+        let (candidates, last, exhausted) = match &self.sweep_index.live {
+            Some(index) if !building => {
+                let numbers: Vec<CaseNo> = match after {
+                    Some(a) => index
+                        .red_children
+                        .range((Excluded(a), Unbounded))
+                        .take(limit)
+                        .copied()
+                        .collect(),
+                    None => index.red_children.iter().take(limit).copied().collect(),
+                };
+                let mut summaries = Vec::with_capacity(numbers.len());
+                for no in &numbers {
+                    summaries.extend(self.summary(no)?);
+                }
+                let exhausted = numbers.len() < limit;
+                (summaries, numbers.last().copied(), exhausted)
+            }
+            _ => self.every_summary(after, limit)?,
+        };
         let mut due = Vec::new();
-        let mut read = 0usize;
-        let mut last = None;
-        let mut exhausted = true;
-        let mut written = self.store.summaries_from(after.as_ref());
-        for summary in written.by_ref() {
-            let summary = summary?;
-            let summary = match self.staged.summary(&summary.case_no) {
-                Some(staged) => staged.clone(),
-                None => summary,
-            };
-            read += 1;
-            last = Some(summary.case_no);
+        for summary in candidates {
+            self.sweep_index.note_building_summary(self.code, &summary);
             if self.supervision_due(&summary)? {
                 due.push(summary);
-            }
-            if read >= limit {
-                exhausted = false;
-                break;
-            }
-        }
-        drop(written);
-        if exhausted {
-            let added: Vec<CaseSummary> = self
-                .staged
-                .summaries()
-                .filter(|s| !matches!(self.store.summary(&s.case_no), Ok(Some(_))))
-                .cloned()
-                .collect();
-            for summary in added {
-                if self.supervision_due(&summary)? {
-                    due.push(summary);
-                }
             }
         }
         for summary in due {
@@ -306,7 +350,46 @@ impl Writer {
             };
             self.notice(actor, summary.case_no, note)?;
         }
-        Ok(if exhausted { None } else { last })
+        if exhausted {
+            // The sweep read everything: what it built is the index from now on.
+            self.sweep_index.built();
+            return Ok(None);
+        }
+        Ok(last)
+    }
+
+    /// Up to `limit` of every summary held after `after`, through the group's overlay (those
+    /// the group added with the last slice); the last one read and whether none is left.
+    fn every_summary(
+        &self,
+        after: Option<CaseNo>,
+        limit: usize,
+    ) -> Result<(Vec<CaseSummary>, Option<CaseNo>, bool), EngineError> {
+        let mut seen = Vec::new();
+        let mut exhausted = true;
+        for summary in self.store.summaries_from(after.as_ref()) {
+            let summary = summary?;
+            let summary = match self.staged.summary(&summary.case_no) {
+                Some(staged) => staged.clone(),
+                None => summary,
+            };
+            seen.push(summary);
+            if seen.len() >= limit {
+                exhausted = false;
+                break;
+            }
+        }
+        let last = seen.last().map(|s| s.case_no);
+        if exhausted {
+            seen.extend(
+                self.staged
+                    .summaries()
+                    .filter(|s| !matches!(self.store.summary(&s.case_no), Ok(Some(_))))
+                    .cloned()
+                    .collect::<Vec<_>>(),
+            );
+        }
+        Ok((seen, last, exhausted))
     }
 
     /// Whether the case of `summary`, owned by a direct child, is due an automatic 督办 from
@@ -337,12 +420,12 @@ impl Writer {
 }
 
 /// Whether a case's clocks can still change with the date: it runs, or a rectification is open.
-fn clocks_can_move(case: &Case) -> bool {
+pub(super) fn clocks_can_move(case: &Case) -> bool {
     case.state.is_open()
         || (case.rating.as_ref().is_some_and(|r| r.is_bad()) && case.rectified_on.is_none())
 }
 
-fn red_and_open(summary: &CaseSummary) -> bool {
+pub(super) fn red_and_open(summary: &CaseSummary) -> bool {
     summary.warning == Warning::Red && summary.state.is_open()
 }
 

@@ -458,6 +458,55 @@ fn a_sweep_in_slices_judges_what_a_whole_sweep_judges() {
     }
 }
 
+/// After a sweep that reads everything, a sweep that is not full reads only the cases whose
+/// clocks can move: a withdrawn case leaves the index, a new one joins it, and what the index
+/// sweep finds stale is what a sweep reading everything finds.
+#[test]
+fn a_sweep_after_the_first_reads_only_the_cases_whose_clocks_move() {
+    let store = Arc::new(MemStore::new());
+    let mut writer = writer_over(&store);
+    let cases: Vec<CaseNo> = (0..4).map(|_| submit_step(&mut writer).case_no).collect();
+    writer.commit_group().unwrap();
+    assert!(writer.sweep_index.live.is_none(), "no index before a sweep");
+    writer
+        .step(NOW, Input::Sweep { full: true })
+        .and_then(Output::seq)
+        .unwrap();
+    let indexed = |w: &Writer| w.sweep_index.live.as_ref().unwrap().cases.clone();
+    assert_eq!(indexed(&writer), cases.iter().copied().collect());
+    // Withdrawn: its clocks stop, it leaves the index at once (staged, not yet written).
+    let withdraw = Input::Write {
+        actor: actor(),
+        write: Write::Act {
+            case_no: cases[1],
+            body: EventBody::Withdraw,
+        },
+        once: None,
+    };
+    writer.step(NOW, withdraw).unwrap();
+    let fresh = submit_step(&mut writer).case_no;
+    let mut expected: std::collections::BTreeSet<CaseNo> = cases.iter().copied().collect();
+    expected.remove(&cases[1]);
+    expected.insert(fresh);
+    assert_eq!(indexed(&writer), expected);
+    writer.commit_group().unwrap();
+    // Twenty days on: the four open cases are stale, and only they are read.
+    let later = NOW + 20 * 86_400_000;
+    let input = Input::SweepSlice {
+        full: false,
+        from: SweepFrom::Cases(None),
+        limit: 100,
+    };
+    let slice = writer.step(later, input).and_then(Output::slice).unwrap();
+    assert_eq!((slice.evaluated, slice.changed), (4, 4));
+    // A sweep reading everything finds nothing more.
+    let all = writer
+        .step(later, Input::Sweep { full: true })
+        .and_then(Output::seq)
+        .unwrap();
+    assert_eq!(all, 0, "the index missed no stale case");
+}
+
 /// A restore is marked under way, durably, before anything of the copy arrives, and the mark
 /// goes in the change set that completes it: a store left by an interrupted restore says so.
 #[test]
