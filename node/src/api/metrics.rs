@@ -6,7 +6,8 @@
 //! kept by every commit ([`crate::store::Counts`]), not from reading cases. The region's
 //! figures (overdue, 按期办结率, …) depend on the date, so they are computed from the
 //! summaries, but only when a commit happened or the day changed since the last scrape
-//! ([`RegionCache`]): an idle node answers a scrape without reading anything.
+//! ([`RegionCache`]): an idle node answers a scrape without reading anything. `GET
+//! /api/v1/stats` and `/api/v1/status` share the cache.
 
 use std::sync::{Arc, Mutex};
 
@@ -22,9 +23,14 @@ use crate::stats::Report;
 /// The last region report, with the store generation (flushes so far) and the day it was made
 /// for. The generation is read before the summaries, so a commit during the computation only
 /// causes one more computation at the next scrape, never a stale answer.
+///
+/// One computation at a time: requests that find the report stale wait for the one under way
+/// and take its report if it is of their generation, so that a burst of requests on a large
+/// node folds its summaries once, not once per request in parallel.
 #[derive(Default)]
 pub struct RegionCache {
     last: Mutex<Option<(u64, Date, Arc<Report>)>>,
+    computing: Mutex<()>,
 }
 
 impl RegionCache {
@@ -35,14 +41,24 @@ impl RegionCache {
         today: Date,
         compute: impl FnOnce() -> Result<Report, ApiError>,
     ) -> Result<Arc<Report>, ApiError> {
-        if let Some((g, d, report)) = &*self.lock() {
-            if *g == generation && *d == today {
-                return Ok(report.clone());
-            }
+        if let Some(report) = self.current(generation, today) {
+            return Ok(report);
+        }
+        let _computing = self.computing.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(report) = self.current(generation, today) {
+            return Ok(report);
         }
         let report = Arc::new(compute()?);
         *self.lock() = Some((generation, today, report.clone()));
         Ok(report)
+    }
+
+    /// The cached report, if it is of `generation` and `today`.
+    fn current(&self, generation: u64, today: Date) -> Option<Arc<Report>> {
+        match &*self.lock() {
+            Some((g, d, report)) if *g == generation && *d == today => Some(report.clone()),
+            _ => None,
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Option<(u64, Date, Arc<Report>)>> {
@@ -148,5 +164,42 @@ fn link_metrics(node: &NodeContext, out: &mut String) {
                 node.code, s.peer
             ));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+
+    /// The report is computed again only for a new generation or day, and requests that come
+    /// together for a new generation share one computation.
+    #[test]
+    fn the_region_report_is_folded_once_per_generation() {
+        let cache = Arc::new(RegionCache::default());
+        let folds = Arc::new(AtomicUsize::new(0));
+        let day: Date = "2025-09-30".parse().unwrap();
+        let get = |cache: &RegionCache, generation, today| {
+            cache
+                .get(generation, today, || {
+                    folds.fetch_add(1, Ordering::SeqCst);
+                    // Long enough for the other requests to arrive while it runs.
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                    Ok(Report::default())
+                })
+                .unwrap()
+        };
+        get(&cache, 1, day);
+        get(&cache, 1, day);
+        assert_eq!(folds.load(Ordering::SeqCst), 1, "same generation, same day");
+        get(&cache, 1, day.add_days(1));
+        assert_eq!(folds.load(Ordering::SeqCst), 2, "a new day");
+        std::thread::scope(|s| {
+            for _ in 0..8 {
+                s.spawn(|| get(&cache, 2, day.add_days(1)));
+            }
+        });
+        assert_eq!(folds.load(Ordering::SeqCst), 3, "eight requests, one fold");
     }
 }

@@ -6,11 +6,12 @@
 //! last pull.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::extract::State;
 use axum::Json;
-use federation_proto::{CaseSummary, NodeCode};
+use federation_proto::NodeCode;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -85,9 +86,14 @@ pub async fn stats(State(node): State<AppState>, _caller: Caller) -> Result<Json
     })))
 }
 
-fn report(node: &NodeContext) -> Result<Report, ApiError> {
-    let summaries: Vec<CaseSummary> = node.store.summaries().collect::<Result<_, _>>()?;
-    Ok(Report::of(node.code, &summaries))
+/// The region's figures: folded from the summaries one at a time, and only when something
+/// was committed or the day changed since the last fold ([`super::metrics::RegionCache`]),
+/// one fold at a time.
+fn report(node: &NodeContext) -> Result<Arc<Report>, ApiError> {
+    let generation = node.store.flush_count();
+    node.region_cache.get(generation, node.today(), || {
+        Ok(Report::fold(node.code, node.store.summaries())?)
+    })
 }
 
 fn known(node: &NodeContext) -> BTreeMap<NodeCode, Seen> {
@@ -182,10 +188,7 @@ pub fn calendar_view(node: &NodeContext) -> Value {
 /// The region's figures and each descendant's data age, for Prometheus. The report is
 /// recomputed only after a commit or on a new day ([`super::metrics::RegionCache`]).
 pub fn metrics(node: &NodeContext, out: &mut String) -> Result<(), ApiError> {
-    let generation = node.store.flush_count();
-    let report = node
-        .region_cache
-        .get(generation, node.today(), || report(node))?;
+    let report = report(node)?;
     let t = &report.totals;
     let code = node.code;
     let calendar = node.reference.calendar();
