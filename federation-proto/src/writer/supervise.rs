@@ -14,6 +14,7 @@ use tracing::{info, info_span};
 use super::{Change, EngineError, Writer};
 use crate::case::{Case, Refusal};
 use crate::relay::event_bytes;
+use crate::store::StoreError;
 
 /// The actor of an automatic 督办.
 const AUTO_SUPERVISOR: &str = "自动督办";
@@ -186,30 +187,19 @@ impl Writer {
         after: Option<CaseNo>,
         limit: usize,
     ) -> Result<Judged, EngineError> {
-        let mut seen = Vec::new();
-        let mut exhausted = true;
-        for case in self.store.cases_from(after.as_ref()) {
-            let case = case?;
-            let case = match self.staged.case(&case.case_no) {
-                Some(staged) => staged.clone(),
-                None => case,
-            };
-            seen.push(case);
-            if seen.len() >= limit {
-                exhausted = false;
-                break;
-            }
-        }
-        let last = seen.last().map(|c| c.case_no);
-        if exhausted {
-            seen.extend(
+        let (seen, last, exhausted) = slice_overlaid(
+            self.store.cases_from(after.as_ref()),
+            |c: &Case| self.staged.case(&c.case_no).cloned(),
+            || {
                 self.staged
                     .cases()
                     .filter(|c| !matches!(self.store.case(&c.case_no), Ok(Some(_))))
                     .cloned()
-                    .collect::<Vec<_>>(),
-            );
-        }
+                    .collect()
+            },
+            |c| c.case_no,
+            limit,
+        )?;
         let (mut stale, mut evaluated) = (Vec::new(), 0);
         for case in seen {
             self.sweep_index.note_building_case(self.code, &case);
@@ -365,31 +355,19 @@ impl Writer {
         after: Option<CaseNo>,
         limit: usize,
     ) -> Result<(Vec<CaseSummary>, Option<CaseNo>, bool), EngineError> {
-        let mut seen = Vec::new();
-        let mut exhausted = true;
-        for summary in self.store.summaries_from(after.as_ref()) {
-            let summary = summary?;
-            let summary = match self.staged.summary(&summary.case_no) {
-                Some(staged) => staged.clone(),
-                None => summary,
-            };
-            seen.push(summary);
-            if seen.len() >= limit {
-                exhausted = false;
-                break;
-            }
-        }
-        let last = seen.last().map(|s| s.case_no);
-        if exhausted {
-            seen.extend(
+        Ok(slice_overlaid(
+            self.store.summaries_from(after.as_ref()),
+            |s: &CaseSummary| self.staged.summary(&s.case_no).cloned(),
+            || {
                 self.staged
                     .summaries()
                     .filter(|s| !matches!(self.store.summary(&s.case_no), Ok(Some(_))))
                     .cloned()
-                    .collect::<Vec<_>>(),
-            );
-        }
-        Ok((seen, last, exhausted))
+                    .collect()
+            },
+            |s| s.case_no,
+            limit,
+        )?)
     }
 
     /// Whether the case of `summary`, owned by a direct child, is due an automatic 督办 from
@@ -420,6 +398,34 @@ impl Writer {
 }
 
 /// Whether a case's clocks can still change with the date: it runs, or a rectification is open.
+/// Up to `limit` records from `written` (the store's, in case-number order from a cursor),
+/// each replaced by its `staged` version if the group changed it, and — once none is left
+/// there — those the group `added`: the records, the last one read from the store, and
+/// whether none is left. One slice of a sweep, through the group's overlay.
+fn slice_overlaid<'a, T>(
+    written: Box<dyn Iterator<Item = Result<T, StoreError>> + 'a>,
+    staged: impl Fn(&T) -> Option<T>,
+    added: impl FnOnce() -> Vec<T>,
+    no: impl Fn(&T) -> CaseNo,
+    limit: usize,
+) -> Result<(Vec<T>, Option<CaseNo>, bool), StoreError> {
+    let mut seen = Vec::new();
+    let mut exhausted = true;
+    for record in written {
+        let record = record?;
+        seen.push(staged(&record).unwrap_or(record));
+        if seen.len() >= limit {
+            exhausted = false;
+            break;
+        }
+    }
+    let last = seen.last().map(&no);
+    if exhausted {
+        seen.extend(added());
+    }
+    Ok((seen, last, exhausted))
+}
+
 pub(super) fn clocks_can_move(case: &Case) -> bool {
     case.state.is_open()
         || (case.rating.as_ref().is_some_and(|r| r.is_bad()) && case.rectified_on.is_none())
