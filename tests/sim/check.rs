@@ -24,6 +24,8 @@
 //!    adopted), and each case's deadlines are the same everywhere and right by it: the
 //!    owner's summary, the root's summary and a fresh evaluation of the owner's fold against
 //!    the calendar all give the same promised and legal deadlines.
+//! 9. every case a direct child owns that is red and open past its promised deadline by the
+//!    policy's working days has its automatic 督办 from the child's parent.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -218,6 +220,36 @@ pub fn verify(world: &World) -> Vec<String> {
                 // A missing summary is finding 4's.
                 Ok(None) => {}
                 Err(e) => findings.push(format!("reading {whose}'s summary of {no}: {e}")),
+            }
+        }
+    }
+
+    // 9. Every case a direct child owns that this node holds red and open past its promised
+    // deadline by the policy's working days has this node's 督办 (the runs end with every
+    // clock a month on and two periodic sweeps: `World::sweep_everywhere`).
+    let policy = WarningPolicy::default();
+    for node in &world.nodes {
+        let today = node.clock.today();
+        let calendar = node.reference.calendar();
+        let noticed: BTreeSet<CaseNo> = node
+            .store
+            .events_by_origin(node.code)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|e| matches!(e.body, federation_proto::EventBody::Supervise { .. }))
+            .map(|e| e.case_no)
+            .collect();
+        for s in node.store.summaries().filter_map(Result::ok) {
+            let due = federation_proto::route::direct_child_of(node.code, s.owner)
+                && s.warning == federation_proto::Warning::Red
+                && s.state.is_open()
+                && s.deadline
+                    .is_some_and(|d| today > calendar.add_workdays(d, policy.auto_supervise_days));
+            if due && !noticed.contains(&s.case_no) {
+                findings.push(format!(
+                    "{}: {} of {} is red past its deadline {:?} and has no automatic 督办",
+                    node.code, s.case_no, s.owner, s.deadline
+                ));
             }
         }
     }

@@ -1102,12 +1102,20 @@ impl World {
     }
 
     /// Every clock moves a month on — every open case turns red — and every running node
-    /// sweeps (not full: the periodic sweep, `writer/sweep_index.rs`'s index when built), then
-    /// traffic runs until nothing moves: each owner's summaries are then those of its clock's
-    /// day, which check 8 holds them to. A sweep that missed a case leaves it green.
+    /// sweeps (not full: the periodic sweep, `writer/sweep_index.rs`'s index when built),
+    /// traffic runs until nothing moves, and every node sweeps again (the parents now hold
+    /// their children's red summaries: their automatic 督办s are due) and traffic settles:
+    /// each owner's summaries are then those of its clock's day (check 8) and every due 督办
+    /// is raised (check 9). A sweep that missed a case leaves it green, or unsupervised.
     pub fn sweep_everywhere(&mut self) -> bool {
         for i in 0..self.nodes.len() {
             self.jump(i, 30 * 86_400_000);
+            self.sweep(i);
+        }
+        if !self.settle() {
+            return false;
+        }
+        for i in 0..self.nodes.len() {
             self.sweep(i);
         }
         self.settle()
