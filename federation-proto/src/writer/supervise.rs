@@ -6,12 +6,10 @@
 //! yellow, then red. So the node re-evaluates the cases it holds from time to time (a sweep),
 //! and a summary that changed is kept and — for a case it owns — sent up like any other.
 
-use std::ops::Bound::{Excluded, Unbounded};
-
 use crate::{Actor, CaseNo, CaseSummary, Date, EventBody, Hlc, Warning};
 use tracing::{info, info_span};
 
-use super::{Change, EngineError, Writer};
+use super::{sweep_index, Change, EngineError, Writer};
 use crate::case::{Case, Refusal};
 use crate::relay::event_bytes;
 use crate::store::StoreError;
@@ -156,15 +154,7 @@ impl Writer {
         let Some(index) = &self.sweep_index.live else {
             return Ok((Vec::new(), 0, None, true));
         };
-        let numbers: Vec<CaseNo> = match after {
-            Some(a) => index
-                .cases
-                .range((Excluded(a), Unbounded))
-                .take(limit)
-                .copied()
-                .collect(),
-            None => index.cases.iter().take(limit).copied().collect(),
-        };
+        let numbers = sweep_index::after(&index.cases, after, limit);
         let (mut stale, mut evaluated) = (Vec::new(), 0);
         for no in &numbers {
             if let Some(case) = self.case(no)? {
@@ -302,15 +292,7 @@ impl Writer {
         let building = self.sweep_index.building.is_some();
         let (candidates, last, exhausted) = match &self.sweep_index.live {
             Some(index) if !building => {
-                let numbers: Vec<CaseNo> = match after {
-                    Some(a) => index
-                        .red_children
-                        .range((Excluded(a), Unbounded))
-                        .take(limit)
-                        .copied()
-                        .collect(),
-                    None => index.red_children.iter().take(limit).copied().collect(),
-                };
+                let numbers = sweep_index::after(&index.red_children, after, limit);
                 let mut summaries = Vec::with_capacity(numbers.len());
                 for no in &numbers {
                     summaries.extend(self.summary(no)?);

@@ -14,6 +14,7 @@
 //! everything: a calendar change can move a concluded case's deadlines too.
 
 use std::collections::BTreeSet;
+use std::ops::Bound::{Excluded, Unbounded};
 
 use crate::case::Case;
 use crate::route::direct_child_of;
@@ -87,5 +88,18 @@ impl SweepIndex {
         if let Some(index) = self.building.take() {
             self.live = Some(index);
         }
+    }
+}
+
+/// Up to `limit` numbers of `set` after `after` (from the first when `None`): one slice of an
+/// indexed sweep.
+pub(super) fn after(set: &BTreeSet<CaseNo>, after: Option<CaseNo>, limit: usize) -> Vec<CaseNo> {
+    match after {
+        Some(a) => set
+            .range((Excluded(a), Unbounded))
+            .take(limit)
+            .copied()
+            .collect(),
+        None => set.iter().take(limit).copied().collect(),
     }
 }
