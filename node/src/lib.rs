@@ -24,6 +24,7 @@
 //!   for the core's directory.
 //! - [`ca`]: the federation CA's folder — create it, issue node certificates, revoke them.
 //! - [`api`]: the HTTP JSON API.
+//! - [`console`]: the staff web console at `/console` (工作台), embedded HTML/CSS/JS over the API.
 //! - [`http`]: the API's transport — our accept loop with timeouts, a connection cap and TLS.
 //! - [`server`]: `liandong run` — wiring it all together.
 //! - [`config`], [`clock`], [`files`]: node config, the node's clock, safe file writes.
@@ -56,6 +57,7 @@ pub mod cli;
 pub mod client;
 pub mod clock;
 pub mod config;
+pub mod console;
 pub mod demo;
 pub mod disk_sync;
 pub mod engine;

@@ -122,9 +122,31 @@ pub async fn show(
     let case_no = parse_case_no(case_no)?;
     let case = served_case(&node, &case_no)?
         .ok_or_else(|| ApiError::not_found(format!("case {case_no} does not exist")))?;
-    Ok(Json(
-        view_for(&node, &caller.0, &case, Endpoint::Show).await?,
-    ))
+    let mut view = view_for(&node, &caller.0, &case, Endpoint::Show).await?;
+    if let (Some(reason), Some(obj)) = (refusal(&node, &case)?, view.as_object_mut()) {
+        obj.insert("refusal".into(), Value::String(reason));
+    }
+    Ok(Json(view))
+}
+
+/// The written reason of a 不予受理 (for its 决定书): the case keeps only its state, the reason
+/// is in the event, read here for the one case shown — not for lists.
+fn refusal(node: &AppState, case: &Case) -> Result<Option<String>, ApiError> {
+    if case.state != CaseState::NotAccepted {
+        return Ok(None);
+    }
+    let events = node.store.events_of(&case.case_no)?;
+    // The refusal that took effect: a refuse the fold rejected (not the owner's, say) is kept
+    // in the log too.
+    let applied = |e: &federation_proto::Event| {
+        case.log
+            .iter()
+            .any(|entry| entry.id == e.id && entry.rejected.is_none())
+    };
+    Ok(events.iter().find_map(|e| match &e.body {
+        EventBody::Refuse { reason } if applied(e) => Some(reason.clone()),
+        _ => None,
+    }))
 }
 
 /// The most entries one page of a list (`GET /api/v1/cases`, `GET /api/v1/summaries`) holds: a

@@ -89,6 +89,8 @@ pub type AppState = Arc<NodeContext>;
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/api/v1/node", get(node::node))
+        .route("/api/v1/session", get(node::session))
+        .route("/api/v1/applicants:check", post(node::check_applicant))
         .route("/api/v1/cases", post(cases::submit).get(cases::list))
         // A literal colon in a segment is a plain character to axum 0.8's router (parameters
         // are `{name}`), so the Google-API-style custom method routes as it is written. The
@@ -120,6 +122,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/operators/{name}/enable", post(operators::enable))
         .route("/api/v1/operators/{name}/rotate", post(operators::rotate))
         .route("/metrics", get(metrics::metrics))
+        .merge(crate::console::routes())
         .fallback(node::no_route)
         .method_not_allowed_fallback(node::wrong_method)
         .layer(DefaultBodyLimit::max(body::MAX_BODY))

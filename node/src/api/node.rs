@@ -9,6 +9,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::auth::Caller;
+use super::body::JsonBody;
 use super::cases;
 use super::error::ApiError;
 use super::AppState;
@@ -21,6 +22,38 @@ pub async fn node(State(node): State<AppState>, _caller: Caller) -> Json<Value> 
         "parent": node.parent,
         "children": [],
     }))
+}
+
+/// `GET /api/v1/session`: who the token belongs to and at which node, with the node's today —
+/// what the console shows after sign-in, and which screens it offers (the API still decides
+/// every request on its own).
+pub async fn session(State(node): State<AppState>, caller: Caller) -> Json<Value> {
+    let op = caller.0;
+    Json(json!({
+        "operator": {"name": op.name, "role": op.role, "department": op.department},
+        "node": {
+            "code": node.code,
+            "name": node.name,
+            "level": node.code.level().as_str(),
+            "parent": node.parent,
+        },
+        "today": node.today(),
+    }))
+}
+
+/// `POST /api/v1/applicants:check` `{"kind","name","id"}`: the window's live check of an
+/// applicant as it is typed — the same rules, and the same message, as a submission gets
+/// (resident ID per GB 11643 with its birth date, 统一社会信用代码 per GB 32100). 200
+/// `{"ok":true}`, or 422 `invalid_applicant` saying what is wrong. Nothing is stored or logged:
+/// the identity is not kept anywhere by being checked.
+pub async fn check_applicant(
+    State(node): State<AppState>,
+    _caller: Caller,
+    JsonBody(applicant): JsonBody<federation_proto::Applicant>,
+) -> Result<Json<Value>, ApiError> {
+    federation_proto::applicant::validate_on(&applicant, node.today())
+        .map_err(|e| ApiError::from(crate::intake::IntakeError::Applicant(e)))?;
+    Ok(Json(json!({"ok": true})))
 }
 
 pub async fn catalog(State(node): State<AppState>, _caller: Caller) -> Json<Value> {
