@@ -101,6 +101,7 @@ pub async fn run(config: Config, clock: Clock) -> Result<()> {
         http: Arc::default(),
         throttle: api::throttle::Throttle::new(config.file.auth),
         region_cache: Default::default(),
+        hall: Default::default(),
         audit,
         batches: tokio::sync::Semaphore::new(api::MAX_BATCHES_AT_ONCE),
     });

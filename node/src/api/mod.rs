@@ -7,6 +7,7 @@
 //! - [`view`]: the case view.
 //! - [`throttle`]: the failed-authentication limit per client address.
 //! - [`privacy`]: which cases are served here, and who sees an applicant's identity in them.
+//! - [`hall`]: the hall's screen (大屏), the one data endpoint without a token.
 //! - [`cases`], [`batch`] (many submissions in one request), [`node`], [`operators`],
 //!   [`metrics`], [`status`], [`audit`]: the handlers (`status`: supervision, 电子监察;
 //!   `audit`: who read whose identity).
@@ -19,6 +20,7 @@ mod body;
 mod calendar;
 mod cases;
 mod error;
+pub mod hall;
 pub mod metrics;
 mod node;
 mod once;
@@ -69,6 +71,8 @@ pub struct NodeContext {
     pub region_cache: metrics::RegionCache,
     /// Who read which applicant's identity (DESIGN.md §8).
     pub audit: Arc<AuditLog>,
+    /// The hall screen's last answer (`GET /api/v1/hall`, no token).
+    pub hall: hall::HallCache,
     /// Batches of cases being read and written: at most [`MAX_BATCHES_AT_ONCE`].
     pub batches: tokio::sync::Semaphore,
 }
@@ -90,6 +94,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/api/v1/node", get(node::node))
         .route("/api/v1/session", get(node::session))
+        .route("/api/v1/hall", get(hall::hall))
         .route("/api/v1/applicants:check", post(node::check_applicant))
         .route("/api/v1/cases", post(cases::submit).get(cases::list))
         // A literal colon in a segment is a plain character to axum 0.8's router (parameters

@@ -61,6 +61,8 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/console", get(|| async { serve(&INDEX) }))
         .route("/console/", get(|| async { serve(&INDEX) }))
+        // The hall's screen: the same page, which shows the public board for this path.
+        .route("/console/hall", get(|| async { serve(&INDEX) }))
         .route("/console/{file}", get(file))
 }
 

@@ -694,6 +694,34 @@
         h('h1', { text: title }), h('p', { class: 'docno', text: center + ' · ' + c.case_no }), body, sign));
   }
 
+  // ---------------------------------------------------------------- 大屏 (the hall's screen, no token)
+  async function viewHall() {
+    document.body.classList.add('hall');
+    let data;
+    try {
+      data = await api('GET', '/api/v1/hall', undefined, { anonymous: true });
+      fail('');
+    } catch (e) {
+      fail('暂时无法更新：' + e.message);
+      timer = setTimeout(viewHall, 10000);
+      return;
+    }
+    document.title = data.node.name + ' · 办件公示';
+    $('#node-name').textContent = data.node.name;
+    const lines = (list, id, empty) => (list.length
+      ? h('table', { id },
+        h('thead', {}, h('tr', {}, ['编号', '事项', '状态'].map((t) => h('th', { scope: 'col', text: t })))),
+        h('tbody', {}, list.map((l) => h('tr', {}, h('td', { text: l.ticket }), h('td', { text: l.item_name }), h('td', { text: stateText(l.state) })))))
+      : h('p', { id, text: empty }));
+    render(
+      h('h1', { text: data.node.name + ' · ' + data.today + ' 办件公示' }),
+      h('div', { class: 'row' },
+        h('section', {}, h('h2', { text: '今日在办' }), lines(data.queue, 'hall-queue', '今日暂无在办件')),
+        h('section', {}, h('h2', { text: '今日办结' }), lines(data.concluded, 'hall-concluded', '今日暂无办结件'))),
+      h('p', { class: 'hint', text: '编号为办件编号的后段；凭完整办件编号及证件号码后 6 位查询办理进度。每 10 秒更新。' }));
+    timer = setTimeout(viewHall, 10000);
+  }
+
   // ---------------------------------------------------------------- routing
   const ROUTES = [
     [/^#\/signin$/, () => viewSignin(), null],
@@ -729,6 +757,7 @@
   }
 
   document.addEventListener('DOMContentLoaded', () => {
+    if (location.pathname.replace(/\/$/, '').endsWith('/console/hall')) { viewHall(); return; }
     $('#signout').addEventListener('click', () => signOut('已退出登录。'));
     window.addEventListener('hashchange', () => route());
     route();
