@@ -4,6 +4,7 @@
 //! Each test file uses a different subset of these helpers.
 #![allow(dead_code)]
 
+pub mod browser;
 pub mod federation;
 pub mod rng;
 pub mod rogue;
@@ -99,6 +100,12 @@ impl Node {
     /// Whether the node's process was started and not stopped or killed since.
     pub fn is_running(&self) -> bool {
         self.child.is_some()
+    }
+
+    /// The address of `path` on the node's API listener (where the console is served too):
+    /// `http://127.0.0.1:PORT{path}`.
+    pub fn api_url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
     }
 
     /// The node's `ports.json` (`{"quic": N|null, "api": N}`), as written at its latest start.
@@ -287,7 +294,7 @@ impl Node {
         headers: &[(&str, &str)],
         body: Option<(&[u8], &str)>,
     ) -> Result<(u16, Value), String> {
-        let url = format!("http://127.0.0.1:{}{path}", self.port);
+        let url = self.api_url(path);
         let mut req = self.agent.request(method, &url);
         for (name, value) in headers {
             req = req.set(name, value);
