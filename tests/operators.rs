@@ -73,7 +73,8 @@ fn disable_and_rotate_take_effect_at_once_and_survive_a_restart() {
                 "expires",
                 "live",
                 "name",
-                "role"
+                "role",
+                "stand_in"
             ],
             "{op}"
         );

@@ -184,6 +184,7 @@ pub fn any_body() -> impl Strategy<Value = EventBody> {
             }
         }),
         text().prop_map(|note| Rectify { note }),
+        (any::<bool>(), text()).prop_map(|(approve, reason)| Propose { approve, reason }),
     ]
 }
 
@@ -410,7 +411,7 @@ mod tests {
 
     use super::*;
 
-    /// The body strategy really reaches all 22 variants (a forgotten arm would silently shrink
+    /// The body strategy really reaches all 23 variants (a forgotten arm would silently shrink
     /// what the codec and signature properties cover).
     #[test]
     fn bodies_cover_every_variant() {
@@ -419,7 +420,7 @@ mod tests {
         let actions: BTreeSet<&str> = (0..2000)
             .map(|_| strategy.new_tree(&mut runner).unwrap().current().action())
             .collect();
-        assert_eq!(actions.len(), 22, "{actions:?}");
+        assert_eq!(actions.len(), 23, "{actions:?}");
     }
 
     /// The frame strategy reaches all 10 variants, and batches carry every payload kind.

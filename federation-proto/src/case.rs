@@ -284,7 +284,8 @@ impl Case {
     fn effect(&mut self, event: &Event) {
         let on = event.date();
         match &event.body {
-            EventBody::Submit(_) => {}
+            // A proposal is on record (the log) and waits for the sign-off's `decide`.
+            EventBody::Submit(_) | EventBody::Propose { .. } => {}
             EventBody::Supplement { materials } => self.supplement(materials, on),
             EventBody::Refuse { .. } => self.state = State::NotAccepted,
             EventBody::Review => self.state = State::InReview,

@@ -55,6 +55,12 @@ pub struct Item {
     /// Report-up items only: the lower level's pre-review (初审) limit in working days.
     #[serde(default)]
     pub first_review_days: Option<u16>,
+    /// 网上签批: a decision on this item takes effect only as the `decide` of someone who may
+    /// sign off for the department — its 首席代表 (role `chief`) or an admin; a reviewer records
+    /// the decision they propose (`propose`, 拟办意见) for them. Checked where the decision is
+    /// made (the owner's API), like every operator's right.
+    #[serde(default)]
+    pub sign_off: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -268,6 +268,14 @@ pub enum EventBody {
     Rectify {
         note: String,
     },
+    /// 拟办意见: the decision a reviewer proposes on an item that needs its leader's sign-off
+    /// (网上签批, the catalog's `sign_off`). It changes nothing by itself — the clock runs on —
+    /// and takes effect only as the `decide` of someone who may sign off (a 首席代表 or an
+    /// admin; the API keeps that rule, as it keeps every operator's rights).
+    Propose {
+        approve: bool,
+        reason: String,
+    },
 }
 
 impl EventBody {
@@ -296,6 +304,7 @@ impl EventBody {
             EventBody::RequestSupplement { .. } => "request_supplement",
             EventBody::AnswerNotice { .. } => "answer_notice",
             EventBody::Rectify { .. } => "rectify",
+            EventBody::Propose { .. } => "propose",
         }
     }
 }

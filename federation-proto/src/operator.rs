@@ -3,7 +3,10 @@
 //!
 //! Roles: an **admin** may do everything; a **supervisor** reads everything and issues 督办; a
 //! **clerk** (窗口人员) works for one department and may act only on that department's cases —
-//! and give opinions where that department sits in a joint review.
+//! and give opinions where that department sits in a joint review; a **chief** (首席代表, the
+//! department's chief representative in the center) is a clerk who also holds the department's
+//! authorisation to decide at the window: only a chief (or an admin) may decide an item that
+//! needs its leader's sign-off (网上签批, the catalog's `sign_off`).
 //!
 //! A token has a lifecycle ([`Account`]): it may be disabled (a clerk who left: the record
 //! stays, because case histories name them), it may expire after a given day, and it may be
@@ -21,6 +24,30 @@ pub enum Role {
     Admin,
     Supervisor,
     Clerk,
+    /// 首席代表. Appended last: the codec stores a role by its position, so the stored roles
+    /// keep their meaning.
+    Chief,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Supervisor => "supervisor",
+            Role::Clerk => "clerk",
+            Role::Chief => "chief",
+        }
+    }
+
+    /// A clerk or a chief: works for one department.
+    pub fn has_department(self) -> bool {
+        matches!(self, Role::Clerk | Role::Chief)
+    }
+
+    /// May sign off a decision (网上签批) for their department.
+    pub fn signs_off(self) -> bool {
+        matches!(self, Role::Admin | Role::Chief)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -35,9 +62,9 @@ pub struct Operator {
 pub enum OperatorError {
     #[error("operator name must not be empty")]
     NoName,
-    #[error("a clerk needs a department")]
+    #[error("a clerk or chief needs a department")]
     ClerkWithoutDepartment,
-    #[error("only clerks have a department")]
+    #[error("only clerks and chiefs have a department")]
     DepartmentWithoutClerk,
 }
 
@@ -51,11 +78,9 @@ impl Operator {
             return Err(OperatorError::NoName);
         }
         let department = department.filter(|d| !d.trim().is_empty());
-        match (role, &department) {
-            (Role::Clerk, None) => return Err(OperatorError::ClerkWithoutDepartment),
-            (Role::Admin | Role::Supervisor, Some(_)) => {
-                return Err(OperatorError::DepartmentWithoutClerk)
-            }
+        match (role.has_department(), &department) {
+            (true, None) => return Err(OperatorError::ClerkWithoutDepartment),
+            (false, Some(_)) => return Err(OperatorError::DepartmentWithoutClerk),
             _ => {}
         }
         Ok(Operator {
@@ -70,16 +95,17 @@ impl Operator {
         match self.role {
             Role::Admin => true,
             Role::Supervisor => false,
-            Role::Clerk => self.department.as_deref() == Some(department),
+            Role::Clerk | Role::Chief => self.department.as_deref() == Some(department),
         }
     }
 }
 
 /// What the node stores under a token's SHA-256: the operator and how the token stands.
 ///
-/// Stored with the versioned binary codec, which is positional: records written before these
-/// fields existed hold a bare [`Operator`]; [`Account::decode`] reads both (an old record is an
-/// enabled account without expiry), so old stores keep working without a migration.
+/// Stored with the versioned binary codec, which is positional: records written before the
+/// lifecycle fields existed hold a bare [`Operator`], and those written before stand-ins the
+/// first four fields; [`Account::decode`] reads all three (an old record is an enabled account
+/// without expiry, or without a stand-in), so old stores keep working without a migration.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Account {
     pub operator: Operator,
@@ -90,6 +116,19 @@ pub struct Account {
     /// When the operator was added (node clock, Unix ms); `None` for records older than this
     /// field.
     pub created_ms: Option<u64>,
+    /// AB角: the colleague (B角, by name) who acts for this operator while they are away —
+    /// with this operator's department and rights, recorded in each case's history as acting
+    /// for them. `None`: nobody stands in.
+    pub stand_in: Option<String>,
+}
+
+/// An account record as written before stand-ins (AB角) existed.
+#[derive(Deserialize)]
+struct AccountBeforeStandIns {
+    operator: Operator,
+    disabled: bool,
+    expires: Option<Date>,
+    created_ms: Option<u64>,
 }
 
 /// Whether a token may be used today.
@@ -111,6 +150,7 @@ impl Account {
             disabled: false,
             expires,
             created_ms: Some(created_ms),
+            stand_in: None,
         }
     }
 
@@ -132,13 +172,26 @@ impl Account {
     /// old one) and a record that ends early (an old one read as new).
     pub fn decode(bytes: &[u8]) -> Result<Account, CodecError> {
         codec::decode::<Account>(bytes, MAX_ACCOUNT_BYTES).or_else(|new_format| {
-            codec::decode::<Operator>(bytes, MAX_ACCOUNT_BYTES)
-                .map(|operator| Account {
+            let before_stand_ins = || {
+                codec::decode::<AccountBeforeStandIns>(bytes, MAX_ACCOUNT_BYTES).map(|a| Account {
+                    operator: a.operator,
+                    disabled: a.disabled,
+                    expires: a.expires,
+                    created_ms: a.created_ms,
+                    stand_in: None,
+                })
+            };
+            let bare = || {
+                codec::decode::<Operator>(bytes, MAX_ACCOUNT_BYTES).map(|operator| Account {
                     operator,
                     disabled: false,
                     expires: None,
                     created_ms: None,
+                    stand_in: None,
                 })
+            };
+            before_stand_ins()
+                .or_else(|_| bare())
                 .map_err(|_| new_format)
         })
     }
@@ -178,6 +231,32 @@ mod tests {
             account
         );
         assert!(Account::decode(&[1, 2, 3]).is_err());
+    }
+
+    #[test]
+    fn records_from_before_stand_ins_read_without_one_and_new_ones_round_trip() {
+        #[derive(Serialize)]
+        struct Before<'a>(&'a Operator, bool, Option<Date>, Option<u64>);
+        let op = Operator::new("王", Role::Chief, Some("住建".into())).unwrap();
+        let day: Date = "2026-12-31".parse().unwrap();
+        let before = codec::encode(&Before(&op, true, Some(day), Some(7))).unwrap();
+        let read = Account::decode(&before).unwrap();
+        assert_eq!(
+            (
+                read.operator,
+                read.disabled,
+                read.expires,
+                read.created_ms,
+                read.stand_in
+            ),
+            (op.clone(), true, Some(day), Some(7), None)
+        );
+        let mut account = Account::new(op, None, 5);
+        account.stand_in = Some("李".into());
+        assert_eq!(
+            Account::decode(&account.encode().unwrap()).unwrap(),
+            account
+        );
     }
 
     #[test]

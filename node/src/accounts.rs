@@ -33,6 +33,9 @@ pub enum AccountError {
     Disabled(String),
     #[error("expiry {0} is in the past (today is {1})")]
     ExpiryInPast(Date, Date),
+    /// A stand-in (AB角) that cannot be one.
+    #[error("{0}")]
+    BadStandIn(String),
     #[error("no randomness for a token: {0}")]
     NoRandomness(String),
     #[error(transparent)]
@@ -135,6 +138,55 @@ pub fn set_disabled(
         }
     }
     account.disabled = disabled;
+    store.change_operators(&OperatorChange {
+        remove: Vec::new(),
+        put: vec![(hash, account.clone())],
+    })?;
+    Ok(account)
+}
+
+/// Names `stand_in` as the colleague who acts for operator `name` while they are away (AB角),
+/// or nobody (`None`). Only a clerk or chief has a stand-in, and only a live clerk or chief of
+/// this node, not themselves, can be one; the stand-in gets `name`'s department and rights
+/// for as long as `name`'s account is live (`api::stand_in`).
+pub fn set_stand_in(
+    store: &dyn Operators,
+    name: &str,
+    stand_in: Option<&str>,
+    now: Now,
+) -> Result<Account, AccountError> {
+    let _guard = lock();
+    let (hash, mut account) = find(store, name)?;
+    if !account.operator.role.has_department() {
+        return Err(AccountError::BadStandIn(format!(
+            "{} is {}: only clerks and chiefs, who work for a department, name a stand-in",
+            account.operator.name,
+            account.operator.role.as_str()
+        )));
+    }
+    account.stand_in = match stand_in.map(str::trim) {
+        None | Some("") => None,
+        Some(b) if b == account.operator.name => {
+            return Err(AccountError::BadStandIn(format!(
+                "{b} cannot stand in for themselves"
+            )))
+        }
+        Some(b) => {
+            let (_, other) = find(store, b)?;
+            if !other.operator.role.has_department() {
+                return Err(AccountError::BadStandIn(format!(
+                    "{b} is {}: a stand-in is a clerk or chief",
+                    other.operator.role.as_str()
+                )));
+            }
+            if other.standing(now.today) != Standing::Live {
+                return Err(AccountError::BadStandIn(format!(
+                    "{b}'s token does not work today (disabled or expired)"
+                )));
+            }
+            Some(other.operator.name)
+        }
+    };
     store.change_operators(&OperatorChange {
         remove: Vec::new(),
         put: vec![(hash, account.clone())],

@@ -63,9 +63,9 @@ impl Case {
 
     fn check_fields(&self, body: &EventBody) -> Result<(), Refusal> {
         match body {
-            EventBody::Refuse { reason } | EventBody::Suspend { reason, .. } => {
-                non_empty("reason", reason)
-            }
+            EventBody::Refuse { reason }
+            | EventBody::Suspend { reason, .. }
+            | EventBody::Propose { reason, .. } => non_empty("reason", reason),
             EventBody::RequestSupplement { materials, reason } => {
                 non_empty("reason", reason)?;
                 if materials.is_empty() {
@@ -350,7 +350,9 @@ fn allowed_states(body: &EventBody) -> &'static [State] {
         EventBody::RequestSupplement { .. } => &[Accepted, InReview],
         EventBody::Forward { .. } => &[Accepted, InReview, Approved, Denied, Certified],
         EventBody::Return { .. } | EventBody::OpenJointReview { .. } => &[Accepted, InReview],
-        EventBody::Suspend { .. } | EventBody::Decide { .. } => &[Accepted, InReview, JointReview],
+        EventBody::Suspend { .. } | EventBody::Decide { .. } | EventBody::Propose { .. } => {
+            &[Accepted, InReview, JointReview]
+        }
         EventBody::Resume => &[Suspended],
         EventBody::Extend { .. } => &[Accepted, InReview, JointReview, Suspended],
         EventBody::Pay { .. } | EventBody::Certify { .. } => &[Approved],

@@ -8,8 +8,9 @@ use super::error::ApiError;
 use axum::http::StatusCode;
 
 /// Every action the API takes, as in API.md, plus `extend` (延期), `request_supplement` (补件),
-/// `answer_notice` (the owner's answer to a 督办) and `rectify` (整改 after a 差评).
-pub const ACTIONS: [&str; 21] = [
+/// `answer_notice` (the owner's answer to a 督办), `rectify` (整改 after a 差评) and `propose`
+/// (拟办意见, on an item whose decision needs 网上签批).
+pub const ACTIONS: [&str; 22] = [
     "supplement",
     "refuse",
     "review",
@@ -31,6 +32,7 @@ pub const ACTIONS: [&str; 21] = [
     "request_supplement",
     "answer_notice",
     "rectify",
+    "propose",
 ];
 
 /// Parses an action body into an event body. The API's flat, tagged form

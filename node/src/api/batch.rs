@@ -31,7 +31,7 @@ use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use federation_proto::Intake;
+use federation_proto::{Actor, Intake};
 use serde::de::{Deserializer, IgnoredAny, SeqAccess, Visitor};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -39,7 +39,7 @@ use tracing::info;
 
 use super::auth::Caller;
 use super::body;
-use super::cases::{actor, admit};
+use super::cases::admit;
 use super::error::ApiError;
 use super::once::{BatchKey, IdempotencyKey};
 use super::view::short_view;
@@ -93,7 +93,7 @@ pub async fn submit(
     let intakes = check_all(&node, op, cases)?;
     let batch_key = key.once_items(&op.name, ROUTE, &raw);
     check_key_unused(&node, batch_key.as_ref(), intakes.len())?;
-    let cases = write_all(&node, op, &key, batch_key.as_ref(), intakes).await?;
+    let cases = write_all(&node, &key, batch_key.as_ref(), intakes).await?;
     if let (Some(first), Some(last)) = (cases.first(), cases.last()) {
         info!(node = %node.code, cases = cases.len(), first = %first.case_no, last = %last.case_no,
             operator = %op.name, "batch of cases submitted");
@@ -195,7 +195,11 @@ impl<'de> Deserialize<'de> for Cases {
 }
 
 /// Every case checked as a single submission is; the intakes in order, or every refusal.
-fn check_all(node: &AppState, op: &Operator, cases: Vec<Value>) -> Result<Vec<Intake>, Refused> {
+fn check_all(
+    node: &AppState,
+    op: &Operator,
+    cases: Vec<Value>,
+) -> Result<Vec<(Intake, Actor)>, Refused> {
     let total = cases.len();
     let mut intakes = Vec::with_capacity(total);
     let mut refused = Vec::new();
@@ -215,7 +219,7 @@ fn check_all(node: &AppState, op: &Operator, cases: Vec<Value>) -> Result<Vec<In
 /// One case of a batch, with the checks and errors of a single submission's body: no larger
 /// than one ([`body::MAX_BODY`]), texts without control characters, the application's fields,
 /// then [`admit`].
-fn check_one(node: &AppState, op: &Operator, case: Value) -> Result<Intake, ApiError> {
+fn check_one(node: &AppState, op: &Operator, case: Value) -> Result<(Intake, Actor), ApiError> {
     let len = serde_json::to_vec(&case).map_or(usize::MAX, |bytes| bytes.len());
     if len > body::MAX_BODY {
         return Err(ApiError::new(
@@ -261,16 +265,15 @@ fn check_key_unused(
 /// and the error says how far the batch got.
 async fn write_all(
     node: &AppState,
-    op: &Operator,
     key: &IdempotencyKey,
     batch_key: Option<&BatchKey>,
-    intakes: Vec<Intake>,
+    intakes: Vec<(Intake, Actor)>,
 ) -> Result<Vec<Case>, ApiError> {
     let total = intakes.len();
     let mut pending = VecDeque::with_capacity(IN_FLIGHT);
     let mut written = Vec::with_capacity(total);
     let mut failed = None;
-    for (index, intake) in intakes.into_iter().enumerate() {
+    for (index, (intake, actor)) in intakes.into_iter().enumerate() {
         if pending.len() >= IN_FLIGHT {
             settle_first(&mut pending, &mut written, &mut failed).await;
         }
@@ -280,7 +283,7 @@ async fn write_all(
         let once = batch_key.map(|b| b.item(index));
         match node
             .engine
-            .send_write(actor(op), Write::Submit(intake), once)
+            .send_write(actor, Write::Submit(intake), once)
             .await
         {
             Ok(case) => pending.push_back((index, case)),

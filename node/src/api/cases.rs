@@ -14,21 +14,15 @@ use super::auth::Caller;
 use super::body::JsonBodyBytes;
 use super::error::ApiError;
 use super::once::IdempotencyKey;
-use super::privacy::{disclose, mask_view, served_here};
-use super::view::case_view;
+use super::privacy::{disclose, mask_view, sees_identity, served_here};
+use super::stand_in::{self, Needs};
+use super::view::{case_view, pending_sign_off};
 use super::AppState;
 use crate::audit::Endpoint;
 use crate::case::Case;
 use crate::engine::Write;
 use crate::intake::{self, Application};
 use crate::operator::{Operator, Role};
-
-pub(super) fn actor(op: &Operator) -> Actor {
-    Actor {
-        name: op.name.clone(),
-        department: op.department.clone(),
-    }
-}
 
 /// The `{case_no}` of the path; axum's own rejection (e.g. not UTF-8) becomes our error format.
 pub(super) fn parse_case_no(path: Result<Path<String>, PathRejection>) -> Result<CaseNo, ApiError> {
@@ -43,11 +37,11 @@ pub async fn submit(
     key: IdempotencyKey,
     JsonBodyBytes(app, raw): JsonBodyBytes<Application>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let intake = admit(&node, &caller.0, &app)?;
+    let (intake, actor) = admit(&node, &caller.0, &app)?;
     let once = key.once(&caller.0.name, "POST /api/v1/cases", &raw);
     let case = node
         .engine
-        .write_once(actor(&caller.0), Write::Submit(intake), once)
+        .write_once(actor, Write::Submit(intake), once)
         .await?;
     info!(node = %node.code, case = %case.case_no, item = %case.item, state = case.state.as_str(), "case submitted");
     // The identity in this answer is the one the caller just entered: echoed, not disclosed,
@@ -58,20 +52,26 @@ pub async fn submit(
 }
 
 /// An application as this node takes it from `op` (受理): checked against the catalog
-/// ([`intake::prepare`]), by `op`'s right to accept for the item's department (a clerk for
-/// their own, an admin for any, a supervisor for none), and as the event it will become (not
-/// too long to record). Every check a submission gets before it is written, for a single
-/// submission and for each case of a batch alike.
-pub(super) fn admit(node: &AppState, op: &Operator, app: &Application) -> Result<Intake, ApiError> {
+/// ([`intake::prepare`]), by `op`'s right to accept for the item's department (a clerk or
+/// chief for their own — or for an absent colleague's, as their stand-in (AB角) — an admin for
+/// any, a supervisor for none), and as the event it will become (not too long to record).
+/// Every check a submission gets before it is written, for a single submission and for each
+/// case of a batch alike. Returns the intake and who records it.
+pub(super) fn admit(
+    node: &AppState,
+    op: &Operator,
+    app: &Application,
+) -> Result<(Intake, Actor), ApiError> {
     let intake = intake::prepare(&node.reference.catalog(), app, node.today())?;
-    if !op.serves(&intake.department) {
-        return Err(ApiError::forbidden(format!(
-            "{} may not accept applications for {}",
-            op.name, intake.department
-        )));
-    }
-    federation_proto::writer::check_submission_size(node.code, node.today(), &actor(op), &intake)?;
-    Ok(intake)
+    let needs = Needs {
+        department: &intake.department,
+        sign_off: false,
+    };
+    let Some((actor, _)) = stand_in::acting(node, op, needs)? else {
+        return Err(stand_in::refused(op, "accept applications", needs));
+    };
+    federation_proto::writer::check_submission_size(node.code, node.today(), &actor, &intake)?;
+    Ok((intake, actor))
 }
 
 /// The case as this node serves it: `None` when it is not stored here, or only as a child's
@@ -92,7 +92,17 @@ async fn view_for(
     endpoint: Endpoint,
 ) -> Result<Value, ApiError> {
     let mut view = case_view(case, &node.clocks(case));
-    if disclose(&mut view, case, op, node.code) {
+    // A stand-in (AB角) sees what the colleague they act for would; the audit names who read.
+    let rights = if sees_identity(op, case, node.code) {
+        op.clone()
+    } else {
+        let needs = Needs {
+            department: &case.department,
+            sign_off: false,
+        };
+        stand_in::acting(node, op, needs)?.map_or_else(|| op.clone(), |(_, rights)| rights)
+    };
+    if disclose(&mut view, case, &rights, node.code) {
         let (node, op, case_no) = (node.clone(), op.clone(), case.case_no);
         if !blocking(move || audited(&node, &op, &[case_no], endpoint)).await? {
             mask_view(&mut view);
@@ -123,30 +133,64 @@ pub async fn show(
     let case = served_case(&node, &case_no)?
         .ok_or_else(|| ApiError::not_found(format!("case {case_no} does not exist")))?;
     let mut view = view_for(&node, &caller.0, &case, Endpoint::Show).await?;
-    if let (Some(reason), Some(obj)) = (refusal(&node, &case)?, view.as_object_mut()) {
-        obj.insert("refusal".into(), Value::String(reason));
+    if let Some(obj) = view.as_object_mut() {
+        let papers = papers(&node, &case)?;
+        if let Some(reason) = papers.refusal {
+            obj.insert("refusal".into(), Value::String(reason));
+        }
+        if let Some(proposal) = papers.proposal {
+            obj.insert("proposal".into(), proposal);
+        }
     }
     Ok(Json(view))
 }
 
-/// The written reason of a 不予受理 (for its 决定书): the case keeps only its state, the reason
-/// is in the event, read here for the one case shown — not for lists.
-fn refusal(node: &AppState, case: &Case) -> Result<Option<String>, ApiError> {
-    if case.state != CaseState::NotAccepted {
-        return Ok(None);
+/// What the case's record says beyond the case itself, for the one case shown (not for lists):
+/// the written reason of a 不予受理 (for its 决定书), and the decision proposed and awaiting its
+/// sign-off (网上签批). The case keeps only their effect; the texts are in the events.
+#[derive(Default)]
+struct Papers {
+    refusal: Option<String>,
+    /// `{"approve","reason","by","at"}` of the latest proposal since the last decision.
+    proposal: Option<Value>,
+}
+
+fn papers(node: &AppState, case: &Case) -> Result<Papers, ApiError> {
+    let refused = case.state == CaseState::NotAccepted;
+    let awaiting = pending_sign_off(case);
+    if !refused && !awaiting {
+        return Ok(Papers::default());
     }
-    let events = node.store.events_of(&case.case_no)?;
-    // The refusal that took effect: a refuse the fold rejected (not the owner's, say) is kept
-    // in the log too.
+    // Only the events that took effect: a refused one (not the owner's, say) stays in the log.
     let applied = |e: &federation_proto::Event| {
         case.log
             .iter()
             .any(|entry| entry.id == e.id && entry.rejected.is_none())
     };
-    Ok(events.iter().find_map(|e| match &e.body {
-        EventBody::Refuse { reason } if applied(e) => Some(reason.clone()),
-        _ => None,
-    }))
+    let mut papers = Papers::default();
+    for e in node
+        .store
+        .events_of(&case.case_no)?
+        .iter()
+        .filter(|e| applied(e))
+    {
+        match &e.body {
+            EventBody::Refuse { reason } if refused && papers.refusal.is_none() => {
+                papers.refusal = Some(reason.clone())
+            }
+            EventBody::Propose { approve, reason } if awaiting => {
+                papers.proposal = Some(json!({
+                    "approve": approve,
+                    "reason": reason,
+                    "by": e.actor.name,
+                    "at": super::view::timestamp(e.hlc.wall_ms),
+                }))
+            }
+            EventBody::Decide { .. } => papers.proposal = None,
+            _ => {}
+        }
+    }
+    Ok(papers)
 }
 
 /// The most entries one page of a list (`GET /api/v1/cases`, `GET /api/v1/summaries`) holds: a
@@ -339,7 +383,7 @@ pub async fn act(
         return notice_from_above(node, &caller.0, case_no, body).await;
     };
     let body = action::parse(body, case.default_forward(node.code))?;
-    authorise(&caller.0, &case, &body)?;
+    let actor = authorise(&node, &caller.0, &case, &body)?;
     let once = key.once(
         &caller.0.name,
         &format!("POST /api/v1/cases/{case_no}/actions"),
@@ -348,7 +392,7 @@ pub async fn act(
     let case = node
         .engine
         .write_once(
-            actor(&caller.0),
+            actor,
             Write::Act {
                 case_no,
                 body: body.clone(),
@@ -383,7 +427,10 @@ async fn notice_from_above(
             op.name
         )));
     }
-    let seq = node.engine.notice(actor(op), case_no, note).await?;
+    let seq = node
+        .engine
+        .notice(stand_in::actor(op), case_no, note)
+        .await?;
     info!(node = %node.code, case = %case_no, owner = %summary.owner, seq, "督办 sent");
     Ok(Json(json!({
         "case_no": case_no,
@@ -394,35 +441,45 @@ async fn notice_from_above(
 }
 
 /// Local permission on top of the fold's authority rules: a clerk acts only for their
-/// department (or as a participant of a joint review); a supervisor only supervises.
-fn authorise(op: &Operator, case: &Case, body: &EventBody) -> Result<(), ApiError> {
-    let allowed = match (op.role, body) {
-        (Role::Admin, _) => true,
-        (Role::Supervisor, EventBody::Supervise { .. }) => true,
-        (Role::Supervisor, _) => false,
-        (Role::Clerk, EventBody::Supervise { .. }) => false,
-        (Role::Clerk, EventBody::Opinion { .. }) => true,
-        (Role::Clerk, _) => op.serves(&case.department),
-    };
-    if allowed {
-        Ok(())
-    } else {
-        Err(ApiError::forbidden(format!(
-            "{} ({}) may not {} case {} of {}",
-            op.name,
-            op.department.as_deref().unwrap_or(role_name(op.role)),
-            body.action(),
-            case.case_no,
-            case.department
-        )))
+/// department (or as a participant of a joint review), a decision on an item with 网上签批
+/// only by a 首席代表 or an admin, and a supervisor only supervises. Whoever's own rights do
+/// not cover the action may act as the stand-in of an absent colleague's (AB角,
+/// [`stand_in`]). Returns who the event records as its actor.
+fn authorise(
+    node: &AppState,
+    op: &Operator,
+    case: &Case,
+    body: &EventBody,
+) -> Result<Actor, ApiError> {
+    let what = format!("{} case {}", body.action(), case.case_no);
+    match (op.role, body) {
+        (Role::Admin, _) | (Role::Supervisor, EventBody::Supervise { .. }) => {
+            return Ok(stand_in::actor(op))
+        }
+        (Role::Supervisor, _) | (Role::Clerk | Role::Chief, EventBody::Supervise { .. }) => {
+            return Err(ApiError::forbidden(format!(
+                "{} ({}) may not {what}",
+                op.name,
+                op.department.as_deref().unwrap_or(op.role.as_str())
+            )))
+        }
+        // A seat of a joint review answers for its own department; the fold checks the seat.
+        (Role::Clerk | Role::Chief, EventBody::Opinion { .. }) => return Ok(stand_in::actor(op)),
+        _ => {}
     }
-}
-
-fn role_name(role: Role) -> &'static str {
-    match role {
-        Role::Admin => "admin",
-        Role::Supervisor => "supervisor",
-        Role::Clerk => "clerk",
+    let sign_off = matches!(body, EventBody::Decide { .. })
+        && node
+            .reference
+            .catalog()
+            .get(&case.item)
+            .is_some_and(|item| item.sign_off);
+    let needs = Needs {
+        department: &case.department,
+        sign_off,
+    };
+    match stand_in::acting(node, op, needs)? {
+        Some((actor, _)) => Ok(actor),
+        None => Err(stand_in::refused(op, &what, needs)),
     }
 }
 

@@ -6,6 +6,7 @@
 //! - [`action`]: case actions as the API spells them.
 //! - [`view`]: the case view.
 //! - [`throttle`]: the failed-authentication limit per client address.
+//! - [`stand_in`]: whose rights an operator acts with — their own, or an absent colleague's (AB角).
 //! - [`privacy`]: which cases are served here, and who sees an applicant's identity in them.
 //! - [`hall`]: the hall's screen (大屏), the one data endpoint without a token.
 //! - [`cases`], [`batch`] (many submissions in one request), [`node`], [`operators`],
@@ -27,6 +28,7 @@ mod once;
 mod operators;
 mod privacy;
 mod revocations;
+pub mod stand_in;
 mod status;
 pub mod throttle;
 pub mod view;
@@ -126,6 +128,10 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/operators/{name}/disable", post(operators::disable))
         .route("/api/v1/operators/{name}/enable", post(operators::enable))
         .route("/api/v1/operators/{name}/rotate", post(operators::rotate))
+        .route(
+            "/api/v1/operators/{name}/stand-in",
+            post(operators::stand_in),
+        )
         .route("/metrics", get(metrics::metrics))
         .merge(crate::console::routes())
         .fallback(node::no_route)

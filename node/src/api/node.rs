@@ -27,10 +27,18 @@ pub async fn node(State(node): State<AppState>, _caller: Caller) -> Json<Value> 
 /// `GET /api/v1/session`: who the token belongs to and at which node, with the node's today —
 /// what the console shows after sign-in, and which screens it offers (the API still decides
 /// every request on its own).
-pub async fn session(State(node): State<AppState>, caller: Caller) -> Json<Value> {
+pub async fn session(
+    State(node): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Value>, ApiError> {
+    let stand_in = node.store.operator(&caller.1)?.and_then(|a| a.stand_in);
+    let standing_in_for = super::stand_in::standing_in_for(&node, &caller.0)?;
     let op = caller.0;
-    Json(json!({
+    Ok(Json(json!({
         "operator": {"name": op.name, "role": op.role, "department": op.department},
+        // AB角: who acts for this operator while away, and for whom they act now.
+        "stand_in": stand_in,
+        "standing_in_for": standing_in_for,
         "node": {
             "code": node.code,
             "name": node.name,
@@ -38,7 +46,7 @@ pub async fn session(State(node): State<AppState>, caller: Caller) -> Json<Value
             "parent": node.parent,
         },
         "today": node.today(),
-    }))
+    })))
 }
 
 /// `POST /api/v1/applicants:check` `{"kind","name","id"}`: the window's live check of an

@@ -28,6 +28,7 @@ impl From<AccountError> for ApiError {
             AccountError::LastAdmin(_) => (StatusCode::CONFLICT, "last_admin"),
             AccountError::Disabled(_) => (StatusCode::CONFLICT, "operator_disabled"),
             AccountError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            AccountError::BadStandIn(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_stand_in"),
             AccountError::NoRandomness(_) => (StatusCode::INTERNAL_SERVER_ERROR, "no_randomness"),
             AccountError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "storage"),
         };
@@ -52,6 +53,7 @@ fn view(account: &Account) -> Value {
         "disabled": account.disabled,
         "expires": account.expires,
         "created": account.created_ms.map(timestamp),
+        "stand_in": account.stand_in,
     })
 }
 
@@ -183,4 +185,36 @@ pub async fn rotate(
     let issued = accounts::rotate(node.store.as_ref(), whose, req.expires, now(&node))?;
     info!(node = %node.code, operator = %issued.account.operator.name, by = %caller.0.name, "operator token rotated");
     Ok(Json(issued_view(&issued)))
+}
+
+/// `{"stand_in": "NAME" | null}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StandIn {
+    stand_in: Option<String>,
+}
+
+/// `POST /api/v1/operators/{name}/stand-in` (AB角): an admin for anyone, a clerk or chief for
+/// themselves, names the colleague who acts for them while they are away — or nobody (`null`).
+pub async fn stand_in(
+    State(node): State<AppState>,
+    caller: Caller,
+    name: Result<Path<String>, PathRejection>,
+    JsonBody(req): JsonBody<StandIn>,
+) -> Result<Json<Value>, ApiError> {
+    let name = name_of(name)?;
+    if name.trim() != caller.0.name && caller.0.role != Role::Admin {
+        return Err(ApiError::forbidden(format!(
+            "{} may name a stand-in only for themselves",
+            caller.0.name
+        )));
+    }
+    let account = accounts::set_stand_in(
+        node.store.as_ref(),
+        &name,
+        req.stand_in.as_deref(),
+        now(&node),
+    )?;
+    info!(node = %node.code, operator = %account.operator.name, stand_in = ?account.stand_in, by = %caller.0.name, "stand-in (AB角) changed");
+    Ok(Json(view(&account)))
 }

@@ -38,7 +38,7 @@ pub fn served_here(case: &Case, here: NodeCode) -> bool {
 pub fn sees_identity(op: &Operator, case: &Case, here: NodeCode) -> bool {
     match op.role {
         Role::Admin | Role::Supervisor => true,
-        Role::Clerk => {
+        Role::Clerk | Role::Chief => {
             let Some(own) = op.department.as_deref() else {
                 return false;
             };

@@ -47,6 +47,8 @@ pub fn case_view(case: &Case, c: &Clocks) -> Value {
         "payment": case.payment,
         "certificate_no": case.certificate_no,
         "decision": case.decision,
+        // 网上签批: a proposed decision (拟办) waits for its sign-off.
+        "pending_sign_off": pending_sign_off(case),
         "rating": case.rating,
         "rectification_due": c.rectification.map(|(due, _)| due),
         "rectification_warning": c.rectification.map(|(_, w)| w),
@@ -55,6 +57,24 @@ pub fn case_view(case: &Case, c: &Clocks) -> Value {
         "forwarded_to": case.forwarded_to,
         "events": case.log.iter().map(event_view).collect::<Vec<_>>(),
     })
+}
+
+/// A decision was proposed (拟办) and not yet taken: the latest `propose` in the history that
+/// took effect comes after the latest `decide`.
+pub fn pending_sign_off(case: &Case) -> bool {
+    if !case.state.is_open() {
+        return false;
+    }
+    let last = |action: &str| {
+        case.log
+            .iter()
+            .rposition(|e| e.action == action && e.rejected.is_none())
+    };
+    match (last("propose"), last("decide")) {
+        (Some(p), Some(d)) => p > d,
+        (Some(_), None) => true,
+        _ => false,
+    }
 }
 
 /// The short view of a case in a batch's answer (`POST /api/v1/cases:batch`): enough to file

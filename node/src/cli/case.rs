@@ -116,10 +116,11 @@ pub enum OperatorCommand {
         /// A name not used by any other operator (case histories name operators).
         #[arg(long)]
         name: String,
-        /// admin, supervisor or clerk.
+        /// admin, supervisor, clerk, or chief (首席代表: a clerk who may also decide items
+        /// that need 网上签批, the catalog's `sign_off`).
         #[arg(long)]
         role: String,
-        /// The department a clerk works for.
+        /// The department a clerk or chief works for.
         #[arg(long)]
         department: Option<String>,
         /// The last day the token works (YYYY-MM-DD, the node's date, UTC+8); refused from
@@ -161,6 +162,20 @@ pub enum OperatorCommand {
         /// printing it.
         #[arg(long, value_name = "PATH")]
         token_out: Option<PathBuf>,
+    },
+    /// Name the colleague who acts for a clerk or chief while they are away (AB角): the
+    /// stand-in then accepts and handles that operator's department's cases with their
+    /// rights, and each case's history records "B（代A）". An admin for anyone, an operator
+    /// for themselves.
+    StandIn {
+        /// The operator who will be away (A角; your own name, unless you are an admin).
+        name: String,
+        /// The colleague who stands in (B角): a live clerk or chief of this node.
+        #[arg(long, value_name = "NAME", required_unless_present = "nobody")]
+        by: Option<String>,
+        /// Nobody stands in any more (A is back).
+        #[arg(long, conflicts_with = "by")]
+        nobody: bool,
     },
 }
 
@@ -274,6 +289,10 @@ pub fn run_operator(client: &Client, command: OperatorCommand) -> Result<()> {
             };
             (client.post(&path(&name, "rotate"), &body)?, token_out)
         }
+        OperatorCommand::StandIn { name, by, .. } => (
+            client.post(&path(&name, "stand-in"), &json!({ "stand_in": by }))?,
+            None,
+        ),
     };
     print_operator_answer(answer, token_out.as_deref())
 }
