@@ -5,8 +5,12 @@
 
 mod support;
 
+use std::path::{Path, PathBuf};
+
 use serde_json::json;
-use support::{assert_error, person, resident_id, s, Node, ZHUJIAN};
+use support::browser::{Browser, Key};
+use support::federation::{wait_until, Federation, SETTLE};
+use support::{assert_error, credit_code, person, resident_id, s, Node, SHICHANG, ZHUJIAN};
 
 /// 建筑工程施工许可证核发 (住房和城乡建设局): a county item.
 const BUILDING: &str = "000172005000";
@@ -236,7 +240,308 @@ fn the_hall_screen_shows_todays_cases_without_a_token_and_without_anyone_in_them
             assert!(!text.contains(secret), "the hall shows {secret}: {text}");
         }
     }
+    // The month's figures behind the city board's chart: the 补正 case was never accepted.
+    let (status, stats) = node.get("/api/v1/stats", &node.admin_token());
+    assert_eq!(status, 200, "{stats}");
+    assert_eq!(
+        stats["by_month"],
+        json!({"2025-10": {"accepted": 2, "concluded": 1, "on_time": 1}})
+    );
     let (status, _, page) = get_raw(&node, "/console/hall");
     assert_eq!(status, 200);
     assert!(page.contains("app.js"));
+}
+
+// ------------------------------------------------------------------------- in a real browser
+
+/// Where the browser tests put their screenshots: `docs/screenshots/` (the README shows them)
+/// when `LIANDONG_SCREENSHOTS=1`, else a temporary folder — they are taken and checked either
+/// way.
+struct Shots {
+    dir: PathBuf,
+    _tmp: Option<tempfile::TempDir>,
+}
+
+impl Shots {
+    fn new() -> Shots {
+        if std::env::var_os("LIANDONG_SCREENSHOTS").is_some_and(|v| v == "1") {
+            let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/screenshots");
+            std::fs::create_dir_all(&dir).expect("creating docs/screenshots");
+            Shots { dir, _tmp: None }
+        } else {
+            let tmp = tempfile::tempdir().expect("a temporary folder");
+            Shots {
+                dir: tmp.path().to_path_buf(),
+                _tmp: Some(tmp),
+            }
+        }
+    }
+
+    fn take(&self, browser: &Browser, name: &str) {
+        let path = self.dir.join(format!("{name}.png"));
+        browser.screenshot(&path);
+        let png = std::fs::read(&path).expect("the screenshot was written");
+        assert!(
+            png.starts_with(b"\x89PNG\r\n\x1a\n") && png.len() > 10_000,
+            "{name}"
+        );
+    }
+}
+
+/// The browser's console errors, without the failed loads the page answers itself (a 4xx
+/// from the API is shown to the operator as a message, which the tests check).
+fn script_errors(browser: &Browser) -> Vec<String> {
+    browser
+        .console_errors()
+        .into_iter()
+        .filter(|e| !e.contains("Failed to load resource"))
+        .collect()
+}
+
+fn sign_in(browser: &Browser, node: &Node, token: &str, who: &str) {
+    browser.goto(&node.api_url("/console#/signin"));
+    browser.fill("#token", token);
+    browser.click("#signin");
+    browser.wait_text("#whoami", who);
+}
+
+/// 药品零售企业经营许可 (市场监督管理局): a county item whose decision needs 网上签批.
+const PHARMACY: &str = "000187011000";
+/// 食品经营许可 (市场监督管理局): a county item, promised in 5 working days.
+const FOOD: &str = "000187005000";
+const CITY: &str = "350300";
+const XIANYOU: &str = "350322";
+const TOWN: &str = "350322100";
+
+/// The issue's walk through a center, in Chromium, over a city, a county and a township: a
+/// window clerk accepts a case with a material missing and prints the 一次性告知书, records the
+/// supplement and proposes the decision; the 首席代表 signs it off; weeks later another case is
+/// red at the city's supervisor, who sends a 督办 that reaches the county; the city board shows
+/// the county overdue.
+#[test]
+fn a_center_runs_its_cases_from_the_browser() {
+    let mut fed = Federation::start(&[(CITY, None), (XIANYOU, Some(CITY)), (TOWN, Some(XIANYOU))]);
+    let county = fed.node(XIANYOU);
+    let clerk = county.add_operator("王窗口", "clerk", Some(SHICHANG));
+    let chief = county.add_operator("陈首代", "chief", Some(SHICHANG));
+    let supervisor = fed.node(CITY).add_operator("周监察", "supervisor", None);
+    let shots = Shots::new();
+    let browser = Browser::start();
+
+    // 窗口受理: the item by name, the applicant checked as it is typed, one material short.
+    sign_in(&browser, county, &clerk, "王窗口");
+    browser.wait_text("#window-title", "窗口受理");
+    browser.type_into("#item-search", "药品零售");
+    browser.click(&format!("#item-choices button[data-code='{PHARMACY}']"));
+    browser.wait_text("#item-chosen", "药品零售企业经营许可");
+    browser.select("#applicant-kind", "org");
+    browser.fill("#applicant-name", "仙游康民大药房有限公司");
+    let code = credit_code(4242);
+    let mut wrong = code.clone();
+    let last = wrong.pop().expect("18 characters");
+    wrong.push(if last == '1' { '2' } else { '1' });
+    browser.type_into("#applicant-id", &wrong);
+    browser.wait_text("#applicant-id-check", "✗");
+    browser.fill("#applicant-id", &code);
+    browser.wait_text("#applicant-id-check", "✓");
+    let materials = county.materials(PHARMACY, false);
+    let boxes = browser.find_all("#materials input[type=checkbox]");
+    assert_eq!(boxes.len(), materials.len());
+    for b in &boxes[..boxes.len() - 1] {
+        b.click();
+    }
+    let short = materials.last().expect("materials").clone();
+    browser.click("#submit");
+    browser.wait_text("#result-state", "待补正");
+    browser.wait_text("#result-missing", &short);
+    let case_no = browser.text("#result-case-no");
+    shots.take(&browser, "window");
+
+    // 一次性告知书, on A4.
+    browser.click("#print-inform");
+    browser.wait_text("#inform-list", &short);
+    browser.wait_text("#doc-inform", &case_no);
+    shots.take(&browser, "inform");
+    let pdf = shots.dir.join("inform.pdf");
+    browser.print_pdf(&pdf);
+    assert!(std::fs::read(&pdf).expect("the PDF").starts_with(b"%PDF-"));
+
+    // 补正: the missing material comes; the case is accepted and its notice printed.
+    let case_page = county.api_url(&format!("/console#/case/{case_no}"));
+    browser.goto(&case_page);
+    browser.wait_text("#case-no", &case_no);
+    browser.select("#action", "supplement");
+    browser.click("#f-materials input[type=checkbox]");
+    browser.click("#act");
+    browser.wait_text("#notice", "已办理");
+    browser.wait_text("#case-facts", "已受理");
+    browser.click("a[href^='#/print/notice/']");
+    browser.wait_text("#doc-notice", "承诺办结期限");
+    shots.take(&browser, "notice");
+
+    // The clerk may only propose the decision of an item with 网上签批…
+    browser.goto(&case_page);
+    browser.wait_text("#case-no", &case_no);
+    let options: Vec<String> = browser
+        .find_all("#action option")
+        .iter()
+        .map(|o| o.attr("value").unwrap_or_default())
+        .collect();
+    assert!(options.contains(&"propose".to_string()), "{options:?}");
+    assert!(!options.contains(&"decide".to_string()), "{options:?}");
+    browser.select("#action", "propose");
+    browser.select("#f-approve", "true");
+    browser.fill("#f-reason", "材料齐全，现场核查合格");
+    browser.click("#act");
+    browser.wait_text("#proposal", "拟准予");
+
+    // …which the 首席代表 signs off.
+    browser.click("#signout");
+    sign_in(&browser, county, &chief, "陈首代");
+    browser.goto(&case_page);
+    browser.wait_text("#proposal", "材料齐全，现场核查合格");
+    browser.select("#action", "decide");
+    assert_eq!(
+        browser.value("#f-reason"),
+        "材料齐全，现场核查合格",
+        "prefilled"
+    );
+    browser.click("#act");
+    browser.wait_text("#case-facts", "准予许可");
+    browser.wait_text("#history", "陈首代");
+    browser.wait_text("#history", "王窗口");
+
+    // Another case stays open, and the hall's screen shows it — without the applicant.
+    let open = county.submit_all(&clerk, FOOD);
+    let open_no = s(&open, "case_no").to_string();
+    browser.goto(&county.api_url("/console/hall"));
+    browser.wait_text("#hall-queue", &open_no[open_no.len() - 6..]);
+    let hall = browser.text("main");
+    assert!(
+        !hall.contains(s(&open["applicant"], "name")) && !hall.contains(&open_no),
+        "{hall}"
+    );
+    shots.take(&browser, "hall");
+
+    // Three weeks on, the open case is red at the city's supervisor, who sends a 督办.
+    for name in [TOWN, XIANYOU, CITY] {
+        fed.stop(name);
+    }
+    for name in [CITY, XIANYOU, TOWN] {
+        fed.start_at(name, "2025-10-21T09:00");
+    }
+    let city = fed.node(CITY);
+    let summary = format!("/api/v1/summaries/{open_no}");
+    assert!(
+        wait_until(SETTLE, || {
+            let (status, s) = city.get(&summary, &city.admin_token());
+            status == 200 && s["warning"] == "red"
+        }),
+        "the city never saw {open_no} red"
+    );
+    sign_in(&browser, city, &supervisor, "周监察");
+    let row = format!("#flagged tr[data-case='{open_no}']");
+    browser.wait_text(&row, "红牌超期");
+    shots.take(&browser, "supervise");
+    browser.click(&format!("{row} button.supervise"));
+    browser.fill("#supervise-note", "请于两个工作日内办结并说明超期原因");
+    browser.click("#supervise-send");
+    browser.wait_text("#notice", "已向");
+    let county = fed.node(XIANYOU);
+    assert!(
+        wait_until(SETTLE, || {
+            let case = county.case(&open_no);
+            case["notices"].as_array().is_some_and(|n| !n.is_empty())
+        }),
+        "the 督办 never reached the county"
+    );
+
+    // The city board: the county's figures, its overdue case among them.
+    browser.goto(&city.api_url("/console#/board"));
+    browser.wait_text("#board-nodes tr[data-node='350322']", "在线");
+    let cells = browser.eval(
+        "return Array.from(document.querySelectorAll(\"#board-nodes tr[data-node='350322'] td\"))\
+           .map(td => td.textContent)",
+    );
+    // 节点, 连接, 数据时间, 办件, 超期, 按期办结率: the open case is the county's one overdue.
+    assert_eq!(cells[4], json!("1"), "{cells}");
+    assert_eq!(
+        cells[5],
+        json!("100.0%"),
+        "the signed-off case was on time: {cells}"
+    );
+    browser.find("#month-chart");
+    browser.find("#rate-chart");
+    browser.find("#board-tree");
+    shots.take(&browser, "board");
+    assert_eq!(script_errors(&browser), Vec::<String>::new());
+}
+
+/// A window clerk who works from the keyboard alone: sign in, find the item, fill the
+/// applicant, tick the materials and accept — Tab, typing, Space and Enter only. And every
+/// field of the window's form has a label a screen reader reads.
+#[test]
+fn the_window_works_from_the_keyboard_alone_and_every_field_is_labelled() {
+    let node = Node::start(TOWN, Some("2025-10-09T09:00"));
+    let clerk = node.add_operator("林窗口", "clerk", Some("卫生健康办公室"));
+    let browser = Browser::start();
+    browser.goto(&node.api_url("/console"));
+    let focused = |id: &str| {
+        assert!(
+            wait_until(std::time::Duration::from_secs(10), || browser
+                .active_element_id()
+                == id),
+            "focus is on {:?}, not #{id}",
+            browser.active_element_id()
+        )
+    };
+    focused("token");
+    browser.type_keys(&clerk);
+    browser.press_key(Key::Enter);
+    browser.wait_text("#whoami", "林窗口");
+    focused("item-search");
+    browser.type_keys("生育登记");
+    browser.press_key(Key::Enter);
+    browser.wait_text("#item-chosen", "生育登记");
+    focused("applicant-kind");
+    browser.press_key(Key::Tab);
+    focused("applicant-name");
+    browser.type_keys("张三");
+    browser.press_key(Key::Tab);
+    focused("applicant-id");
+    browser.type_keys(&resident_id(3));
+    browser.wait_text("#applicant-id-check", "✓");
+    for n in 0..2 {
+        browser.press_key(Key::Tab);
+        focused(&format!("mat-{n}"));
+        browser.press_key(Key::Space);
+    }
+    browser.press_key(Key::Tab);
+    focused("submit");
+    browser.press_key(Key::Enter);
+    browser.wait_text("#result-state", "准予许可");
+
+    let unlabelled = |form: &str| {
+        browser.eval(&format!(
+            "return Array.from(document.querySelectorAll('{form} input, {form} select, {form} textarea'))\
+               .filter(e => !(e.labels && e.labels.length && e.labels[0].textContent.trim())\
+                 && !(e.getAttribute('aria-label') || '').trim())\
+               .map(e => e.id || e.outerHTML)"
+        ))
+    };
+    assert_eq!(unlabelled("#intake"), json!([]));
+    browser.click("#open-case");
+    browser.wait_text("#case-title", "办件");
+    assert_eq!(unlabelled("#act-form"), json!([]));
+    for action in ["rate", "supplement", "refuse"] {
+        if browser
+            .find_all(&format!("#action option[value='{action}']"))
+            .is_empty()
+        {
+            continue;
+        }
+        browser.select("#action", action);
+        assert_eq!(unlabelled("#act-form"), json!([]), "{action}");
+    }
+    assert_eq!(script_errors(&browser), Vec::<String>::new());
 }

@@ -148,7 +148,10 @@ fn a_stand_in_acts_with_an_absent_colleagues_rights_and_the_history_says_so() {
     assert_eq!(status, 200, "{named}");
     assert_eq!(s(&named, "stand_in"), "李B");
     let (_, me) = node.get("/api/v1/session", &b);
-    assert_eq!(me["standing_in_for"], json!(["张A"]));
+    assert_eq!(
+        me["standing_in_for"],
+        json!([{"name": "张A", "role": "chief", "department": SHICHANG}])
+    );
     let (_, me) = node.get("/api/v1/session", &a);
     assert_eq!(me["stand_in"], json!("李B"));
 

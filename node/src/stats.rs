@@ -63,7 +63,7 @@ impl Figures {
         self.legal_overdue += u64::from(open && s.legal_warning == Warning::Red);
         if s.state.is_concluded() {
             self.concluded += 1;
-            self.on_time += u64::from(s.warning != Warning::Red);
+            self.on_time += u64::from(Figures::on_time(s));
         }
         if let (true, Some(days)) = (s.state.is_concluded(), s.working_days) {
             self.working_days_sum += u64::from(days);
@@ -88,6 +88,12 @@ impl Figures {
         }
     }
 
+    /// A concluded case was concluded within its promised deadline: its promised clock was
+    /// not red when it stopped.
+    fn on_time(s: &CaseSummary) -> bool {
+        s.warning != Warning::Red
+    }
+
     /// Derives the rates once every case is counted.
     fn finish(&mut self) {
         self.on_time_rate =
@@ -97,13 +103,24 @@ impl Figures {
     }
 }
 
-/// Supervision figures of a region: in total, by item, by department and by owning node.
+/// Supervision figures of a region: in total, by item, by department, by owning node, and
+/// by month of acceptance.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Report {
     pub totals: Figures,
     pub by_item: BTreeMap<String, Figures>,
     pub by_department: BTreeMap<String, Figures>,
     pub by_node: BTreeMap<NodeCode, Figures>,
+    /// By the month a case was accepted (`"YYYY-MM"`; cases never accepted are not counted).
+    pub by_month: BTreeMap<String, Month>,
+}
+
+/// The cases accepted in one month: how many, and how many of them concluded (on time).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Month {
+    pub accepted: u64,
+    pub concluded: u64,
+    pub on_time: u64,
 }
 
 impl Report {
@@ -148,6 +165,18 @@ impl Report {
             .or_default()
             .add(s);
         self.by_node.entry(s.owner).or_default().add(s);
+        if let Some(day) = s.accepted_on {
+            let (year, month, _) = day.ymd();
+            let m = self
+                .by_month
+                .entry(format!("{year:04}-{month:02}"))
+                .or_default();
+            m.accepted += 1;
+            if s.state.is_concluded() {
+                m.concluded += 1;
+                m.on_time += u64::from(Figures::on_time(s));
+            }
+        }
     }
 
     /// Derives every rate once every case is counted.

@@ -75,22 +75,22 @@ pub fn acting(
 }
 
 /// The colleagues `op` stands in for now (live accounts that name them), by name.
-pub fn standing_in_for(node: &NodeContext, op: &Operator) -> Result<Vec<String>, ApiError> {
+pub fn standing_in_for(node: &NodeContext, op: &Operator) -> Result<Vec<Operator>, ApiError> {
     if !op.role.has_department() {
         return Ok(Vec::new());
     }
     let today = node.today();
-    let mut names: Vec<String> = node
+    let mut absent: Vec<Operator> = node
         .store
         .operators()?
         .into_iter()
         .map(|(_, a)| a)
         .filter(|a| a.stand_in.as_deref() == Some(op.name.as_str()))
         .filter(|a| a.standing(today) == Standing::Live)
-        .map(|a| a.operator.name)
+        .map(|a| a.operator)
         .collect();
-    names.sort();
-    Ok(names)
+    absent.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(absent)
 }
 
 /// The refusal when nobody's rights cover the action.

@@ -83,6 +83,7 @@ pub async fn stats(State(node): State<AppState>, _caller: Caller) -> Result<Json
         "by_item": report.by_item,
         "by_department": report.by_department,
         "by_node": report.by_node,
+        "by_month": report.by_month,
     })))
 }
 

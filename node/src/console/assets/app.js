@@ -4,7 +4,7 @@
 'use strict';
 (() => {
   // ---------------------------------------------------------------- vocabulary (中文 labels)
-  const ROLES = { admin: '管理员', supervisor: '监察员', clerk: '窗口/部门人员' };
+  const ROLES = { admin: '管理员', supervisor: '监察员', clerk: '窗口/部门人员', chief: '首席代表' };
   const LEVELS = { city: '市级', county: '县级', township: '乡镇（街道）' };
   const STATES = {
     awaiting_supplement: '待补正', accepted: '已受理', in_review: '审查中', joint_review: '联审中',
@@ -71,6 +71,11 @@
     },
     answer_notice: { label: '答复督办', fields: [{ name: 'notice', type: 'notice', label: '督办事项' }, { name: 'answer', type: 'textarea', label: '答复' }] },
     rectify: { label: '整改完成', fields: [{ name: 'note', type: 'textarea', label: '整改情况' }] },
+    propose: {
+      label: '提交拟办意见（待首席代表网上签批）', fields: [
+        { name: 'approve', type: 'bool', label: '拟办意见', options: [['true', '拟准予'], ['false', '拟不予']] },
+        { name: 'reason', type: 'textarea', label: '理由' }],
+    },
   };
 
   // Which actions the screen offers in each state; the API still decides (authority, owner).
@@ -184,6 +189,12 @@
   }
 
   const may = (...roles) => session && roles.includes(session.operator.role);
+  /** The departments the operator works for: their own and, as a stand-in (AB角), their absent colleagues'. */
+  const departments = () => [session.operator.department, ...session.standing_in_for.map((a) => a.department)].filter(Boolean);
+  /** May the operator (or the colleague they stand in for) sign off decisions of `department`? */
+  const signsOff = (department) => session.operator.role === 'admin' ||
+    (session.operator.role === 'chief' && session.operator.department === department) ||
+    session.standing_in_for.some((a) => a.role === 'chief' && a.department === department);
 
   // ---------------------------------------------------------------- sign-in
   function signOut(message) {
@@ -223,14 +234,16 @@
     input.focus();
   }
 
-  const home = () => (may('clerk', 'admin') ? '#/window' : '#/supervise');
+  const home = () => (may('clerk', 'chief', 'admin') ? '#/window' : '#/supervise');
 
   function showSession() {
     const op = session.operator;
     const node = session.node;
     document.title = node.name + ' · 政务服务工作台';
     $('#node-name').textContent = node.name + '（' + node.code + '）';
-    $('#whoami').textContent = op.name + ' · ' + (ROLES[op.role] || op.role) + (op.department ? ' · ' + op.department : '');
+    const standing = session.standing_in_for.map((a) => a.name);
+    $('#whoami').textContent = op.name + ' · ' + (ROLES[op.role] || op.role) + (op.department ? ' · ' + op.department : '') +
+      (standing.length ? ' · 代岗：' + standing.join('、') : '');
     for (const a of document.querySelectorAll('#nav a')) show(a, a.dataset.roles.split(' ').includes(op.role));
     show($('#nav'), true);
     show($('#signout'), true);
@@ -244,7 +257,8 @@
   }
 
   async function viewWindow() {
-    const items = (await loadCatalog()).filter((i) => !session.operator.department || i.department === session.operator.department);
+    const mine = departments();
+    const items = (await loadCatalog()).filter((i) => session.operator.role === 'admin' || mine.includes(i.department));
     let chosen = null;
     let key = freshKey();
     const search = h('input', { id: 'item-search', type: 'search', autocomplete: 'off', 'aria-controls': 'item-choices', 'aria-describedby': 'item-chosen' });
@@ -300,6 +314,13 @@
       }
     }
     search.addEventListener('input', listChoices);
+    // Enter in the search box takes the first match (it must not submit the form).
+    search.addEventListener('keydown', (ev) => {
+      if (ev.key !== 'Enter') return;
+      ev.preventDefault();
+      const first = choices.querySelector('button');
+      if (first) first.click();
+    });
     id.addEventListener('input', checkLater);
     kind.addEventListener('change', checkLater);
 
@@ -392,26 +413,39 @@
         list('已收材料', c.materials, 'case-materials'), list('待补正材料', c.missing, 'case-missing'),
         list('容缺待补材料', c.owed, 'case-owed'), list('补件材料', c.requested, 'case-requested'), prints),
       notices,
-      actionForm(c),
+      c.pending_sign_off ? h('section', { class: 'card', id: 'proposal' }, h('h2', { text: '待网上签批' }),
+        c.proposal ? h('p', {}, '拟办意见：', h('strong', { text: c.proposal.approve ? '拟准予' : '拟不予' }), '。',
+          c.proposal.reason, '（' + c.proposal.by + '，' + c.proposal.at.replace('T', ' ').slice(0, 16) + '）') : '已提交拟办意见。') : null,
+      await actionForm(c),
       h('section', { class: 'card' }, history));
   }
 
   /** The form for the actions this operator may take on the case now. */
-  function actionForm(c) {
+  async function actionForm(c) {
     let names;
     if (session.operator.role === 'supervisor') names = CLOSED.includes(c.state) ? [] : ['supervise'];
     else {
       names = [...BY_STATE[c.state] || []];
+      // 网上签批: a reviewer proposes, the department's 首席代表 (or an admin) decides.
+      const item = (await loadCatalog()).find((i) => i.code === c.item);
+      if (item && item.sign_off && names.includes('decide') && !signsOff(c.department)) {
+        names = names.map((n) => (n === 'decide' ? 'propose' : n));
+      }
       if ((c.owed.length || c.requested.length) && !names.includes('supplement')) names.push('supplement');
       if (c.notices.some((n) => !n.answer)) names.push('answer_notice');
       if (session.operator.role === 'admin' && !CLOSED.includes(c.state)) names.push('supervise');
     }
     if (!names.length) return h('p', { class: 'hint', id: 'no-actions', text: '此办件当前没有可办理的操作。' });
-    const select = h('select', { id: 'action' }, names.map((n) => h('option', { value: n, text: ACTIONS[n].label })));
+    const label = (n) => (n === 'decide' && c.pending_sign_off ? '网上签批（按拟办意见或改定后作出决定）' : ACTIONS[n].label);
+    const select = h('select', { id: 'action' }, names.map((n) => h('option', { value: n, text: label(n) })));
     const fields = h('div', { id: 'action-fields' });
     let key = freshKey();
     const fill = () => {
       fields.replaceChildren(...ACTIONS[select.value].fields.map((f) => field(f, c)));
+      if (select.value === 'decide' && c.proposal) {
+        fields.querySelector('#f-approve').value = String(c.proposal.approve);
+        fields.querySelector('#f-reason').value = c.proposal.reason;
+      }
       key = freshKey();
     };
     select.addEventListener('change', fill);
@@ -497,12 +531,14 @@
   // ---------------------------------------------------------------- 部门办件 (queue by deadline)
   async function viewQueue() {
     const dept = session.operator.department;
-    const { items, complete } = await allPages('/api/v1/cases' + (dept ? '?department=' + encodeURIComponent(dept) : ''), 'cases', 10);
+    const { items, complete } = await allPages('/api/v1/cases' + (dept && !session.standing_in_for.length ? '?department=' + encodeURIComponent(dept) : ''), 'cases', 10);
+    const mine = departments();
+    if (dept) items.splice(0, items.length, ...items.filter((c) => mine.includes(c.department)));
     const open = items.filter((c) => !FINISHED.includes(c.state));
     const order = { red: 0, yellow: 1, green: 2 };
     open.sort((a, b) => (order[a.warning] - order[b.warning]) || String(a.deadline || '9999').localeCompare(String(b.deadline || '9999')));
     render(
-      h('h1', { text: '部门办件' + (dept ? '：' + dept : '') }),
+      h('h1', { text: '部门办件' + (dept ? '：' + mine.join('、') : '') }),
       h('p', { class: 'hint', text: '本节点未办结的办件，超期和预警的在前，其余按承诺期限排列。' + (complete ? '' : '（办件较多，只列出前 5000 件。）') }),
       caseTable(open, 'queue'));
   }
@@ -513,8 +549,34 @@
       h('thead', {}, h('tr', {}, ['办件编号', '事项', '申请人', '状态', '承诺期限', '剩余工作日', '预警'].map((t) => h('th', { scope: 'col', text: t })))),
       h('tbody', {}, cases.map((c) => h('tr', { 'data-case': c.case_no },
         h('td', {}, h('a', { href: '#/case/' + c.case_no, text: c.case_no })), h('td', { text: c.item_name }),
-        h('td', { text: c.applicant.name }), h('td', { text: stateText(c.state) }), h('td', { text: dash(c.deadline) }),
+        h('td', { text: c.applicant.name }), h('td', { text: stateText(c.state) + (c.pending_sign_off ? '（待签批）' : '') }), h('td', { text: dash(c.deadline) }),
         h('td', { text: dash(c.remaining_days) }), h('td', {}, badge(c.warning))))));
+  }
+
+  // ---------------------------------------------------------------- 我的设置 (AB角)
+  function viewMe() {
+    const op = session.operator;
+    const input = h('input', { id: 'stand-in', type: 'text', value: session.stand_in || '', 'aria-describedby': 'stand-in-hint' });
+    const form = h('form', { class: 'card', id: 'stand-in-form', 'aria-labelledby': 'me-title' },
+      h('h1', { id: 'me-title', text: '我的设置' }),
+      h('p', { text: op.name + ' · ' + (ROLES[op.role] || op.role) + (op.department ? ' · ' + op.department : '') }),
+      h('label', { for: 'stand-in', text: 'AB角：外出时由谁代岗（同事姓名）' }), input,
+      h('p', { class: 'hint', id: 'stand-in-hint', text: '代岗人在您外出期间以您的权限受理和办理本部门办件，办件记录写明“代岗人（代您）”。回岗后请清除。' }),
+      h('button', { id: 'stand-in-save', type: 'submit', text: '保存' }),
+      h('button', { id: 'stand-in-clear', type: 'button', class: 'plain', text: '我已回岗，清除代岗', onclick: () => save(null) }),
+      session.standing_in_for.length ? h('p', { id: 'standing-in-for', text: '您正在代岗：' + session.standing_in_for.map((a) => a.name + '（' + a.department + '）').join('、') }) : null);
+    async function save(name) {
+      fail('');
+      try {
+        const v = await api('POST', '/api/v1/operators/' + encodeURIComponent(op.name) + '/stand-in', { stand_in: name });
+        session.stand_in = v.stand_in;
+        input.value = v.stand_in || '';
+        say(v.stand_in ? '已设置代岗人：' + v.stand_in : '已清除代岗人。');
+      } catch (e) { fail(e.message); }
+    }
+    form.addEventListener('submit', (ev) => { ev.preventDefault(); save(input.value.trim() || null); });
+    render(form);
+    input.focus();
   }
 
   // ---------------------------------------------------------------- 查找办件
@@ -597,7 +659,7 @@
   // ---------------------------------------------------------------- 区域总览 (city board)
   let timer = null;
   async function viewBoard() {
-    const status = await api('GET', '/api/v1/status');
+    const [status, stats] = await Promise.all([api('GET', '/api/v1/status'), api('GET', '/api/v1/stats')]);
     const t = status.totals;
     const pct = (r) => (r === null || r === undefined ? '—' : (r * 100).toFixed(1) + '%');
     const table = h('table', { id: 'board-nodes' },
@@ -614,7 +676,8 @@
       h('div', { class: 'row' },
         h('section', { class: 'card' }, h('h2', { text: '节点' }), table),
         h('section', { class: 'card' }, h('h2', { text: '层级' }), tree(status.nodes))),
-      h('section', { class: 'card' }, h('h2', { text: '各节点按期办结率' }), rateChart(status.nodes)));
+      h('section', { class: 'card' }, h('h2', { text: '各节点按期办结率' }), rateChart(status.nodes)),
+      h('section', { class: 'card' }, h('h2', { text: '每月受理件数（近 12 个月）' }), monthChart(stats.by_month)));
     timer = setTimeout(() => { if (location.hash === '#/board') route(true); }, 10000);
   }
 
@@ -634,20 +697,42 @@
     return h('div', { class: 'tree', id: 'board-tree' }, h('ul', {}, roots.map(item)));
   }
 
+  const SVG_NS = 'http://www.w3.org/2000/svg'; // a name, not an address: nothing is fetched
+  function svg(tag, attrs, ...kids) {
+    const el = document.createElementNS(SVG_NS, tag);
+    for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, String(v));
+    append(el, kids);
+    return el;
+  }
+
+  /** Cases accepted per month, the last 12 months held: a column each, on-time rate below. */
+  function monthChart(byMonth) {
+    const months = Object.keys(byMonth || {}).sort().slice(-12);
+    if (!months.length) return h('p', { class: 'hint', text: '尚无受理的办件。' });
+    const top = Math.max(...months.map((m) => byMonth[m].accepted), 1);
+    const col = 52;
+    const height = 160;
+    const w = months.length * col + 10;
+    return svg('svg', { id: 'month-chart', role: 'img', 'aria-label': '每月受理件数柱状图', viewBox: '0 0 ' + w + ' ' + (height + 50), width: w, height: height + 50 },
+      months.map((m, i) => {
+        const f = byMonth[m];
+        const bar = Math.max(1, (f.accepted / top) * height);
+        const rate = f.concluded ? (f.on_time / f.concluded * 100).toFixed(0) + '%' : '—';
+        return svg('g', {},
+          svg('rect', { x: i * col + 8, y: height - bar + 14, width: col - 16, height: bar, fill: '#1d5fbf' }),
+          svg('text', { x: i * col + 8, y: height - bar + 10 }, String(f.accepted)),
+          svg('text', { x: i * col + 4, y: height + 30 }, m.slice(2)),
+          svg('text', { x: i * col + 8, y: height + 46 }, rate));
+      }));
+  }
+
   /** A bar per node, inline SVG (no chart library, nothing fetched). */
   function rateChart(nodes) {
-    const ns = 'http://www.w3.org/2000/svg'; // a name, not an address: nothing is fetched
-    const svg = (tag, attrs, ...kids) => {
-      const el = document.createElementNS(ns, tag);
-      for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, String(v));
-      append(el, kids);
-      return el;
-    };
     const rows = nodes.filter((n) => n.on_time_rate !== null && n.on_time_rate !== undefined);
     if (!rows.length) return h('p', { class: 'hint', text: '尚无办结的办件。' });
     const bar = 22;
     const width = 640;
-    return svg('svg', { id: 'rate-chart', role: 'img', 'aria-label': '各节点按期办结率柱状图', viewBox: '0 0 ' + width + ' ' + (rows.length * bar + 10), width: '100%' },
+    return svg('svg', { id: 'rate-chart', role: 'img', 'aria-label': '各节点按期办结率柱状图', viewBox: '0 0 ' + width + ' ' + (rows.length * bar + 10), width, height: rows.length * bar + 10 },
       rows.map((n, i) => svg('g', {},
         svg('text', { x: 0, y: i * bar + 15 }, n.code),
         svg('rect', { x: 110, y: i * bar + 3, height: bar - 6, width: Math.max(1, n.on_time_rate * 440), fill: n.on_time_rate >= 0.95 ? '#1e7b34' : n.on_time_rate >= 0.8 ? '#9a6700' : '#c0262d' }),
@@ -725,9 +810,10 @@
   // ---------------------------------------------------------------- routing
   const ROUTES = [
     [/^#\/signin$/, () => viewSignin(), null],
-    [/^#\/window$/, () => viewWindow(), ['clerk', 'admin']],
+    [/^#\/window$/, () => viewWindow(), ['clerk', 'chief', 'admin']],
     [/^#\/queue$/, () => viewQueue(), null],
     [/^#\/find$/, () => viewFind(), null],
+    [/^#\/me$/, () => viewMe(), ['clerk', 'chief']],
     [/^#\/case\/([\w-]+)$/, (m) => viewCase(m[1]), null],
     [/^#\/supervise$/, () => viewSupervise(), ['supervisor', 'admin']],
     [/^#\/board$/, () => viewBoard(), ['supervisor', 'admin']],
