@@ -545,3 +545,52 @@ fn the_window_works_from_the_keyboard_alone_and_every_field_is_labelled() {
     }
     assert_eq!(script_errors(&browser), Vec::<String>::new());
 }
+
+/// 不予受理 from the console, its 决定书 with the reason, and the department's queue: the
+/// open cases of the clerk's department only, the ended ones left out.
+#[test]
+fn a_refusal_prints_its_decision_and_the_queue_holds_only_open_cases_of_the_department() {
+    let node = Node::start(XIANYOU, Some("2025-10-09T09:00"));
+    let clerk = node.add_operator("郑窗口", "clerk", Some(ZHUJIAN));
+    let other = node.clerk(SHICHANG);
+    let (status, short) = node.post(
+        "/api/v1/cases",
+        &clerk,
+        &json!({"item": BUILDING, "applicant": person(), "materials": []}),
+    );
+    assert_eq!(status, 201, "{short}");
+    let refused_no = s(&short, "case_no").to_string();
+    let open = node.submit_all(&clerk, BUILDING);
+    let foreign = node.submit_all(&other, FOOD);
+
+    let browser = Browser::start();
+    sign_in(&browser, &node, &clerk, "郑窗口");
+    browser.goto(&node.api_url(&format!("/console#/case/{refused_no}")));
+    browser.wait_text("#case-facts", "待补正");
+    browser.select("#action", "refuse");
+    // An empty reason is refused by the browser's own check before anything is sent.
+    browser.click("#act");
+    assert_eq!(
+        browser.prop("#f-reason", "validity")["valueMissing"],
+        json!(true)
+    );
+    browser.fill("#f-reason", "申请事项不属于本机关职权范围");
+    browser.click("#act");
+    browser.wait_text("#case-facts", "不予受理");
+    browser.click("a[href^='#/print/refusal/']");
+    browser.wait_text("#doc-refusal", "申请事项不属于本机关职权范围");
+    browser.wait_text("#doc-refusal", "行政复议");
+
+    browser.goto(&node.api_url("/console#/queue"));
+    browser.wait_text("#queue", s(&open, "case_no"));
+    let queue = browser.text("#queue");
+    assert!(
+        !queue.contains(&refused_no),
+        "an ended case is not in the queue: {queue}"
+    );
+    assert!(
+        !queue.contains(s(&foreign, "case_no")),
+        "another department's: {queue}"
+    );
+    assert_eq!(script_errors(&browser), Vec::<String>::new());
+}
