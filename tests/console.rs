@@ -564,6 +564,11 @@ fn a_refusal_prints_its_decision_and_the_queue_holds_only_open_cases_of_the_depa
     let foreign = node.submit_all(&other, FOOD);
 
     let browser = Browser::start();
+    // A wrong token is refused on the sign-in screen, in words.
+    browser.goto(&node.api_url("/console"));
+    browser.fill("#token", "not-a-token");
+    browser.click("#signin");
+    browser.wait_text("#error", "未登录或令牌无效");
     sign_in(&browser, &node, &clerk, "郑窗口");
     browser.goto(&node.api_url(&format!("/console#/case/{refused_no}")));
     browser.wait_text("#case-facts", "待补正");
@@ -591,6 +596,60 @@ fn a_refusal_prints_its_decision_and_the_queue_holds_only_open_cases_of_the_depa
     assert!(
         !queue.contains(s(&foreign, "case_no")),
         "another department's: {queue}"
+    );
+    assert_eq!(script_errors(&browser), Vec::<String>::new());
+}
+
+/// 建设工程竣工联合验收 (住房和城乡建设局): a joint item of the county.
+const YANSHOU: &str = "000172023000";
+const ZIRAN: &str = "自然资源和规划局";
+
+/// A joint review from the department's screens: the seat finds the case in its own queue and
+/// disagrees through the opinion form; the lead decides over it with the override reason.
+#[test]
+fn a_joint_review_seat_answers_from_its_queue_and_the_lead_overrides_on_the_record() {
+    let node = Node::start(XIANYOU, Some("2025-10-09T09:00"));
+    let lead = node.add_operator("郑主办", "clerk", Some(ZHUJIAN));
+    let seat = node.add_operator("苏规划", "clerk", Some(ZIRAN));
+    let case = node.submit_all(&lead, YANSHOU);
+    let no = s(&case, "case_no").to_string();
+    node.act_ok(&lead, &no, &json!({"action": "review"}));
+    let seats = json!([{"node": XIANYOU, "department": ZIRAN}]);
+    node.act_ok(
+        &lead,
+        &no,
+        &json!({"action": "open_joint_review", "participants": seats, "feedback_days": 2}),
+    );
+
+    let browser = Browser::start();
+    sign_in(&browser, &node, &seat, "苏规划");
+    browser.goto(&node.api_url("/console#/queue"));
+    browser.wait_text("#queue", &no);
+    browser.click(&format!("#queue tr[data-case='{no}'] a"));
+    browser.wait_text("#case-no", &no);
+    browser.select("#action", "opinion");
+    browser.select("#f-agree", "false");
+    browser.fill("#f-comment", "规划条件核实不符");
+    browser.click("#act");
+    browser.wait_text("#history", "苏规划");
+
+    browser.click("#signout");
+    sign_in(&browser, &node, &lead, "郑主办");
+    browser.goto(&node.api_url(&format!("/console#/case/{no}")));
+    browser.wait_text("#case-no", &no);
+    browser.select("#action", "decide");
+    browser.select("#f-approve", "true");
+    browser.fill("#f-reason", "联合验收合格");
+    browser.click("#act");
+    // Approving over a disagreement needs its reason on the record: the API's message shows.
+    browser.wait_text("#error", "override_reason");
+    browser.fill("#f-override_reason", "经联席会议研究，规划条件已现场复核");
+    browser.click("#act");
+    browser.wait_text("#case-facts", "准予许可");
+    let decided = node.case(&no);
+    assert_eq!(
+        s(&decided["decision"], "override_reason"),
+        "经联席会议研究，规划条件已现场复核"
     );
     assert_eq!(script_errors(&browser), Vec::<String>::new());
 }

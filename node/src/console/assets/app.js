@@ -134,8 +134,22 @@
   const token = () => sessionStorage.getItem(TOKEN);
   let session = null; // GET /api/v1/session: {operator, node, today}
 
+  // What an error code means to the person at the screen; the API's own sentence follows.
+  const ERRORS = {
+    unauthorized: '未登录或令牌无效', forbidden: '无权办理', sign_off_required: '需首席代表网上签批',
+    invalid_action: '此操作不成立', not_found: '未找到', invalid_applicant: '申请人信息有误',
+    bad_materials: '材料清单有误', unknown_item: '事项不存在', wrong_department: '部门不符',
+    too_many_failures: '失败次数过多，请稍后再试', busy: '系统繁忙，请稍后重试', bad_request: '请求有误',
+    too_large: '内容过大', invalid_stand_in: '代岗人不符合条件', idempotency_key_reused: '重复提交的内容不一致',
+    control_character: '含有不可见字符', unreachable: '无法连接本节点',
+  };
+
   class ApiError extends Error {
-    constructor(status, code, message) { super(message); this.status = status; this.code = code; }
+    constructor(status, code, message) {
+      super(ERRORS[code] ? ERRORS[code] + '：' + message : message);
+      this.status = status;
+      this.code = code;
+    }
   }
 
   /** A key for one user action: the same key on a retry, so a double submit writes once. */
@@ -159,7 +173,7 @@
     try {
       response = await fetch(path, init);
     } catch (e) {
-      throw new ApiError(0, 'unreachable', '无法连接本节点（' + e.message + '），请检查网络后重试。');
+      throw new ApiError(0, 'unreachable', e.message + '，请检查网络后重试。');
     }
     let data = null;
     try { data = await response.json(); } catch (_) { data = null; }
@@ -226,7 +240,7 @@
         showSession();
         location.hash = home();
       } catch (e) {
-        fail(e.status === 401 ? '令牌无效：' + e.message : e.message);
+        fail(e.message);
         input.focus();
       }
     });
@@ -534,12 +548,20 @@
     const { items, complete } = await allPages('/api/v1/cases' + (dept && !session.standing_in_for.length ? '?department=' + encodeURIComponent(dept) : ''), 'cases', 10);
     const mine = departments();
     if (dept) items.splice(0, items.length, ...items.filter((c) => mine.includes(c.department)));
+    // Joint reviews of other departments in which one of mine holds a seat here, still silent:
+    // the department owes them its opinion (限时反馈).
+    if (dept) {
+      const joint = await allPages('/api/v1/cases?state=joint_review', 'cases', 2);
+      const seated = (c) => c.participants.some((p) => p.node === session.node.code && mine.includes(p.department) && !p.opinion);
+      const held = new Set(items.map((c) => c.case_no));
+      items.push(...joint.items.filter((c) => seated(c) && !held.has(c.case_no)));
+    }
     const open = items.filter((c) => !FINISHED.includes(c.state));
     const order = { red: 0, yellow: 1, green: 2 };
     open.sort((a, b) => (order[a.warning] - order[b.warning]) || String(a.deadline || '9999').localeCompare(String(b.deadline || '9999')));
     render(
       h('h1', { text: '部门办件' + (dept ? '：' + mine.join('、') : '') }),
-      h('p', { class: 'hint', text: '本节点未办结的办件，超期和预警的在前，其余按承诺期限排列。' + (complete ? '' : '（办件较多，只列出前 5000 件。）') }),
+      h('p', { class: 'hint', text: '本节点未办结的办件（含本部门参加、尚未反馈意见的联审），超期和预警的在前，其余按承诺期限排列。' + (complete ? '' : '（办件较多，只列出前 5000 件。）') }),
       caseTable(open, 'queue'));
   }
 
