@@ -36,19 +36,57 @@ const INDEX: Asset = Asset {
     body: include_str!("assets/index.html"),
 };
 
+const JS: &str = "text/javascript; charset=utf-8";
+
 /// Everything under `/console/`, by name. The app's pages are views of one `index.html`
-/// (selected by the URL's fragment), so a reload or a bookmark of any page works.
-const ASSETS: [Asset; 3] = [
+/// (selected by the URL's fragment), so a reload or a bookmark of any page works; its script
+/// is a set of ES modules (`app.js` imports the others), one concern each.
+const ASSETS: [Asset; 10] = [
     INDEX,
-    Asset {
-        name: "app.js",
-        media_type: "text/javascript; charset=utf-8",
-        body: include_str!("assets/app.js"),
-    },
     Asset {
         name: "app.css",
         media_type: "text/css; charset=utf-8",
         body: include_str!("assets/app.css"),
+    },
+    Asset {
+        name: "app.js",
+        media_type: JS,
+        body: include_str!("assets/app.js"),
+    },
+    Asset {
+        name: "vocab.js",
+        media_type: JS,
+        body: include_str!("assets/vocab.js"),
+    },
+    Asset {
+        name: "dom.js",
+        media_type: JS,
+        body: include_str!("assets/dom.js"),
+    },
+    Asset {
+        name: "window.js",
+        media_type: JS,
+        body: include_str!("assets/window.js"),
+    },
+    Asset {
+        name: "case.js",
+        media_type: JS,
+        body: include_str!("assets/case.js"),
+    },
+    Asset {
+        name: "lists.js",
+        media_type: JS,
+        body: include_str!("assets/lists.js"),
+    },
+    Asset {
+        name: "board.js",
+        media_type: JS,
+        body: include_str!("assets/board.js"),
+    },
+    Asset {
+        name: "print.js",
+        media_type: JS,
+        body: include_str!("assets/print.js"),
     },
 ];
 
@@ -104,11 +142,29 @@ fn serve(asset: &Asset) -> Response {
 mod tests {
     use super::*;
 
+    fn scripts() -> impl Iterator<Item = &'static Asset> {
+        ASSETS.iter().filter(|a| a.name.ends_with(".js"))
+    }
+
     #[test]
     fn every_file_the_page_loads_is_embedded() {
-        for needle in ["app.js", "app.css"] {
+        for needle in ["/console/app.js", "/console/app.css"] {
             assert!(INDEX.body.contains(needle), "index.html loads {needle}");
-            assert!(ASSETS.iter().any(|a| a.name == needle));
+        }
+        // Every module a script imports is served.
+        for script in scripts() {
+            for line in script.body.lines().filter(|l| l.starts_with("import ")) {
+                let module = line
+                    .rsplit("from './")
+                    .next()
+                    .and_then(|rest| rest.strip_suffix("';"))
+                    .unwrap_or_else(|| panic!("{}: unusual import {line:?}", script.name));
+                assert!(
+                    ASSETS.iter().any(|a| a.name == module),
+                    "{} imports {module}, which is not embedded",
+                    script.name
+                );
+            }
         }
     }
 
@@ -145,15 +201,28 @@ mod tests {
     #[test]
     fn the_app_never_writes_html_from_data() {
         // Operator- and applicant-supplied text reaches the page only as text.
-        let js = ASSETS[1].body;
-        for sink in [
-            "innerHTML",
-            "outerHTML",
-            "insertAdjacentHTML",
-            "document.write",
-            "eval(",
-        ] {
-            assert!(!js.contains(sink), "app.js uses {sink}");
+        for script in scripts() {
+            for sink in [
+                "innerHTML",
+                "outerHTML",
+                "insertAdjacentHTML",
+                "document.write",
+                "eval(",
+            ] {
+                assert!(!script.body.contains(sink), "{} uses {sink}", script.name);
+            }
+        }
+    }
+
+    #[test]
+    fn no_script_is_a_production_file_of_more_than_400_lines() {
+        for script in scripts() {
+            let lines = script.body.lines().count();
+            assert!(
+                lines <= 400,
+                "{} has {lines} lines: split it by concept",
+                script.name
+            );
         }
     }
 }
