@@ -653,3 +653,89 @@ fn a_joint_review_seat_answers_from_its_queue_and_the_lead_overrides_on_the_reco
     );
     assert_eq!(script_errors(&browser), Vec::<String>::new());
 }
+
+/// 跨层级受理 from the screens of two nodes: the township's window forwards a county item up
+/// (转报), the county takes it over, decides it and sends the result back, and the township
+/// takes it over, certifies, delivers and prints the 办结及送达回执 — each a form.
+#[test]
+fn a_case_crosses_levels_through_the_forms_of_two_nodes() {
+    let fed = Federation::start(&[(CITY, None), (XIANYOU, Some(CITY)), (TOWN, Some(XIANYOU))]);
+    let town = fed.node(TOWN);
+    let county = fed.node(XIANYOU);
+    let town_clerk = town.add_operator("枫亭窗口", "clerk", Some(ZHUJIAN));
+    let county_clerk = county.add_operator("仙游住建", "clerk", Some(ZHUJIAN));
+    let case = town.submit_all(&town_clerk, BUILDING);
+    let no = s(&case, "case_no").to_string();
+    let browser = Browser::start();
+    let act = |node: &Node, action: &str, fields: &[(&str, &str)], after: &str| {
+        browser.goto(&node.api_url(&format!("/console#/case/{no}")));
+        browser.wait_text("#case-no", &no);
+        browser.select("#action", action);
+        for (field, value) in fields {
+            browser.fill(&format!("#f-{field}"), value);
+        }
+        browser.click("#act");
+        browser.wait_text("#case-facts", after);
+    };
+
+    sign_in(&browser, town, &town_clerk, "枫亭窗口");
+    act(town, "forward", &[], "流转中");
+    browser.click("#signout");
+    sign_in(&browser, county, &county_clerk, "仙游住建");
+    assert!(
+        wait_until(SETTLE, || county
+            .get(&format!("/api/v1/cases/{no}"), &county_clerk)
+            .0
+            == 200),
+        "the forwarded case never reached the county"
+    );
+    browser.goto(&county.api_url("/console#/queue"));
+    browser.wait_text("#queue", &no);
+    act(county, "take_over", &[], "已受理");
+    act(
+        county,
+        "decide",
+        &[("reason", "符合施工许可条件")],
+        "准予许可",
+    );
+    act(county, "forward", &[], "流转中");
+    browser.click("#signout");
+    sign_in(&browser, town, &town_clerk, "枫亭窗口");
+    assert!(
+        wait_until(SETTLE, || town.case(&no)["state"] == "in_transit"
+            && town.case(&no)["owner"] == XIANYOU
+            && town.case(&no)["forwarded_to"] == TOWN),
+        "the decided case never came back to the township"
+    );
+    act(town, "take_over", &[], "准予许可");
+    act(
+        town,
+        "certify",
+        &[("certificate_no", "350322202510090001")],
+        "已制证",
+    );
+    act(town, "deliver", &[], "已送达");
+    browser.click("a[href^='#/print/result/']");
+    browser.wait_text("#doc-result", "350322202510090001");
+    browser.wait_text("#doc-result", "符合施工许可条件");
+    let history: Vec<String> = town.case(&no)["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .map(|e| s(e, "action").to_string())
+        .collect();
+    assert_eq!(
+        history,
+        [
+            "submit",
+            "forward",
+            "take_over",
+            "decide",
+            "forward",
+            "take_over",
+            "certify",
+            "deliver"
+        ]
+    );
+    assert_eq!(script_errors(&browser), Vec::<String>::new());
+}
