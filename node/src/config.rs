@@ -76,6 +76,42 @@ pub struct ConfigFile {
     /// Failed-authentication limits of the API (`[auth]`).
     #[serde(default, skip_serializing_if = "AuthSection::is_default")]
     pub auth: AuthSection,
+    /// The public listener's bounds (`[public]`).
+    #[serde(default, skip_serializing_if = "PublicSection::is_default")]
+    pub public: PublicSection,
+}
+
+/// `[public]` in node.toml: the public listener's bounds (its timeouts are the API's).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PublicSection {
+    /// Connections served at once (default 256); more wait in the kernel's accept queue.
+    pub max_connections: usize,
+    /// Requests one client address may make per minute (default 60); more get 429.
+    pub requests_per_minute: u32,
+    /// Lookups with a wrong case number or key one address may make per window (default 10);
+    /// then every request from it gets 429 until the window ends — guessing a key is not a way
+    /// in.
+    pub max_failures: u32,
+    /// That window, in seconds (default 600).
+    pub failure_window_secs: u64,
+}
+
+impl PublicSection {
+    fn is_default(&self) -> bool {
+        *self == PublicSection::default()
+    }
+}
+
+impl Default for PublicSection {
+    fn default() -> Self {
+        PublicSection {
+            max_connections: 256,
+            requests_per_minute: 60,
+            max_failures: 10,
+            failure_window_secs: 600,
+        }
+    }
 }
 
 /// `[auth]` in node.toml: how many failed authentications one client address may make in a
@@ -116,6 +152,11 @@ pub struct NodeSection {
     pub parent: Option<String>,
     pub listen: SocketAddr,
     pub api: SocketAddr,
+    /// The public listener for applicants (`/public/v1/`: progress lookup, rating); off when
+    /// absent. No tokens are served there, so any address may be given; put a TLS-terminating
+    /// proxy in front of it on a network others reach (the lookup key travels in the URL).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public: Option<SocketAddr>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -383,12 +424,14 @@ mod tests {
                 parent: parent.map(String::from),
                 listen: "127.0.0.1:0".parse().unwrap(),
                 api: "127.0.0.1:0".parse().unwrap(),
+                public: None,
             },
             files: FilesSection::default(),
             storage: StorageSection::default(),
             api: ApiSection::default(),
             warnings: WarningPolicy::default(),
             auth: Default::default(),
+            public: Default::default(),
         }
     }
 

@@ -24,6 +24,7 @@
 //!   for the core's directory.
 //! - [`ca`]: the federation CA's folder — create it, issue node certificates, revoke them.
 //! - [`api`]: the HTTP JSON API.
+//! - [`public`]: the public listener for applicants (`/public/v1/`: progress lookup, rating).
 //! - [`console`]: the staff web console at `/console` (工作台), embedded HTML/CSS/JS over the API.
 //! - [`http`]: the API's transport — our accept loop with timeouts, a connection cap and TLS.
 //! - [`server`]: `liandong run` — wiring it all together.
@@ -68,6 +69,7 @@ pub mod launcher;
 pub mod link;
 pub mod node_folder;
 pub mod pki;
+pub mod public;
 pub mod render;
 pub mod server;
 pub mod startup;

@@ -31,6 +31,8 @@ pub struct NewNode {
     pub listen: SocketAddr,
     /// HTTP API address (port 0 = any free port).
     pub api: SocketAddr,
+    /// The public listener for applicants, if any (`[node] public`).
+    pub public: Option<SocketAddr>,
     /// Serve the API over TLS with the node's certificate (`[api] tls = true`).
     pub api_tls: bool,
     /// Accept a non-loopback API without TLS (`[api] insecure = true`).
@@ -49,6 +51,7 @@ impl NewNode {
             parent: None,
             listen: any_port,
             api: any_port,
+            public: None,
             api_tls: false,
             insecure_api: false,
         }
@@ -96,6 +99,7 @@ pub fn create(new: NewNode) -> Result<PathBuf, NodeFolderError> {
             parent: new.parent,
             listen: new.listen,
             api: new.api,
+            public: new.public,
         },
         files: FilesSection::default(),
         storage: StorageSection::default(),
@@ -106,6 +110,7 @@ pub fn create(new: NewNode) -> Result<PathBuf, NodeFolderError> {
         },
         warnings: WarningPolicy::default(),
         auth: Default::default(),
+        public: Default::default(),
     };
     Config::new(file.clone(), new.dir.clone())?;
     std::fs::create_dir_all(&new.dir).map_err(|source| NodeFolderError::CreateDir {

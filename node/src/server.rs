@@ -109,11 +109,57 @@ pub async fn run(config: Config, clock: Clock) -> Result<()> {
         .await
         .with_context(|| format!("binding the API to {}", config.file.node.api))?;
     let api_addr = listener.local_addr()?;
+    let public = match config.file.node.public {
+        Some(addr) => {
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("binding the public listener to {addr}"))?;
+            if !addr.ip().is_loopback() {
+                warn!(public = %addr, "the public listener is on an address other machines reach: put a TLS-terminating proxy in front of it (lookup keys travel in URLs)");
+            }
+            Some(listener)
+        }
+        None => None,
+    };
+    let public_addr = public.as_ref().map(|l| l.local_addr()).transpose()?;
     // Listen for signals before announcing readiness: a SIGTERM right after `ready` must be a
     // clean stop, not the default action of the signal.
-    let shutdown = shutdown_signal()?;
-    write_ports(&config, api_addr.port(), quic)?;
-    info!(node = %code, api = %api_addr, tls = tls.is_some(), quic = ?quic, "ready");
+    let signal = shutdown_signal()?;
+    // One signal stops both listeners.
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        signal.await;
+        let _ = stop_tx.send(true);
+    });
+    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|stop| *stop).await;
+    };
+    write_ports(
+        &config,
+        api_addr.port(),
+        quic,
+        public_addr.map(|a| a.port()),
+    )?;
+    let public_server = public.map(|listener| {
+        let bounds = config.file.public;
+        let limits = crate::http::Limits {
+            max_connections: bounds.max_connections,
+            ..config.file.api.limits()
+        };
+        let router = crate::public::router(Arc::new(crate::public::PublicContext::new(
+            context.clone(),
+            bounds,
+        )));
+        tokio::spawn(crate::http::serve(
+            listener,
+            None,
+            router,
+            limits,
+            Arc::default(),
+            stopped(stop_rx.clone()),
+        ))
+    });
+    info!(node = %code, api = %api_addr, tls = tls.is_some(), quic = ?quic, public = ?public_addr, "ready");
     eprintln!("ready");
     crate::http::serve(
         listener,
@@ -121,9 +167,12 @@ pub async fn run(config: Config, clock: Clock) -> Result<()> {
         api::router(context.clone()),
         config.file.api.limits(),
         context.http.clone(),
-        shutdown,
+        stopped(stop_rx),
     )
     .await;
+    if let Some(server) = public_server {
+        let _ = server.await;
+    }
     if let Some(links) = &context.links {
         links.close().await;
     }
@@ -454,9 +503,14 @@ fn load_or_create_key(path: &Path) -> Result<SigningKey> {
 }
 
 /// Writes `ports.json` atomically (write, then rename) so a reader never sees half a file.
-fn write_ports(config: &Config, api: u16, quic: Option<u16>) -> Result<()> {
-    // A node without a certificate runs alone and has no QUIC port.
-    let body = serde_json::json!({ "quic": quic, "api": api }).to_string();
+fn write_ports(config: &Config, api: u16, quic: Option<u16>, public: Option<u16>) -> Result<()> {
+    // A node without a certificate runs alone and has no QUIC port; "public" only when the
+    // public listener is configured.
+    let mut ports = serde_json::json!({ "quic": quic, "api": api });
+    if let (Some(port), Some(obj)) = (public, ports.as_object_mut()) {
+        obj.insert("public".into(), port.into());
+    }
+    let body = ports.to_string();
     crate::files::write_atomic(&config.ports_file(), body.as_bytes())
 }
 

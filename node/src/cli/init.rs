@@ -40,6 +40,11 @@ pub struct InitArgs {
     /// cross the network in clear. Only behind a TLS-terminating proxy or on a private network.
     #[arg(long)]
     pub insecure_api: bool,
+    /// Also serve the public listener for applicants at this address (`/public/v1/`: progress
+    /// lookup by case number and ID tail, rating; no tokens; rate-limited per client address;
+    /// port 0 = any free port, written to ports.json as "public"). Off unless given.
+    #[arg(long, value_name = "ADDR")]
+    pub public: Option<SocketAddr>,
 }
 
 pub fn run(args: InitArgs) -> Result<()> {
@@ -64,6 +69,7 @@ impl From<InitArgs> for NewNode {
             parent: args.parent,
             listen: args.listen,
             api: args.api,
+            public: args.public,
             api_tls: args.api_tls,
             insecure_api: args.insecure_api,
         }
