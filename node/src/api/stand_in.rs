@@ -48,33 +48,21 @@ pub fn acting(
     if needs.met_by(op) {
         return Ok(Some((actor(op), op.clone())));
     }
-    // Only those who work for a department stand in for a colleague (an admin needs no
-    // stand-in, a supervisor only supervises).
-    if !op.role.has_department() {
-        return Ok(None);
-    }
-    let today = node.today();
-    let mut absent: Vec<Operator> = node
-        .store
-        .operators()?
+    Ok(standing_in_for(node, op)?
         .into_iter()
-        .map(|(_, account)| account)
-        .filter(|a| a.stand_in.as_deref() == Some(op.name.as_str()))
-        .filter(|a| a.standing(today) == Standing::Live)
-        .map(|a| a.operator)
-        .filter(|a| needs.met_by(a))
-        .collect();
-    absent.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(absent.into_iter().next().map(|a| {
-        let actor = Actor {
-            name: format!("{}（代{}）", op.name, a.name),
-            department: a.department.clone(),
-        };
-        (actor, a)
-    }))
+        .find(|a| needs.met_by(a))
+        .map(|a| {
+            let actor = Actor {
+                name: format!("{}（代{}）", op.name, a.name),
+                department: a.department.clone(),
+            };
+            (actor, a)
+        }))
 }
 
-/// The colleagues `op` stands in for now (live accounts that name them), by name.
+/// The colleagues `op` stands in for now — live accounts that name them — by name. Only those
+/// who work for a department stand in for a colleague (an admin needs no stand-in, a
+/// supervisor only supervises).
 pub fn standing_in_for(node: &NodeContext, op: &Operator) -> Result<Vec<Operator>, ApiError> {
     if !op.role.has_department() {
         return Ok(Vec::new());

@@ -36,7 +36,16 @@ const INDEX: Asset = Asset {
     body: include_str!("assets/index.html"),
 };
 
-const JS: &str = "text/javascript; charset=utf-8";
+/// An ES module of the app, embedded under its name.
+macro_rules! module {
+    ($name:literal) => {
+        Asset {
+            name: $name,
+            media_type: "text/javascript; charset=utf-8",
+            body: include_str!(concat!("assets/", $name)),
+        }
+    };
+}
 
 /// Everything under `/console/`, by name. The app's pages are views of one `index.html`
 /// (selected by the URL's fragment), so a reload or a bookmark of any page works; its script
@@ -48,46 +57,14 @@ const ASSETS: [Asset; 10] = [
         media_type: "text/css; charset=utf-8",
         body: include_str!("assets/app.css"),
     },
-    Asset {
-        name: "app.js",
-        media_type: JS,
-        body: include_str!("assets/app.js"),
-    },
-    Asset {
-        name: "vocab.js",
-        media_type: JS,
-        body: include_str!("assets/vocab.js"),
-    },
-    Asset {
-        name: "dom.js",
-        media_type: JS,
-        body: include_str!("assets/dom.js"),
-    },
-    Asset {
-        name: "window.js",
-        media_type: JS,
-        body: include_str!("assets/window.js"),
-    },
-    Asset {
-        name: "case.js",
-        media_type: JS,
-        body: include_str!("assets/case.js"),
-    },
-    Asset {
-        name: "lists.js",
-        media_type: JS,
-        body: include_str!("assets/lists.js"),
-    },
-    Asset {
-        name: "board.js",
-        media_type: JS,
-        body: include_str!("assets/board.js"),
-    },
-    Asset {
-        name: "print.js",
-        media_type: JS,
-        body: include_str!("assets/print.js"),
-    },
+    module!("app.js"),
+    module!("vocab.js"),
+    module!("dom.js"),
+    module!("window.js"),
+    module!("case.js"),
+    module!("lists.js"),
+    module!("board.js"),
+    module!("print.js"),
 ];
 
 /// Only the node's own scripts, styles and API; no frames, no plugins, no inline script.
