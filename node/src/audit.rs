@@ -40,7 +40,7 @@ pub const MAX_ENTRIES: u64 = 2_000_000;
 const MAX_ENTRY_BYTES: usize = 4096;
 
 /// Which API answer carried the identity.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Endpoint {
     /// `GET /api/v1/cases/{case_no}`.
@@ -51,17 +51,23 @@ pub enum Endpoint {
     Act,
 }
 
-/// One read of one case's applicant identity.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// One read of one case's applicant identity (an entry of `GET /api/v1/audit`, part of the
+/// API's contract, [`crate::contract`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[cfg_attr(any(test, feature = "strict-contract"), serde(deny_unknown_fields))]
 pub struct AuditEntry {
     /// Position in the log: the paging cursor (`after`).
     pub seq: u64,
     /// The node's time of the read, RFC 3339 in China Standard Time (+08:00).
+    #[schema(value_type = crate::contract::foreign::TimestampSchema)]
     pub at: String,
+    /// Who read it (a stand-in by their own name).
     pub operator: String,
+    #[schema(value_type = crate::contract::foreign::RoleSchema)]
     pub role: Role,
     /// The clerk's department; `None` for admins and supervisors.
     pub department: Option<String>,
+    #[schema(value_type = crate::contract::foreign::CaseNoSchema)]
     pub case_no: CaseNo,
     pub endpoint: Endpoint,
 }

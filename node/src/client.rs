@@ -6,6 +6,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{anyhow, bail, Context, Result};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 use serde_json::Value;
 
 use crate::config::Config;
@@ -51,7 +53,7 @@ impl Client {
 
     pub fn get(&self, path: &str) -> Result<Value> {
         let req = self.agent.get(&format!("{}{path}", self.base));
-        self.send(req, None)
+        self.send::<Value>(req, None)
     }
 
     /// A plain-text answer (e.g. `/metrics`).
@@ -64,7 +66,7 @@ impl Client {
         }
     }
 
-    pub fn post(&self, path: &str, body: &Value) -> Result<Value> {
+    pub fn post<B: Serialize + ?Sized>(&self, path: &str, body: &B) -> Result<Value> {
         let req = self.agent.post(&format!("{}{path}", self.base));
         self.send(req, Some(body))
     }
@@ -73,7 +75,7 @@ impl Client {
     /// same key when the answer is lost on the way (the connection failed, timed out, or the
     /// node went away): the node writes it at most once, and a resend gets the first answer.
     /// At most [`RESENDS`] resends, after 0.5 s, then 2 s.
-    pub fn post_once(&self, path: &str, body: &Value) -> Result<Value> {
+    pub fn post_once<B: Serialize + ?Sized>(&self, path: &str, body: &B) -> Result<Value> {
         let key = crate::accounts::new_token()
             .map_err(|e| anyhow!("no randomness for an Idempotency-Key: {e}"))?;
         let mut waits = [500u64, 2000].into_iter();
@@ -130,12 +132,12 @@ impl Client {
         }
     }
 
-    pub fn put(&self, path: &str, body: &Value) -> Result<Value> {
+    pub fn put<B: Serialize + ?Sized>(&self, path: &str, body: &B) -> Result<Value> {
         let req = self.agent.put(&format!("{}{path}", self.base));
         self.send(req, Some(body))
     }
 
-    fn send(&self, req: ureq::Request, body: Option<&Value>) -> Result<Value> {
+    fn send<B: Serialize + ?Sized>(&self, req: ureq::Request, body: Option<&B>) -> Result<Value> {
         let req = req.set("Authorization", &format!("Bearer {}", self.token));
         let result = match body {
             Some(b) => req.send_json(b),
@@ -170,6 +172,20 @@ fn answer(result: Result<ureq::Response, ureq::Error>, base: &str) -> Result<Val
             "cannot reach the node at {base}: {e}"
         )))),
     }
+}
+
+/// An answer of the node read as its type in the API's contract ([`crate::contract`]); `what`
+/// names the request in the error.
+pub fn typed<T: DeserializeOwned>(answer: Value, what: &str) -> Result<T> {
+    serde_json::from_value(answer.clone()).map_err(|e| {
+        anyhow!(
+            "the node's answer to {what} is not a {}: {e}: {answer}",
+            std::any::type_name::<T>()
+                .rsplit("::")
+                .next()
+                .unwrap_or("contract type")
+        )
+    })
 }
 
 /// How many times [`Client::post_once`] resends.

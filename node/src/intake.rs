@@ -5,7 +5,6 @@
 
 use federation_proto::applicant::{self, ApplicantError};
 use federation_proto::{Applicant, Date, Intake};
-use serde::Deserialize;
 
 use crate::catalog::{Catalog, Item};
 
@@ -14,16 +13,8 @@ const MAX_MATERIALS: usize = 100;
 /// Longest material name, in characters.
 const MAX_MATERIAL_NAME: usize = 200;
 
-/// The body of `POST /api/v1/cases`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Application {
-    pub item: String,
-    pub applicant: Applicant,
-    #[serde(default)]
-    pub materials: Vec<String>,
-    pub department: Option<String>,
-}
+/// The body of `POST /api/v1/cases`: a type of the API's contract.
+pub use crate::contract::Application;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum IntakeError {

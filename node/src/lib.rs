@@ -23,7 +23,11 @@
 //! - [`pki`]: the federation PKI — node certificates binding a node's key to its code; X.509
 //!   for the core's directory.
 //! - [`ca`]: the federation CA's folder — create it, issue node certificates, revoke them.
-//! - [`api`]: the HTTP JSON API.
+//! - [`contract`]: the API's request and answer types, shared by the handlers, the CLI and the
+//!   tests, and the schemas of the OpenAPI document (`GET /api/v1/openapi.json`,
+//!   `docs/openapi.json`).
+//! - [`api`]: the HTTP JSON API: its handlers answer the [`contract`]'s types; its router is
+//!   built from one table of routes, held against the OpenAPI document by `tests/contract.rs`.
 //! - [`public`]: the public listener for applicants (`/public/v1/`: progress lookup, rating).
 //! - [`console`]: the staff web console at `/console` (工作台), embedded HTML/CSS/JS over the API.
 //! - [`http`]: the API's transport — our accept loop with timeouts, a connection cap and TLS.
@@ -32,11 +36,12 @@
 //! - [`node_folder`]: a new node's folder — node.toml and admin token (`liandong init`).
 //! - [`render`]: the API's answers as text — one case, and the tables of cases, supervision
 //!   figures, identity reads and catalog items.
-//! - [`client`], [`cli`]: the command line and its API client.
+//! - [`client`], [`cli`]: the command line and its API client, which read the node's answers
+//!   into the [`contract`]'s types and send its request types.
 //! - [`demo`], [`bench`], [`launcher`]: `liandong demo` and `liandong bench`, which run real node
 //!   processes.
 
-// The case view (`api::view`) is one `json!` literal with some fifty fields.
+// The case view (`contract::CaseView`) has some fifty fields, and its derives recurse deep.
 #![recursion_limit = "256"]
 
 // The pure core, re-exported under the paths the node has always used: the case model and its
@@ -59,6 +64,7 @@ pub mod client;
 pub mod clock;
 pub mod config;
 pub mod console;
+pub mod contract;
 pub mod demo;
 pub mod disk_sync;
 pub mod engine;

@@ -16,13 +16,16 @@
 use std::collections::BTreeMap;
 
 use federation_proto::{CaseSummary, NodeCode, Warning};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-/// The figures of one set of cases.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+/// The figures of one set of cases (in `GET /api/v1/status` and `GET /api/v1/stats`, part of
+/// the API's contract, [`crate::contract`]).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[cfg_attr(any(test, feature = "strict-contract"), serde(deny_unknown_fields))]
 pub struct Figures {
     pub cases: u64,
-    pub by_state: BTreeMap<&'static str, u64>,
+    /// Cases by state.
+    pub by_state: BTreeMap<String, u64>,
     /// Open and red on the promised clock.
     pub overdue: u64,
     /// Open and yellow: about to be late.
@@ -30,10 +33,15 @@ pub struct Figures {
     /// Open past the legal deadline (法定时限).
     pub legal_overdue: u64,
     pub concluded: u64,
+    /// Concluded within the promised deadline.
     pub on_time: u64,
+    /// 按期办结率: `on_time / concluded`; null before any is concluded.
     pub on_time_rate: Option<f64>,
+    /// Average working days to conclusion; null before any is concluded.
     pub average_working_days: Option<f64>,
+    /// Open joint reviews waiting for an opinion.
     pub joint_waiting: u64,
+    /// Open joint reviews with a late participant.
     pub joint_late: u64,
     /// Open cases with 容缺 or 补件 materials outstanding.
     pub materials_owed: u64,
@@ -42,8 +50,11 @@ pub struct Figures {
     pub provisional: u64,
     /// Ratings by satisfaction, "1" (非常满意) to "5" (非常不满意).
     pub satisfaction: BTreeMap<String, u64>,
+    /// Rectifications (整改) a 差评 opened and not done.
     pub rectifications_open: u64,
+    /// Of those, the ones past due.
     pub rectifications_late: u64,
+    /// 督办 notices not answered yet.
     pub notices_open: u64,
     pub notices_answered: u64,
     #[serde(skip)]
@@ -56,7 +67,12 @@ impl Figures {
     /// Counts one case in.
     pub fn add(&mut self, s: &CaseSummary) {
         self.cases += 1;
-        *self.by_state.entry(s.state.as_str()).or_default() += 1;
+        match self.by_state.get_mut(s.state.as_str()) {
+            Some(n) => *n += 1,
+            None => {
+                self.by_state.insert(s.state.as_str().to_string(), 1);
+            }
+        }
         let open = s.state.is_open();
         self.overdue += u64::from(open && s.warning == Warning::Red);
         self.due_soon += u64::from(open && s.warning == Warning::Yellow);
@@ -116,7 +132,8 @@ pub struct Report {
 }
 
 /// The cases accepted in one month: how many, and how many of them concluded (on time).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[cfg_attr(any(test, feature = "strict-contract"), serde(deny_unknown_fields))]
 pub struct Month {
     pub accepted: u64,
     pub concluded: u64,

@@ -8,6 +8,7 @@ pub mod browser;
 pub mod federation;
 pub mod rng;
 pub mod rogue;
+pub mod schema;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

@@ -5,15 +5,14 @@
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
-use axum::Json;
 use serde::Deserialize;
-use serde_json::{json, Value};
 
 use super::auth::Caller;
 use super::cases::{blocking, parse_limit, MAX_SCAN};
 use super::error::ApiError;
 use super::AppState;
 use crate::audit::Filter;
+use crate::contract::{AuditPage, Sorted};
 use crate::operator::Role;
 
 /// `?case_no=&operator=&limit=&after=`.
@@ -29,11 +28,29 @@ pub struct AuditQuery {
 /// One page of audit entries in the order of the reads, `{"entries":[...],"next":<seq>|null}`,
 /// paged like `GET /api/v1/cases`: `limit` (default 100, at most 500), `after` the previous
 /// page's `next` (an entry's `seq`); at most [`MAX_SCAN`] entries examined per request.
+#[utoipa::path(
+    get,
+    path = "/api/v1/audit",
+    operation_id = "listAudit",
+    tag = "supervision",
+    params(
+        ("case_no" = Option<String>, Query, description = "Only reads of this case."),
+        ("operator" = Option<String>, Query, description = "Only reads by this operator."),
+        ("limit" = Option<String>, Query, description = "Page size: 100 by default, at most 500; 0 lists nothing."),
+        ("after" = Option<String>, Query, description = "Continue after this entry's `seq`."),
+    ),
+    responses(
+        (status = 200, description = "One page of identity reads, oldest first.", body = crate::contract::AuditPage),
+        (status = 400, description = "bad_request: a malformed path, query or body.", body = crate::contract::ErrorBody),
+        (status = 403, description = "forbidden: clerks may not read the audit log.", body = crate::contract::ErrorBody),
+    ),
+    security(("bearerAuth" = [])),
+)]
 pub async fn list(
     State(node): State<AppState>,
     caller: Caller,
     query: Result<Query<AuditQuery>, QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Sorted<AuditPage>, ApiError> {
     if !matches!(caller.0.role, Role::Admin | Role::Supervisor) {
         return Err(ApiError::forbidden(format!(
             "{} may not read the audit log: it is for supervisors and admins",
@@ -76,5 +93,8 @@ pub async fn list(
                 e.to_string(),
             )
         })?;
-    Ok(Json(json!({ "entries": page.entries, "next": page.next })))
+    Ok(Sorted(AuditPage {
+        entries: page.entries,
+        next: page.next,
+    }))
 }

@@ -30,11 +30,10 @@ use std::future::Future;
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use federation_proto::{Actor, Intake};
 use serde::de::{Deserializer, IgnoredAny, SeqAccess, Visitor};
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 use tracing::info;
 
 use super::auth::Caller;
@@ -45,6 +44,7 @@ use super::once::{BatchKey, IdempotencyKey};
 use super::view::short_view;
 use super::AppState;
 use crate::case::Case;
+use crate::contract::{BatchAnswer, CaseError, ErrorBody, Sorted};
 use crate::engine::{EngineError, Write};
 use crate::idempotency::Record;
 use crate::intake::Application;
@@ -80,12 +80,31 @@ const ROUTE: &str = "POST /api/v1/cases:batch";
 
 /// `POST /api/v1/cases:batch` with `{"cases": [application, ...]}` → 201
 /// `{"cases": [short view, ...]}` in the batch's order (see the module doc).
+#[utoipa::path(
+    post,
+    path = "/api/v1/cases:batch",
+    operation_id = "submitBatch",
+    tag = "cases",
+    params(
+        ("Idempotency-Key" = Option<String>, Header, description = "1–200 visible ASCII characters: a retry with the same key and request writes nothing again."),
+    ),
+    request_body = crate::contract::BatchRequest,
+    responses(
+        (status = 201, description = "Every case in the batch's order, once all are durable.", body = crate::contract::BatchAnswer),
+        (status = 400, description = "bad_request: a malformed path, query or body.", body = crate::contract::ErrorBody),
+        (status = 403, description = "forbidden: the caller may not accept one of the cases (`errors` lists them).", body = crate::contract::ErrorBody),
+        (status = 413, description = "too_many_cases, too_large.", body = crate::contract::ErrorBody),
+        (status = 422, description = "invalid_cases (`errors` lists every refused case), empty_batch, idempotency_key_reused.", body = crate::contract::ErrorBody),
+        (status = 503, description = "busy: as many batches as a node writes at once are under way (Retry-After).", body = crate::contract::ErrorBody),
+    ),
+    security(("bearerAuth" = [])),
+)]
 pub async fn submit(
     State(node): State<AppState>,
     caller: Caller,
     key: IdempotencyKey,
     request: Request,
-) -> Result<(StatusCode, Json<Value>), Refused> {
+) -> Result<(StatusCode, Sorted<BatchAnswer>), Refused> {
     let _permit = node.batches.try_acquire().map_err(|_| busy())?;
     let raw = body::bytes_within(request, &(), MAX_BATCH_BODY).await?;
     let cases = cases_of(&raw)?;
@@ -98,11 +117,11 @@ pub async fn submit(
         info!(node = %node.code, cases = cases.len(), first = %first.case_no, last = %last.case_no,
             operator = %op.name, "batch of cases submitted");
     }
-    let views: Vec<Value> = cases
+    let cases = cases
         .iter()
         .map(|case| short_view(case, &node.clocks(case)))
         .collect();
-    Ok((StatusCode::CREATED, Json(json!({ "cases": views }))))
+    Ok((StatusCode::CREATED, Sorted(BatchAnswer { cases })))
 }
 
 fn busy() -> ApiError {
@@ -366,7 +385,7 @@ impl From<ApiError> for Refused {
 impl Refused {
     /// The answer's status, code, message and the list of refused cases (empty for a
     /// refusal of the request as a whole).
-    fn parts(self) -> (ApiError, Vec<Value>) {
+    fn parts(self) -> (ApiError, Vec<CaseError>) {
         let (total, refused) = match self {
             Refused::Request(e) => return (e, Vec::new()),
             Refused::Cases { total, refused } => (total, refused),
@@ -391,7 +410,11 @@ impl Refused {
         );
         let list = refused
             .into_iter()
-            .map(|(index, e)| json!({"index": index, "error": e.code, "message": e.message}))
+            .map(|(index, e)| CaseError {
+                index,
+                error: e.code.to_string(),
+                message: e.message,
+            })
             .collect();
         (ApiError::new(status, code, message), list)
     }
@@ -403,14 +426,19 @@ impl IntoResponse for Refused {
         if list.is_empty() {
             return error.into_response();
         }
-        let body = json!({"error": error.code, "message": error.message, "errors": list});
-        (error.status, Json(body)).into_response()
+        let body = ErrorBody {
+            error: error.code.to_string(),
+            message: error.message,
+            errors: Some(list),
+        };
+        (error.status, Sorted(body)).into_response()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn body_of(n: usize) -> Vec<u8> {
         let cases = vec![json!({"item": "x"}); n];
@@ -475,7 +503,11 @@ mod tests {
         assert!(error.message.contains("case 1: one"), "{}", error.message);
         assert_eq!(
             list[1],
-            json!({"index": 3, "error": "unknown_item", "message": "three"})
+            CaseError {
+                index: 3,
+                error: "unknown_item".into(),
+                message: "three".into()
+            }
         );
         let refused = Refused::Cases {
             total: 2,

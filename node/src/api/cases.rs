@@ -3,10 +3,9 @@
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::Json;
 use federation_proto::{Actor, CaseNo, EventBody, Intake, State as CaseState, Warning};
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 use tracing::info;
 
 use super::action;
@@ -16,12 +15,15 @@ use super::error::ApiError;
 use super::once::IdempotencyKey;
 use super::privacy::{disclose, mask_view, sees_identity, served_here};
 use super::stand_in::{self, Needs};
-use super::view::{case_view, pending_sign_off};
+use super::view::pending_sign_off;
 use super::AppState;
 use crate::audit::Endpoint;
 use crate::case::Case;
+use crate::contract::{
+    ActionAnswer, Application, CasePage, CaseView, NoticeId, NoticeSent, Proposal, Sorted,
+};
 use crate::engine::Write;
-use crate::intake::{self, Application};
+use crate::intake;
 use crate::operator::{Operator, Role};
 
 /// The `{case_no}` of the path; axum's own rejection (e.g. not UTF-8) becomes our error format.
@@ -31,12 +33,29 @@ pub(super) fn parse_case_no(path: Result<Path<String>, PathRejection>) -> Result
         .map_err(|e: federation_proto::case_no::CaseNoError| ApiError::bad_request(e.to_string()))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/cases",
+    operation_id = "submitCase",
+    tag = "cases",
+    params(
+        ("Idempotency-Key" = Option<String>, Header, description = "1–200 visible ASCII characters: a retry with the same key and request writes nothing again."),
+    ),
+    request_body = crate::contract::Application,
+    responses(
+        (status = 201, description = "The case view of the new case.", body = crate::contract::CaseView),
+        (status = 400, description = "bad_request: a malformed path, query or body.", body = crate::contract::ErrorBody),
+        (status = 403, description = "forbidden: the caller's role may not.", body = crate::contract::ErrorBody),
+        (status = 422, description = "unknown_item, wrong_department, invalid_applicant, bad_materials, idempotency_key_reused.", body = crate::contract::ErrorBody),
+    ),
+    security(("bearerAuth" = [])),
+)]
 pub async fn submit(
     State(node): State<AppState>,
     caller: Caller,
     key: IdempotencyKey,
     JsonBodyBytes(app, raw): JsonBodyBytes<Application>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Sorted<CaseView>), ApiError> {
     let (intake, actor) = admit(&node, &caller.0, &app)?;
     let once = key.once(&caller.0.name, "POST /api/v1/cases", &raw);
     let case = node
@@ -46,9 +65,8 @@ pub async fn submit(
     info!(node = %node.code, case = %case.case_no, item = %case.item, state = case.state.as_str(), "case submitted");
     // The identity in this answer is the one the caller just entered: echoed, not disclosed,
     // so not audited (the submission's event names its actor for good).
-    let mut view = case_view(&case, &node.clocks(&case));
-    disclose(&mut view, &case, &caller.0, node.code);
-    Ok((StatusCode::CREATED, Json(view)))
+    let (view, _) = disclose(&case, &node.clocks(&case), &caller.0, node.code);
+    Ok((StatusCode::CREATED, Sorted(view)))
 }
 
 /// An application as this node takes it from `op` (受理): checked against the catalog
@@ -90,8 +108,7 @@ async fn view_for(
     op: &Operator,
     case: &Case,
     endpoint: Endpoint,
-) -> Result<Value, ApiError> {
-    let mut view = case_view(case, &node.clocks(case));
+) -> Result<CaseView, ApiError> {
     // A stand-in (AB角) sees what the colleague they act for would; the audit names who read.
     let rights = if sees_identity(op, case, node.code) {
         op.clone()
@@ -102,7 +119,8 @@ async fn view_for(
         };
         stand_in::acting(node, op, needs)?.map_or_else(|| op.clone(), |(_, rights)| rights)
     };
-    if disclose(&mut view, case, &rights, node.code) {
+    let (mut view, full) = disclose(case, &node.clocks(case), &rights, node.code);
+    if full {
         let (node, op, case_no) = (node.clone(), op.clone(), case.case_no);
         if !blocking(move || audited(&node, &op, &[case_no], endpoint)).await? {
             mask_view(&mut view);
@@ -124,25 +142,34 @@ fn audited(node: &AppState, op: &Operator, cases: &[CaseNo], endpoint: Endpoint)
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/cases/{case_no}",
+    operation_id = "getCase",
+    tag = "cases",
+    params(
+        ("case_no" = String, Path, description = "A case number, NODE-YYYYMMDD-NNNNNN."),
+    ),
+    responses(
+        (status = 200, description = "The case view (with `refusal` and `proposal` when they apply).", body = crate::contract::CaseView),
+        (status = 400, description = "bad_request: a malformed path, query or body.", body = crate::contract::ErrorBody),
+        (status = 404, description = "not_found: no such case here (or held only as a child's backup copy).", body = crate::contract::ErrorBody),
+    ),
+    security(("bearerAuth" = [])),
+)]
 pub async fn show(
     State(node): State<AppState>,
     caller: Caller,
     case_no: Result<Path<String>, PathRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Sorted<CaseView>, ApiError> {
     let case_no = parse_case_no(case_no)?;
     let case = served_case(&node, &case_no)?
         .ok_or_else(|| ApiError::not_found(format!("case {case_no} does not exist")))?;
     let mut view = view_for(&node, &caller.0, &case, Endpoint::Show).await?;
-    if let Some(obj) = view.as_object_mut() {
-        let papers = papers(&node, &case)?;
-        if let Some(reason) = papers.refusal {
-            obj.insert("refusal".into(), Value::String(reason));
-        }
-        if let Some(proposal) = papers.proposal {
-            obj.insert("proposal".into(), proposal);
-        }
-    }
-    Ok(Json(view))
+    let papers = papers(&node, &case)?;
+    view.refusal = papers.refusal;
+    view.proposal = papers.proposal;
+    Ok(Sorted(view))
 }
 
 /// What the case's record says beyond the case itself, for the one case shown (not for lists):
@@ -151,8 +178,8 @@ pub async fn show(
 #[derive(Default)]
 struct Papers {
     refusal: Option<String>,
-    /// `{"approve","reason","by","at"}` of the latest proposal since the last decision.
-    proposal: Option<Value>,
+    /// The latest proposal since the last decision.
+    proposal: Option<Proposal>,
 }
 
 fn papers(node: &AppState, case: &Case) -> Result<Papers, ApiError> {
@@ -179,12 +206,12 @@ fn papers(node: &AppState, case: &Case) -> Result<Papers, ApiError> {
                 papers.refusal = Some(reason.clone())
             }
             EventBody::Propose { approve, reason } if awaiting => {
-                papers.proposal = Some(json!({
-                    "approve": approve,
-                    "reason": reason,
-                    "by": e.actor.name,
-                    "at": super::view::timestamp(e.hlc.wall_ms),
-                }))
+                papers.proposal = Some(Proposal {
+                    approve: *approve,
+                    reason: reason.clone(),
+                    by: e.actor.name.clone(),
+                    at: super::view::timestamp(e.hlc.wall_ms),
+                })
             }
             EventBody::Decide { .. } => papers.proposal = None,
             _ => {}
@@ -294,11 +321,31 @@ pub struct ListQuery {
 /// a page may then be short or empty while `next` is set. A client lists everything by
 /// following `next` until it is `null`. The store is read one case at a time, on a blocking
 /// thread, so neither memory nor a runtime thread is tied up by the size of the store.
+#[utoipa::path(
+    get,
+    path = "/api/v1/cases",
+    operation_id = "listCases",
+    tag = "cases",
+    params(
+        ("state" = Option<String>, Query, description = "Only cases in this state."),
+        ("owner" = Option<String>, Query, description = "Only cases owned by this node."),
+        ("warning" = Option<String>, Query, description = "Only cases with this promised-clock warning."),
+        ("item" = Option<String>, Query, description = "Only cases of this item."),
+        ("department" = Option<String>, Query, description = "Only cases of this department."),
+        ("limit" = Option<String>, Query, description = "Page size: 100 by default, at most 500; 0 lists nothing."),
+        ("after" = Option<String>, Query, description = "Continue after this case number (a page's `next`)."),
+    ),
+    responses(
+        (status = 200, description = "One page of case views, in case-number order.", body = crate::contract::CasePage),
+        (status = 400, description = "bad_request: a malformed path, query or body.", body = crate::contract::ErrorBody),
+    ),
+    security(("bearerAuth" = [])),
+)]
 pub async fn list(
     State(node): State<AppState>,
     caller: Caller,
     query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Sorted<CasePage>, ApiError> {
     let Query(q) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
     let state = filter("state", q.state.as_deref(), CaseState::parse)?;
     let warning = filter("warning", q.warning.as_deref(), Warning::parse)?;
@@ -324,8 +371,8 @@ pub async fn list(
             if warning.is_some_and(|w| clocks.warning != w) {
                 return None;
             }
-            let mut view = case_view(&case, &clocks);
-            if disclose(&mut view, &case, &op, node.code) {
+            let (view, full) = disclose(&case, &clocks, &op, node.code);
+            if full {
                 disclosed.push(case.case_no);
             }
             Some(view)
@@ -344,7 +391,10 @@ pub async fn list(
         Ok::<_, ApiError>(page)
     })
     .await??;
-    Ok(Json(json!({ "cases": page.items, "next": page.next })))
+    Ok(Sorted(CasePage {
+        cases: page.items,
+        next: page.next,
+    }))
 }
 
 /// Runs a store scan on tokio's blocking pool, off the runtime's worker threads.
@@ -371,13 +421,33 @@ fn filter<T>(
         .transpose()
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/cases/{case_no}/actions",
+    operation_id = "actOnCase",
+    tag = "cases",
+    params(
+        ("case_no" = String, Path, description = "A case number, NODE-YYYYMMDD-NNNNNN."),
+        ("Idempotency-Key" = Option<String>, Header, description = "1–200 visible ASCII characters: a retry with the same key and request writes nothing again."),
+    ),
+    request_body = crate::contract::ActionRequest,
+    responses(
+        (status = 200, description = "The case view once the action is durable (a 督办 from above: the notice sent).", body = crate::contract::ActionAnswer),
+        (status = 400, description = "bad_request, unknown_action.", body = crate::contract::ErrorBody),
+        (status = 403, description = "forbidden, not_authorised, sign_off_required.", body = crate::contract::ErrorBody),
+        (status = 404, description = "not_found: no such case here (or held only as a child's backup copy).", body = crate::contract::ErrorBody),
+        (status = 409, description = "wrong_state, not_owner.", body = crate::contract::ErrorBody),
+        (status = 422, description = "invalid_action, idempotency_key_reused.", body = crate::contract::ErrorBody),
+    ),
+    security(("bearerAuth" = [])),
+)]
 pub async fn act(
     State(node): State<AppState>,
     caller: Caller,
     case_no: Result<Path<String>, PathRejection>,
     key: IdempotencyKey,
     JsonBodyBytes(body, raw): JsonBodyBytes<Value>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Sorted<ActionAnswer>, ApiError> {
     let case_no = parse_case_no(case_no)?;
     let Some(case) = served_case(&node, &case_no)? else {
         return notice_from_above(node, &caller.0, case_no, body).await;
@@ -401,9 +471,8 @@ pub async fn act(
         )
         .await?;
     info!(node = %node.code, case = %case_no, action = body.action(), state = case.state.as_str(), "case action");
-    Ok(Json(
-        view_for(&node, &caller.0, &case, Endpoint::Act).await?,
-    ))
+    let view = view_for(&node, &caller.0, &case, Endpoint::Act).await?;
+    Ok(Sorted(ActionAnswer::Case(Box::new(view))))
 }
 
 /// A 督办 on a case this node does not serve but supervises: one owned below, known here by its
@@ -415,7 +484,7 @@ async fn notice_from_above(
     op: &Operator,
     case_no: CaseNo,
     body: Value,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Sorted<ActionAnswer>, ApiError> {
     let not_held = || ApiError::not_found(format!("case {case_no} does not exist"));
     let summary = node.store.summary(&case_no)?.ok_or_else(not_held)?;
     let EventBody::Supervise { note } = action::parse(body, None)? else {
@@ -432,12 +501,15 @@ async fn notice_from_above(
         .notice(stand_in::actor(op), case_no, note)
         .await?;
     info!(node = %node.code, case = %case_no, owner = %summary.owner, seq, "督办 sent");
-    Ok(Json(json!({
-        "case_no": case_no,
-        "owner": summary.owner,
-        "notice": {"origin": node.code, "seq": seq},
-        "summary": summary,
-    })))
+    Ok(Sorted(ActionAnswer::NoticeSent(Box::new(NoticeSent {
+        case_no,
+        owner: summary.owner,
+        notice: NoticeId {
+            origin: node.code,
+            seq,
+        },
+        summary,
+    }))))
 }
 
 /// Local permission on top of the fold's authority rules: a clerk acts only for their

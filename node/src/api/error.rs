@@ -2,10 +2,9 @@
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::Json;
-use serde_json::json;
 
 use crate::case::Refusal;
+use crate::contract::{ErrorBody, Sorted};
 use crate::engine::EngineError;
 use crate::intake::IntakeError;
 use crate::store::StoreError;
@@ -50,8 +49,12 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = json!({"error": self.code, "message": self.message});
-        let mut response = (self.status, Json(body)).into_response();
+        let body = ErrorBody {
+            error: self.code.to_string(),
+            message: self.message,
+            errors: None,
+        };
+        let mut response = (self.status, Sorted(body)).into_response();
         if let Some(secs) = self.retry_after {
             response
                 .headers_mut()

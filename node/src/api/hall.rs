@@ -11,15 +11,13 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::extract::State;
-use axum::Json;
 use federation_proto::{CaseNo, Date, State as CaseState};
-use serde::Serialize;
-use serde_json::{json, Value};
 
 use super::cases::blocking;
 use super::error::ApiError;
 use super::AppState;
 use crate::case::Case;
+use crate::contract::{HallLine, HallNode, HallView, Sorted};
 
 /// How long one answer serves everybody.
 pub const REFRESH: Duration = Duration::from_secs(5);
@@ -34,12 +32,12 @@ pub const MAX_SHOWN: usize = 50;
 /// The last answer and when it was made.
 #[derive(Default)]
 pub struct HallCache {
-    last: Mutex<Option<(Instant, Arc<Value>)>>,
+    last: Mutex<Option<(Instant, Arc<HallView>)>>,
     computing: Mutex<()>,
 }
 
 impl HallCache {
-    fn fresh(&self) -> Option<Arc<Value>> {
+    fn fresh(&self) -> Option<Arc<HallView>> {
         match &*self.last.lock().unwrap_or_else(|e| e.into_inner()) {
             Some((at, value)) if at.elapsed() < REFRESH => Some(value.clone()),
             _ => None,
@@ -47,21 +45,21 @@ impl HallCache {
     }
 }
 
-/// One line of the screen.
-#[derive(Debug, Serialize, PartialEq, Eq)]
-pub struct Line {
-    /// The case number without its node and year: `****-MMDD-NNNNNN`.
-    pub ticket: String,
-    pub item_name: String,
-    pub state: &'static str,
-}
-
-pub async fn hall(State(node): State<AppState>) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(
+    get,
+    path = "/api/v1/hall",
+    operation_id = "getHall",
+    tag = "node",
+    responses(
+        (status = 200, description = "The hall's screen (no token).", body = crate::contract::HallView),
+    ),
+)]
+pub async fn hall(State(node): State<AppState>) -> Result<Sorted<HallView>, ApiError> {
     if let Some(value) = node.hall.fresh() {
-        return Ok(Json((*value).clone()));
+        return Ok(Sorted((*value).clone()));
     }
     let worker = node.clone();
-    let value = blocking(move || -> Result<Arc<Value>, ApiError> {
+    let value = blocking(move || -> Result<Arc<HallView>, ApiError> {
         let cache = &worker.hall;
         let _one = cache.computing.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(value) = cache.fresh() {
@@ -69,22 +67,25 @@ pub async fn hall(State(node): State<AppState>) -> Result<Json<Value>, ApiError>
         }
         let today = worker.today();
         let (queue, concluded) = screen(&worker, today)?;
-        let value = Arc::new(json!({
-            "node": {"code": worker.code, "name": worker.name},
-            "today": today,
-            "queue": queue,
-            "concluded": concluded,
-        }));
+        let value = Arc::new(HallView {
+            node: HallNode {
+                code: worker.code,
+                name: worker.name.clone(),
+            },
+            today,
+            queue,
+            concluded,
+        });
         *cache.last.lock().unwrap_or_else(|e| e.into_inner()) =
             Some((Instant::now(), value.clone()));
         Ok(value)
     })
     .await??;
-    Ok(Json((*value).clone()))
+    Ok(Sorted((*value).clone()))
 }
 
 /// Today's open applications at this node and the cases concluded here today, newest first.
-fn screen(node: &AppState, today: Date) -> Result<(Vec<Line>, Vec<Line>), ApiError> {
+fn screen(node: &AppState, today: Date) -> Result<(Vec<HallLine>, Vec<HallLine>), ApiError> {
     // Case numbers sort by node, then day, then sequence: this node's cases from `DAYS` ago
     // on are one contiguous run of keys.
     let start = CaseNo {
@@ -117,11 +118,11 @@ fn waiting(state: CaseState) -> bool {
     state.is_open() || state == CaseState::AwaitingSupplement
 }
 
-fn line(case: &Case) -> Line {
+fn line(case: &Case) -> HallLine {
     let (_, month, day) = case.case_no.date.ymd();
-    Line {
+    HallLine {
         ticket: format!("****-{month:02}{day:02}-{:06}", case.case_no.seq),
         item_name: case.item_name.clone(),
-        state: case.state.as_str(),
+        state: case.state,
     }
 }

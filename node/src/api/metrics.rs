@@ -67,6 +67,16 @@ impl RegionCache {
 }
 
 /// Prometheus text format.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    operation_id = "getMetrics",
+    tag = "node",
+    responses(
+        (status = 200, description = "Prometheus text.", body = String, content_type = "text/plain"),
+    ),
+    security(("bearerAuth" = [])),
+)]
 pub async fn metrics(State(node): State<AppState>, _caller: Caller) -> Result<String, ApiError> {
     let counts = node.store.counts();
     let code = node.code;

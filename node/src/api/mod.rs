@@ -4,14 +4,21 @@
 //! - [`body`]: size-limited JSON bodies with errors in our format.
 //! - [`error`]: `{"error", "message"}` answers and the mapping from domain errors.
 //! - [`action`]: case actions as the API spells them.
-//! - [`view`]: the case view.
+//! - [`view`]: the case view, built from a case and its clocks.
 //! - [`throttle`]: the failed-authentication limit per client address.
 //! - [`stand_in`]: whose rights an operator acts with — their own, or an absent colleague's (AB角).
 //! - [`privacy`]: which cases are served here, and who sees an applicant's identity in them.
 //! - [`hall`]: the hall's screen (大屏), the one data endpoint without a token.
 //! - [`cases`], [`batch`] (many submissions in one request), [`node`], [`operators`],
-//!   [`metrics`], [`status`], [`audit`]: the handlers (`status`: supervision, 电子监察;
-//!   `audit`: who read whose identity).
+//!   [`metrics`], [`status`], [`audit`], [`calendar`], [`revocations`]: the handlers
+//!   (`status`: supervision, 电子监察; `audit`: who read whose identity). They take and answer
+//!   the types of the contract ([`crate::contract`]), through [`crate::contract::Sorted`].
+//! - [`openapi`]: the OpenAPI document (`GET /api/v1/openapi.json`), from the contract's types
+//!   and the handlers' operations.
+//!
+//! [`router`] is built from one table of routes ([`route_table`]), which `tests/contract.rs`
+//! holds against the OpenAPI document: a route without an operation, or an operation not
+//! routed, fails it.
 
 mod action;
 mod audit;
@@ -25,6 +32,7 @@ pub mod hall;
 pub mod metrics;
 mod node;
 mod once;
+pub mod openapi;
 mod operators;
 pub mod privacy;
 mod revocations;
@@ -36,7 +44,8 @@ pub mod view;
 use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
+use axum::http::Method;
+use axum::routing::{get, post, put, MethodRouter};
 use axum::Router;
 use federation_proto::{Date, NodeCode};
 
@@ -92,48 +101,95 @@ impl NodeContext {
 
 pub type AppState = Arc<NodeContext>;
 
-pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/api/v1/node", get(node::node))
-        .route("/api/v1/session", get(node::session))
-        .route("/api/v1/hall", get(hall::hall))
-        .route("/api/v1/applicants:check", post(node::check_applicant))
-        .route("/api/v1/cases", post(cases::submit).get(cases::list))
+/// Every route of the API — method, path, handler — in API.md's order: the one table the
+/// router is built from, and which the OpenAPI document ([`openapi`]) must match (checked by
+/// `tests/contract.rs` through [`route_table`]). The console's pages ([`crate::console`]) are
+/// merged into the router besides; they are not API.
+fn routes() -> Vec<(Method, &'static str, MethodRouter<AppState>)> {
+    vec![
+        (Method::GET, "/api/v1/node", get(node::node)),
+        (Method::GET, "/api/v1/session", get(node::session)),
+        (Method::GET, "/api/v1/hall", get(hall::hall)),
+        (
+            Method::POST,
+            "/api/v1/applicants:check",
+            post(node::check_applicant),
+        ),
+        (Method::POST, "/api/v1/cases", post(cases::submit)),
+        (Method::GET, "/api/v1/cases", get(cases::list)),
         // A literal colon in a segment is a plain character to axum 0.8's router (parameters
         // are `{name}`), so the Google-API-style custom method routes as it is written. The
         // batch's own body cap replaces the router's: the inner layer sets it last.
-        .route(
+        (
+            Method::POST,
             "/api/v1/cases:batch",
             post(batch::submit).layer(DefaultBodyLimit::max(MAX_BATCH_BODY)),
-        )
-        .route("/api/v1/cases/{case_no}", get(cases::show))
-        .route("/api/v1/cases/{case_no}/actions", post(cases::act))
-        .route("/api/v1/catalog", get(node::catalog))
-        .route("/api/v1/calendar", get(calendar::show).put(calendar::load))
-        .route(
-            "/api/v1/revocations",
-            get(revocations::list).put(revocations::load),
-        )
-        .route("/api/v1/status", get(status::status))
-        .route("/api/v1/status/pull", post(status::pull))
-        .route("/api/v1/stats", get(status::stats))
-        .route("/api/v1/links", get(node::links))
-        .route("/api/v1/summaries", get(node::summaries))
-        .route("/api/v1/summaries/{case_no}", get(node::summary))
-        .route("/api/v1/audit", get(audit::list))
-        .route(
-            "/api/v1/operators",
-            post(operators::add).get(operators::list),
-        )
-        .route("/api/v1/operators/{name}/disable", post(operators::disable))
-        .route("/api/v1/operators/{name}/enable", post(operators::enable))
-        .route("/api/v1/operators/{name}/rotate", post(operators::rotate))
-        .route(
+        ),
+        (Method::GET, "/api/v1/cases/{case_no}", get(cases::show)),
+        (
+            Method::POST,
+            "/api/v1/cases/{case_no}/actions",
+            post(cases::act),
+        ),
+        (Method::GET, "/api/v1/catalog", get(node::catalog)),
+        (Method::GET, "/api/v1/calendar", get(calendar::show)),
+        (Method::PUT, "/api/v1/calendar", put(calendar::load)),
+        (Method::GET, "/api/v1/revocations", get(revocations::list)),
+        (Method::PUT, "/api/v1/revocations", put(revocations::load)),
+        (Method::GET, "/api/v1/status", get(status::status)),
+        (Method::POST, "/api/v1/status/pull", post(status::pull)),
+        (Method::GET, "/api/v1/stats", get(status::stats)),
+        (Method::GET, "/api/v1/links", get(node::links)),
+        (Method::GET, "/api/v1/summaries", get(node::summaries)),
+        (
+            Method::GET,
+            "/api/v1/summaries/{case_no}",
+            get(node::summary),
+        ),
+        (Method::GET, "/api/v1/audit", get(audit::list)),
+        (Method::POST, "/api/v1/operators", post(operators::add)),
+        (Method::GET, "/api/v1/operators", get(operators::list)),
+        (
+            Method::POST,
+            "/api/v1/operators/{name}/disable",
+            post(operators::disable),
+        ),
+        (
+            Method::POST,
+            "/api/v1/operators/{name}/enable",
+            post(operators::enable),
+        ),
+        (
+            Method::POST,
+            "/api/v1/operators/{name}/rotate",
+            post(operators::rotate),
+        ),
+        (
+            Method::POST,
             "/api/v1/operators/{name}/stand-in",
             post(operators::stand_in),
-        )
-        .route("/metrics", get(metrics::metrics))
-        .merge(crate::console::routes())
+        ),
+        (Method::GET, "/api/v1/openapi.json", get(openapi::serve)),
+        (Method::GET, "/metrics", get(metrics::metrics)),
+    ]
+}
+
+/// The API's routes as (method, path), from the table the router is built from.
+pub fn route_table() -> Vec<(Method, &'static str)> {
+    routes()
+        .into_iter()
+        .map(|(method, path, _)| (method, path))
+        .collect()
+}
+
+pub fn router(state: AppState) -> Router {
+    // Two routes of one path (GET and POST) merge into one method router.
+    let api = routes()
+        .into_iter()
+        .fold(Router::new(), |router, (_, path, handler)| {
+            router.route(path, handler)
+        });
+    api.merge(crate::console::routes())
         .fallback(node::no_route)
         .method_not_allowed_fallback(node::wrong_method)
         .layer(DefaultBodyLimit::max(body::MAX_BODY))

@@ -3,50 +3,71 @@
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{Method, StatusCode, Uri};
-use axum::Json;
 use federation_proto::CaseSummary;
 use serde::Deserialize;
-use serde_json::{json, Value};
 
 use super::auth::Caller;
 use super::body::JsonBody;
 use super::cases;
 use super::error::ApiError;
 use super::AppState;
+use crate::contract::{
+    CatalogView, CheckAnswer, LinkView, LinksView, NodeBrief, NodeView, SessionView, Sorted,
+    SummaryPage,
+};
 
-pub async fn node(State(node): State<AppState>, _caller: Caller) -> Json<Value> {
-    Json(json!({
-        "code": node.code,
-        "name": node.name,
-        "level": node.code.level().as_str(),
-        "parent": node.parent,
-        "children": [],
-    }))
+#[utoipa::path(
+    get,
+    path = "/api/v1/node",
+    operation_id = "getNode",
+    tag = "node",
+    responses(
+        (status = 200, description = "This node.", body = crate::contract::NodeView),
+    ),
+    security(("bearerAuth" = [])),
+)]
+pub async fn node(State(node): State<AppState>, _caller: Caller) -> Sorted<NodeView> {
+    Sorted(NodeView {
+        code: node.code,
+        name: node.name.clone(),
+        level: node.code.level(),
+        parent: node.parent,
+        children: Vec::new(),
+    })
 }
 
 /// `GET /api/v1/session`: who the token belongs to and at which node, with the node's today —
 /// what the console shows after sign-in, and which screens it offers (the API still decides
 /// every request on its own).
+#[utoipa::path(
+    get,
+    path = "/api/v1/session",
+    operation_id = "getSession",
+    tag = "node",
+    responses(
+        (status = 200, description = "Who the token belongs to, at which node.", body = crate::contract::SessionView),
+    ),
+    security(("bearerAuth" = [])),
+)]
 pub async fn session(
     State(node): State<AppState>,
     caller: Caller,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Sorted<SessionView>, ApiError> {
     let stand_in = node.store.operator(&caller.1)?.and_then(|a| a.stand_in);
     let standing_in_for = super::stand_in::standing_in_for(&node, &caller.0)?;
-    let op = caller.0;
-    Ok(Json(json!({
-        "operator": {"name": op.name, "role": op.role, "department": op.department},
+    Ok(Sorted(SessionView {
+        operator: caller.0,
         // AB角: who acts for this operator while away, and for whom they act now.
-        "stand_in": stand_in,
-        "standing_in_for": standing_in_for,
-        "node": {
-            "code": node.code,
-            "name": node.name,
-            "level": node.code.level().as_str(),
-            "parent": node.parent,
+        stand_in,
+        standing_in_for,
+        node: NodeBrief {
+            code: node.code,
+            name: node.name.clone(),
+            level: node.code.level(),
+            parent: node.parent,
         },
-        "today": node.today(),
-    })))
+        today: node.today(),
+    }))
 }
 
 /// `POST /api/v1/applicants:check` `{"kind","name","id"}`: the window's live check of an
@@ -54,42 +75,75 @@ pub async fn session(
 /// (resident ID per GB 11643 with its birth date, 统一社会信用代码 per GB 32100). 200
 /// `{"ok":true}`, or 422 `invalid_applicant` saying what is wrong. Nothing is stored or logged:
 /// the identity is not kept anywhere by being checked.
+#[utoipa::path(
+    post,
+    path = "/api/v1/applicants:check",
+    operation_id = "checkApplicant",
+    tag = "cases",
+    request_body = crate::contract::cases::ApplicantInput,
+    responses(
+        (status = 200, description = "The identity is valid.", body = crate::contract::CheckAnswer),
+        (status = 400, description = "bad_request: a malformed path, query or body.", body = crate::contract::ErrorBody),
+        (status = 422, description = "invalid_applicant: the message a submission would get.", body = crate::contract::ErrorBody),
+    ),
+    security(("bearerAuth" = [])),
+)]
 pub async fn check_applicant(
     State(node): State<AppState>,
     _caller: Caller,
     JsonBody(applicant): JsonBody<federation_proto::Applicant>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Sorted<CheckAnswer>, ApiError> {
     federation_proto::applicant::validate_on(&applicant, node.today())
         .map_err(|e| ApiError::from(crate::intake::IntakeError::Applicant(e)))?;
-    Ok(Json(json!({"ok": true})))
+    Ok(Sorted(CheckAnswer { ok: true }))
 }
 
-pub async fn catalog(State(node): State<AppState>, _caller: Caller) -> Json<Value> {
-    Json(json!({ "items": node.reference.catalog().items() }))
+#[utoipa::path(
+    get,
+    path = "/api/v1/catalog",
+    operation_id = "getCatalog",
+    tag = "node",
+    responses(
+        (status = 200, description = "The catalog in force.", body = crate::contract::CatalogView),
+    ),
+    security(("bearerAuth" = [])),
+)]
+pub async fn catalog(State(node): State<AppState>, _caller: Caller) -> Sorted<CatalogView> {
+    Sorted(CatalogView {
+        items: node.reference.catalog().items().to_vec(),
+    })
 }
 
 /// The node's links: peer, role, whether connected, outbox depth, last ack.
-pub async fn links(State(node): State<AppState>, _caller: Caller) -> Json<Value> {
-    let links: Vec<Value> = node
+#[utoipa::path(
+    get,
+    path = "/api/v1/links",
+    operation_id = "getLinks",
+    tag = "node",
+    responses(
+        (status = 200, description = "The federation links.", body = crate::contract::LinksView),
+    ),
+    security(("bearerAuth" = [])),
+)]
+pub async fn links(State(node): State<AppState>, _caller: Caller) -> Sorted<LinksView> {
+    let links = node
         .links
         .as_ref()
         .map(|l| l.snapshot())
         .unwrap_or_default()
         .into_iter()
-        .map(|(s, outbox)| {
-            json!({
-                "peer": s.peer,
-                "role": s.role,
-                "connected": s.connected,
-                "outbox": outbox,
-                "last_ack": s.last_ack,
-                "connections": s.connections,
-                "last_error": s.last_error,
-                "features": s.features,
-            })
+        .map(|(s, outbox)| LinkView {
+            peer: s.peer,
+            role: s.role,
+            connected: s.connected,
+            outbox: outbox as u64,
+            last_ack: s.last_ack,
+            connections: s.connections,
+            last_error: s.last_error,
+            features: s.features,
         })
         .collect();
-    Json(json!({ "links": links }))
+    Sorted(LinksView { links })
 }
 
 /// `?limit=&after=` of `GET /api/v1/summaries`: the paging of the case list.
@@ -104,11 +158,26 @@ pub struct SummariesQuery {
 /// One page in case-number order, `{"summaries":[...],"next":"<case_no>"|null}`, paged like
 /// `GET /api/v1/cases`: `limit` (default [`cases::DEFAULT_PAGE`]) clamped to
 /// [`cases::MAX_PAGE`], `after` the previous page's `next`; read one summary at a time.
+#[utoipa::path(
+    get,
+    path = "/api/v1/summaries",
+    operation_id = "listSummaries",
+    tag = "supervision",
+    params(
+        ("limit" = Option<String>, Query, description = "Page size: 100 by default, at most 500; 0 lists nothing."),
+        ("after" = Option<String>, Query, description = "Continue after this case number (a page's `next`)."),
+    ),
+    responses(
+        (status = 200, description = "One page of the summaries held here.", body = crate::contract::SummaryPage),
+        (status = 400, description = "bad_request: a malformed path, query or body.", body = crate::contract::ErrorBody),
+    ),
+    security(("bearerAuth" = [])),
+)]
 pub async fn summaries(
     State(node): State<AppState>,
     _caller: Caller,
     query: Result<Query<SummariesQuery>, QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Sorted<SummaryPage>, ApiError> {
     let Query(q) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
     let limit = cases::parse_limit(q.limit.as_deref())?;
     let after = cases::parse_after(q.after.as_deref())?;
@@ -122,21 +191,39 @@ pub async fn summaries(
         )
     })
     .await??;
-    Ok(Json(json!({ "summaries": page.items, "next": page.next })))
+    Ok(Sorted(SummaryPage {
+        summaries: page.items,
+        next: page.next,
+    }))
 }
 
 /// The summary of one case held here (`GET /api/v1/summaries/{case_no}`).
+#[utoipa::path(
+    get,
+    path = "/api/v1/summaries/{case_no}",
+    operation_id = "getSummary",
+    tag = "supervision",
+    params(
+        ("case_no" = String, Path, description = "A case number, NODE-YYYYMMDD-NNNNNN."),
+    ),
+    responses(
+        (status = 200, description = "The summary of the case held here.", body = crate::contract::foreign::CaseSummarySchema),
+        (status = 400, description = "bad_request: a malformed path, query or body.", body = crate::contract::ErrorBody),
+        (status = 404, description = "not_found: no summary of the case here.", body = crate::contract::ErrorBody),
+    ),
+    security(("bearerAuth" = [])),
+)]
 pub async fn summary(
     State(node): State<AppState>,
     _caller: Caller,
     case_no: Result<Path<String>, PathRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Sorted<CaseSummary>, ApiError> {
     let case_no = super::cases::parse_case_no(case_no)?;
     let summary = node
         .store
         .summary(&case_no)?
         .ok_or_else(|| ApiError::not_found(format!("no summary of case {case_no} here")))?;
-    Ok(Json(json!(summary)))
+    Ok(Sorted(summary))
 }
 
 pub async fn wrong_method(method: Method, uri: Uri) -> ApiError {

@@ -4,10 +4,6 @@
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::Json;
-use federation_proto::Date;
-use serde::{Deserialize, Deserializer};
-use serde_json::{json, Value};
 use tracing::info;
 
 use super::auth::Caller;
@@ -16,6 +12,10 @@ use super::error::ApiError;
 use super::view::timestamp;
 use super::{AppState, NodeContext};
 use crate::accounts::{self, AccountError, Issued, Now, Whose};
+use crate::contract::{
+    IssuedOperator, ListedOperator, NewOperator, OperatorList, OperatorView, Rotation, Sorted,
+    StandIn,
+};
 use crate::operator::{Account, Operator, Role};
 
 impl From<AccountError> for ApiError {
@@ -44,25 +44,21 @@ fn now(node: &NodeContext) -> Now {
 }
 
 /// An account as the API shows it: never a token or its hash.
-fn view(account: &Account) -> Value {
+fn view(account: &Account) -> OperatorView {
     let op = &account.operator;
-    json!({
-        "name": op.name,
-        "role": op.role,
-        "department": op.department,
-        "disabled": account.disabled,
-        "expires": account.expires,
-        "created": account.created_ms.map(timestamp),
-        "stand_in": account.stand_in,
-    })
+    OperatorView {
+        name: op.name.clone(),
+        role: op.role,
+        department: op.department.clone(),
+        disabled: account.disabled,
+        expires: account.expires,
+        created: account.created_ms.map(timestamp),
+        stand_in: account.stand_in.clone(),
+    }
 }
 
-fn issued_view(issued: &Issued) -> Value {
-    let mut v = view(&issued.account);
-    if let Some(obj) = v.as_object_mut() {
-        obj.insert("token".into(), json!(issued.token));
-    }
-    v
+fn issued_view(issued: &Issued) -> IssuedOperator {
+    IssuedOperator::new(view(&issued.account), issued.token.clone())
 }
 
 fn name_of(name: Result<Path<String>, PathRejection>) -> Result<String, ApiError> {
@@ -70,32 +66,51 @@ fn name_of(name: Result<Path<String>, PathRejection>) -> Result<String, ApiError
     Ok(name)
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NewOperator {
-    name: String,
-    role: Role,
-    department: Option<String>,
-    /// The last day the token works.
-    expires: Option<Date>,
-}
-
 /// `POST /api/v1/operators` (admin): a new operator and its token, shown once.
+#[utoipa::path(
+    post,
+    path = "/api/v1/operators",
+    operation_id = "addOperator",
+    tag = "operators",
+    request_body = crate::contract::NewOperator,
+    responses(
+        (status = 201, description = "The new operator and its token (shown once).", body = crate::contract::IssuedOperator),
+        (status = 400, description = "bad_request: a malformed path, query or body.", body = crate::contract::ErrorBody),
+        (status = 403, description = "forbidden: the caller's role may not.", body = crate::contract::ErrorBody),
+        (status = 409, description = "operator_exists.", body = crate::contract::ErrorBody),
+        (status = 422, description = "invalid_operator, invalid_expiry.", body = crate::contract::ErrorBody),
+    ),
+    security(("bearerAuth" = [])),
+)]
 pub async fn add(
     State(node): State<AppState>,
     caller: Caller,
     JsonBody(req): JsonBody<NewOperator>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Sorted<IssuedOperator>), ApiError> {
     caller.require_admin()?;
     let op = Operator::new(&req.name, req.role, req.department).map_err(AccountError::from)?;
     let issued = accounts::add(node.store.as_ref(), op, req.expires, now(&node))?;
     let op = &issued.account.operator;
     info!(node = %node.code, operator = %op.name, role = ?op.role, expires = ?issued.account.expires, by = %caller.0.name, "operator added");
-    Ok((StatusCode::CREATED, Json(issued_view(&issued))))
+    Ok((StatusCode::CREATED, Sorted(issued_view(&issued))))
 }
 
 /// `GET /api/v1/operators` (admin): every operator with its standing, by name.
-pub async fn list(State(node): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(
+    get,
+    path = "/api/v1/operators",
+    operation_id = "listOperators",
+    tag = "operators",
+    responses(
+        (status = 200, description = "Every operator, by name.", body = crate::contract::OperatorList),
+        (status = 403, description = "forbidden: the caller's role may not.", body = crate::contract::ErrorBody),
+    ),
+    security(("bearerAuth" = [])),
+)]
+pub async fn list(
+    State(node): State<AppState>,
+    caller: Caller,
+) -> Result<Sorted<OperatorList>, ApiError> {
     caller.require_admin()?;
     let mut accounts: Vec<Account> = node
         .store
@@ -105,72 +120,118 @@ pub async fn list(State(node): State<AppState>, caller: Caller) -> Result<Json<V
         .collect();
     accounts.sort_by(|a, b| a.operator.name.cmp(&b.operator.name));
     let today = node.today();
-    let operators: Vec<Value> = accounts
+    let operators = accounts
         .iter()
         .map(|a| {
-            let mut v = view(a);
-            if let Some(obj) = v.as_object_mut() {
-                let live = a.standing(today) == crate::operator::Standing::Live;
-                obj.insert("live".into(), json!(live));
-            }
-            v
+            let live = a.standing(today) == crate::operator::Standing::Live;
+            ListedOperator::new(view(a), live)
         })
         .collect();
-    Ok(Json(json!({ "operators": operators })))
+    Ok(Sorted(OperatorList { operators }))
 }
 
 /// `POST /api/v1/operators/{name}/disable` (admin): the token is refused from the next request.
+#[utoipa::path(
+    post,
+    path = "/api/v1/operators/{name}/disable",
+    operation_id = "disableOperator",
+    tag = "operators",
+    params(
+        ("name" = String, Path, description = "The operator's name."),
+    ),
+    responses(
+        (status = 200, description = "The operator.", body = crate::contract::OperatorView),
+        (status = 400, description = "bad_request: a malformed path, query or body.", body = crate::contract::ErrorBody),
+        (status = 403, description = "forbidden: the caller's role may not.", body = crate::contract::ErrorBody),
+        (status = 404, description = "not_found.", body = crate::contract::ErrorBody),
+        (status = 409, description = "last_admin, ambiguous_name.", body = crate::contract::ErrorBody),
+    ),
+    security(("bearerAuth" = [])),
+)]
 pub async fn disable(
     State(node): State<AppState>,
     caller: Caller,
     name: Result<Path<String>, PathRejection>,
-) -> Result<Json<Value>, ApiError> {
+    JsonOrEmpty(NoOptions {}): JsonOrEmpty<NoOptions>,
+) -> Result<Sorted<OperatorView>, ApiError> {
     set_disabled(node, caller, name, true)
 }
 
 /// `POST /api/v1/operators/{name}/enable` (admin).
+#[utoipa::path(
+    post,
+    path = "/api/v1/operators/{name}/enable",
+    operation_id = "enableOperator",
+    tag = "operators",
+    params(
+        ("name" = String, Path, description = "The operator's name."),
+    ),
+    responses(
+        (status = 200, description = "The operator.", body = crate::contract::OperatorView),
+        (status = 400, description = "bad_request: a malformed path, query or body.", body = crate::contract::ErrorBody),
+        (status = 403, description = "forbidden: the caller's role may not.", body = crate::contract::ErrorBody),
+        (status = 404, description = "not_found.", body = crate::contract::ErrorBody),
+        (status = 409, description = "ambiguous_name.", body = crate::contract::ErrorBody),
+    ),
+    security(("bearerAuth" = [])),
+)]
 pub async fn enable(
     State(node): State<AppState>,
     caller: Caller,
     name: Result<Path<String>, PathRejection>,
-) -> Result<Json<Value>, ApiError> {
+    JsonOrEmpty(NoOptions {}): JsonOrEmpty<NoOptions>,
+) -> Result<Sorted<OperatorView>, ApiError> {
     set_disabled(node, caller, name, false)
 }
+
+/// The body of a request that takes no options: empty or `{}`. It is read all the same: a
+/// body left unread makes the server close the connection after its answer without saying so
+/// (no `Connection: close` on a 200), and a client that reuses it meets "unexpected EOF" on its
+/// next request (tests/operators.rs met it about once in a dozen runs under load).
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoOptions {}
 
 fn set_disabled(
     node: AppState,
     caller: Caller,
     name: Result<Path<String>, PathRejection>,
     disabled: bool,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Sorted<OperatorView>, ApiError> {
     caller.require_admin()?;
     let name = name_of(name)?;
     let account = accounts::set_disabled(node.store.as_ref(), &name, disabled, now(&node))?;
     info!(node = %node.code, operator = %account.operator.name, disabled, by = %caller.0.name, "operator changed");
-    Ok(Json(view(&account)))
-}
-
-/// `{"expires": "YYYY-MM-DD" | null}`: absent keeps the expiry, `null` removes it.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Rotation {
-    #[serde(default, deserialize_with = "present")]
-    expires: Option<Option<Date>>,
-}
-
-/// Tells a field given as `null` (`Some(None)`) from one left out (`None`, by `default`).
-fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<Date>>, D::Error> {
-    Option::<Date>::deserialize(d).map(Some)
+    Ok(Sorted(view(&account)))
 }
 
 /// `POST /api/v1/operators/{name}/rotate`: an admin rotates anyone's token, an operator their
 /// own. The new token is in the answer (once); the old one is refused from now on.
+#[utoipa::path(
+    post,
+    path = "/api/v1/operators/{name}/rotate",
+    operation_id = "rotateToken",
+    tag = "operators",
+    params(
+        ("name" = String, Path, description = "The operator's name."),
+    ),
+    request_body(content = Option<crate::contract::Rotation>, description = "Optional: an empty body takes the defaults."),
+    responses(
+        (status = 200, description = "The operator and its new token (the old one is dead).", body = crate::contract::IssuedOperator),
+        (status = 400, description = "bad_request: a malformed path, query or body.", body = crate::contract::ErrorBody),
+        (status = 403, description = "forbidden: the caller's role may not.", body = crate::contract::ErrorBody),
+        (status = 404, description = "not_found.", body = crate::contract::ErrorBody),
+        (status = 409, description = "operator_disabled.", body = crate::contract::ErrorBody),
+        (status = 422, description = "invalid_expiry.", body = crate::contract::ErrorBody),
+    ),
+    security(("bearerAuth" = [])),
+)]
 pub async fn rotate(
     State(node): State<AppState>,
     caller: Caller,
     name: Result<Path<String>, PathRejection>,
     JsonOrEmpty(req): JsonOrEmpty<Rotation>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Sorted<IssuedOperator>, ApiError> {
     let name = name_of(name)?;
     let whose = if name.trim() == caller.0.name {
         Whose::Own(caller.1)
@@ -184,24 +245,35 @@ pub async fn rotate(
     };
     let issued = accounts::rotate(node.store.as_ref(), whose, req.expires, now(&node))?;
     info!(node = %node.code, operator = %issued.account.operator.name, by = %caller.0.name, "operator token rotated");
-    Ok(Json(issued_view(&issued)))
-}
-
-/// `{"stand_in": "NAME" | null}`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct StandIn {
-    stand_in: Option<String>,
+    Ok(Sorted(issued_view(&issued)))
 }
 
 /// `POST /api/v1/operators/{name}/stand-in` (AB角): an admin for anyone, a clerk or chief for
 /// themselves, names the colleague who acts for them while they are away — or nobody (`null`).
+#[utoipa::path(
+    post,
+    path = "/api/v1/operators/{name}/stand-in",
+    operation_id = "setStandIn",
+    tag = "operators",
+    params(
+        ("name" = String, Path, description = "The operator's name."),
+    ),
+    request_body = crate::contract::StandIn,
+    responses(
+        (status = 200, description = "The operator.", body = crate::contract::OperatorView),
+        (status = 400, description = "bad_request: a malformed path, query or body.", body = crate::contract::ErrorBody),
+        (status = 403, description = "forbidden: the caller's role may not.", body = crate::contract::ErrorBody),
+        (status = 404, description = "not_found.", body = crate::contract::ErrorBody),
+        (status = 422, description = "invalid_stand_in.", body = crate::contract::ErrorBody),
+    ),
+    security(("bearerAuth" = [])),
+)]
 pub async fn stand_in(
     State(node): State<AppState>,
     caller: Caller,
     name: Result<Path<String>, PathRejection>,
     JsonBody(req): JsonBody<StandIn>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Sorted<OperatorView>, ApiError> {
     let name = name_of(name)?;
     if name.trim() != caller.0.name && caller.0.role != Role::Admin {
         return Err(ApiError::forbidden(format!(
@@ -216,5 +288,5 @@ pub async fn stand_in(
         now(&node),
     )?;
     info!(node = %node.code, operator = %account.operator.name, stand_in = ?account.stand_in, by = %caller.0.name, "stand-in (AB角) changed");
-    Ok(Json(view(&account)))
+    Ok(Sorted(view(&account)))
 }

@@ -23,9 +23,11 @@
 //!   leaves unaudited.
 
 use federation_proto::NodeCode;
-use serde_json::Value;
 
+use super::view::case_view;
 use crate::case::Case;
+use crate::contract::CaseView;
+use crate::deadline::Clocks;
 use crate::operator::{Operator, Role};
 
 /// Whether the API of `here` serves `case` at all: `here` is involved in it or authored one of
@@ -52,35 +54,21 @@ pub fn sees_identity(op: &Operator, case: &Case, here: NodeCode) -> bool {
     }
 }
 
-/// Sets the view's `applicant` as `op` may see it and `applicant_masked` accordingly; returns
-/// whether the identity is shown unmasked (and so must be audited before it is sent).
-pub fn disclose(view: &mut Value, case: &Case, op: &Operator, here: NodeCode) -> bool {
+/// The case view with `applicant` as `op` may see it, and whether the identity is shown
+/// unmasked (and so must be audited before it is sent).
+pub fn disclose(case: &Case, clocks: &Clocks, op: &Operator, here: NodeCode) -> (CaseView, bool) {
     let full = sees_identity(op, case, here);
-    if full {
-        if let Some(obj) = view.as_object_mut() {
-            obj.insert("applicant_masked".into(), Value::Bool(false));
-        }
-    } else {
-        mask_view(view);
-    }
-    full
+    (case_view(case, clocks, full), full)
 }
 
 /// Masks the identity in a case view (name and number; the kind stays) and sets
 /// `applicant_masked: true`. Also what an answer falls back to when its read cannot be
 /// audited: the case is still served, its identity is not.
-pub fn mask_view(view: &mut Value) {
-    let Some(obj) = view.as_object_mut() else {
-        return;
-    };
-    if let Some(Value::Object(applicant)) = obj.get_mut("applicant") {
-        for (field, mask) in [("name", mask_name as fn(&str) -> String), ("id", mask_id)] {
-            if let Some(Value::String(text)) = applicant.get_mut(field) {
-                *text = mask(text);
-            }
-        }
+pub fn mask_view(view: &mut CaseView) {
+    if !view.applicant_masked {
+        view.applicant.mask();
+        view.applicant_masked = true;
     }
-    obj.insert("applicant_masked".into(), Value::Bool(true));
 }
 
 /// A name with every character after the first replaced by `*`: `张三` → `张*`, `欧阳娜娜` →

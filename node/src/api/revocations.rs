@@ -8,38 +8,56 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::Json;
-use serde::Deserialize;
-use serde_json::{json, Value};
 use tracing::info;
 
 use super::auth::Caller;
 use super::body::JsonBody;
 use super::error::ApiError;
 use super::AppState;
+use crate::contract::{RevocationList, RevocationsLoad, RevocationsLoaded, Sorted};
 use crate::pki::Revocations;
 
 /// `GET /api/v1/revocations`: every revocation recorded at this node.
-pub async fn list(State(node): State<AppState>, _caller: Caller) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(
+    get,
+    path = "/api/v1/revocations",
+    operation_id = "listRevocations",
+    tag = "reference",
+    responses(
+        (status = 200, description = "Every revocation recorded here.", body = crate::contract::RevocationList),
+    ),
+    security(("bearerAuth" = [])),
+)]
+pub async fn list(
+    State(node): State<AppState>,
+    _caller: Caller,
+) -> Result<Sorted<RevocationList>, ApiError> {
     let revoked = node.store.revocations()?;
-    Ok(Json(json!({ "revoked": revoked })))
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Load {
-    /// The text of the CA's `revoked.toml`.
-    revocations: String,
+    Ok(Sorted(RevocationList { revoked }))
 }
 
 /// `PUT /api/v1/revocations` `{"revocations": "<revoked.toml text>"}` → the codes newly
 /// revoked and those known already, once durable. An entry naming this node itself is
 /// skipped: a node does not cut itself off (its parent does).
+#[utoipa::path(
+    put,
+    path = "/api/v1/revocations",
+    operation_id = "loadRevocations",
+    tag = "reference",
+    request_body = crate::contract::RevocationsLoad,
+    responses(
+        (status = 200, description = "The codes newly revoked, once durable.", body = crate::contract::RevocationsLoaded),
+        (status = 400, description = "bad_request: a malformed path, query or body.", body = crate::contract::ErrorBody),
+        (status = 403, description = "forbidden: the caller's role may not.", body = crate::contract::ErrorBody),
+        (status = 422, description = "invalid_revocations.", body = crate::contract::ErrorBody),
+    ),
+    security(("bearerAuth" = [])),
+)]
 pub async fn load(
     State(node): State<AppState>,
     caller: Caller,
-    JsonBody(req): JsonBody<Load>,
-) -> Result<Json<Value>, ApiError> {
+    JsonBody(req): JsonBody<RevocationsLoad>,
+) -> Result<Sorted<RevocationsLoaded>, ApiError> {
     caller.require_admin()?;
     let list = Revocations::parse(&req.revocations).map_err(|e| {
         ApiError::new(
@@ -66,9 +84,9 @@ pub async fn load(
         }
     }
     info!(node = %node.code, ?added, operator = %caller.0.name, "revocations loaded");
-    Ok(Json(json!({
-        "revoked": added,
-        "already_revoked": already,
-        "skipped_own_code": skipped,
-    })))
+    Ok(Sorted(RevocationsLoaded {
+        revoked: added,
+        already_revoked: already,
+        skipped_own_code: skipped,
+    }))
 }

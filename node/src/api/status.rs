@@ -10,16 +10,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::extract::State;
-use axum::Json;
 use federation_proto::NodeCode;
-use serde::Deserialize;
-use serde_json::{json, Value};
 
 use super::auth::Caller;
 use super::body::JsonOrEmpty;
 use super::error::ApiError;
 use super::view::timestamp;
 use super::{AppState, NodeContext};
+use crate::contract::{CalendarView, NodeStatus, PullRequest, Sorted, StatsView, StatusView};
 use crate::link::Seen;
 use crate::stats::{Figures, Report};
 
@@ -29,27 +27,43 @@ const PULL_TIMEOUT: Duration = Duration::from_secs(5);
 const MAX_PULL_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// `GET /api/v1/status`: totals and per-node figures with what is known of their freshness.
+#[utoipa::path(
+    get,
+    path = "/api/v1/status",
+    operation_id = "getStatus",
+    tag = "supervision",
+    responses(
+        (status = 200, description = "The consolidated status of the subtree.", body = crate::contract::StatusView),
+    ),
+    security(("bearerAuth" = [])),
+)]
 pub async fn status(
     State(node): State<AppState>,
     _caller: Caller,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Sorted<StatusView>, ApiError> {
     let report = report(&node)?;
-    Ok(Json(status_view(&node, &report, &known(&node), None)?))
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PullRequest {
-    timeout_ms: Option<u64>,
+    Ok(Sorted(status_view(&node, &report, &known(&node), None)?))
 }
 
 /// `POST /api/v1/status/pull`: asks every descendant to deliver everything and report, then
 /// answers the status once all have reported or at the timeout, naming those that did not.
+#[utoipa::path(
+    post,
+    path = "/api/v1/status/pull",
+    operation_id = "pullStatus",
+    tag = "supervision",
+    request_body(content = Option<crate::contract::PullRequest>, description = "Optional: an empty body takes the defaults."),
+    responses(
+        (status = 200, description = "The status once the subtree reported, or at the timeout (`not_reported`).", body = crate::contract::StatusView),
+        (status = 400, description = "bad_request: a malformed path, query or body.", body = crate::contract::ErrorBody),
+    ),
+    security(("bearerAuth" = [])),
+)]
 pub async fn pull(
     State(node): State<AppState>,
     _caller: Caller,
     JsonOrEmpty(asked): JsonOrEmpty<PullRequest>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Sorted<StatusView>, ApiError> {
     let timeout = asked
         .timeout_ms
         .map_or(PULL_TIMEOUT, Duration::from_millis)
@@ -68,23 +82,36 @@ pub async fn pull(
         .into_iter()
         .filter(|c| *c != node.code && !answered.contains(c))
         .collect();
-    let view = status_view(&node, &report, &known(&node), Some(&missing))?;
-    Ok(Json(view))
+    let view = status_view(&node, &report, &known(&node), Some(missing))?;
+    Ok(Sorted(view))
 }
 
 /// `GET /api/v1/stats`: the figures by item, department and node as well.
-pub async fn stats(State(node): State<AppState>, _caller: Caller) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(
+    get,
+    path = "/api/v1/stats",
+    operation_id = "getStats",
+    tag = "supervision",
+    responses(
+        (status = 200, description = "The figures of the subtree.", body = crate::contract::StatsView),
+    ),
+    security(("bearerAuth" = [])),
+)]
+pub async fn stats(
+    State(node): State<AppState>,
+    _caller: Caller,
+) -> Result<Sorted<StatsView>, ApiError> {
     let report = report(&node)?;
-    Ok(Json(json!({
-        "node": node.code,
-        "as_of": timestamp(node.clock.now_ms()),
-        "calendar": calendar_view(&node),
-        "totals": report.totals,
-        "by_item": report.by_item,
-        "by_department": report.by_department,
-        "by_node": report.by_node,
-        "by_month": report.by_month,
-    })))
+    Ok(Sorted(StatsView {
+        node: node.code,
+        as_of: timestamp(node.clock.now_ms()),
+        calendar: calendar_view(&node),
+        totals: report.totals.clone(),
+        by_item: report.by_item.clone(),
+        by_department: report.by_department.clone(),
+        by_node: report.by_node.clone(),
+        by_month: report.by_month.clone(),
+    }))
 }
 
 /// The region's figures: folded from the summaries one at a time, and only when something
@@ -124,13 +151,13 @@ fn status_view(
     node: &NodeContext,
     report: &Report,
     known: &BTreeMap<NodeCode, Seen>,
-    not_reported: Option<&[NodeCode]>,
-) -> Result<Value, ApiError> {
+    not_reported: Option<Vec<NodeCode>>,
+) -> Result<StatusView, ApiError> {
     let now_ms = node.clock.now_ms();
     let now = Instant::now();
     let codes = descendants(node, report, known)?;
     let empty = Figures::default();
-    let nodes: Vec<Value> = codes
+    let nodes = codes
         .iter()
         .map(|code| {
             let figures = report.by_node.get(code).unwrap_or(&empty);
@@ -146,44 +173,41 @@ fn status_view(
                         }),
                     ),
                     // Never heard since this node started.
-                    None => (not_reported.map(|_| false), None),
+                    None => (not_reported.as_ref().map(|_| false), None),
                 }
             };
-            json!({
-                "code": code,
-                "reachable": reachable,
-                "fresh_as_of": fresh.map(timestamp),
-                "age_seconds": fresh.map(|f| now_ms.saturating_sub(f) / 1000),
-                "cases": figures.cases,
-                "overdue": figures.overdue,
-                "on_time_rate": figures.on_time_rate,
-            })
+            NodeStatus {
+                code: *code,
+                reachable,
+                fresh_as_of: fresh.map(timestamp),
+                age_seconds: fresh.map(|f| now_ms.saturating_sub(f) / 1000),
+                cases: figures.cases,
+                overdue: figures.overdue,
+                on_time_rate: figures.on_time_rate,
+            }
         })
         .collect();
-    let mut view = json!({
-        "node": node.code,
-        "as_of": timestamp(now_ms),
-        "calendar": calendar_view(node),
-        "totals": report.totals,
-        "nodes": nodes,
-    });
-    if let (Some(missing), Some(obj)) = (not_reported, view.as_object_mut()) {
-        obj.insert("not_reported".into(), json!(missing));
-    }
-    Ok(view)
+    Ok(StatusView {
+        node: node.code,
+        as_of: timestamp(now_ms),
+        calendar: calendar_view(node),
+        totals: report.totals.clone(),
+        nodes,
+        not_reported,
+    })
 }
 
 /// Where the calendar in force stands: its official years and, from 1 November, whether next
 /// year's notice is still missing (the alarm every node raises).
-pub fn calendar_view(node: &NodeContext) -> Value {
+pub fn calendar_view(node: &NodeContext) -> CalendarView {
     let calendar = node.reference.calendar();
     let today = node.today();
-    json!({
-        "official_years": calendar.official_years().collect::<Vec<_>>(),
-        "last_official_year": calendar.last_official_year(),
-        "missing_years": calendar.missing_years(today),
-        "alarm": calendar.boundary_alarm(today),
-    })
+    CalendarView {
+        official_years: calendar.official_years().collect(),
+        last_official_year: calendar.last_official_year(),
+        missing_years: calendar.missing_years(today),
+        alarm: calendar.boundary_alarm(today),
+    }
 }
 
 /// The region's figures and each descendant's data age, for Prometheus. The report is

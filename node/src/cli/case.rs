@@ -3,12 +3,17 @@
 
 use std::path::PathBuf;
 
-use anyhow::{bail, Result};
+use anyhow::{anyhow, bail, Result};
 use clap::Subcommand;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
-use crate::client::Client;
-use crate::render::case::{CaseListHeader, CaseRows, CaseView};
+use crate::client::{typed, Client};
+use crate::contract::{
+    ActionAnswer, ActionRequest, Application, CasePage, CaseView, IssuedOperator, NewOperator,
+    Rotation, StandIn,
+};
+use crate::render::case::{CaseListHeader, CaseRows};
+use federation_proto::{Applicant, ApplicantKind};
 
 #[derive(Subcommand)]
 pub enum CaseCommand {
@@ -190,20 +195,25 @@ pub fn run(client: &Client, command: CaseCommand) -> Result<()> {
             json,
         } => {
             let (kind, who) = match (person, org) {
-                (Some(p), _) => ("person", p),
-                (None, Some(o)) => ("org", o),
+                (Some(p), _) => (ApplicantKind::Person, p),
+                (None, Some(o)) => (ApplicantKind::Org, o),
                 (None, None) => bail!("give --person NAME:ID or --org NAME:ID"),
             };
             let Some((name, id)) = who.rsplit_once(':') else {
                 bail!("applicant must be NAME:ID");
             };
-            let body = json!({
-                "item": item,
-                "applicant": {"kind": kind, "name": name, "id": id},
-                "materials": materials,
-                "department": department,
-            });
-            print_case(&client.post_once("/api/v1/cases", &body)?, json);
+            let applicant = Applicant {
+                kind,
+                name: name.to_string(),
+                id: id.to_string(),
+            };
+            let body = Application {
+                item,
+                applicant,
+                materials,
+                department,
+            };
+            print_case(client.post_once("/api/v1/cases", &body)?, json)?;
         }
         CaseCommand::Act {
             case_no,
@@ -212,10 +222,8 @@ pub fn run(client: &Client, command: CaseCommand) -> Result<()> {
             json,
         } => {
             let body = action_body(&action, &fields)?;
-            print_case(
-                &client.post_once(&format!("/api/v1/cases/{case_no}/actions"), &body)?,
-                json,
-            );
+            let answer = client.post_once(&format!("/api/v1/cases/{case_no}/actions"), &body)?;
+            print_action_answer(answer, json)?;
         }
         CaseCommand::Import {
             file,
@@ -226,7 +234,7 @@ pub fn run(client: &Client, command: CaseCommand) -> Result<()> {
             super::import::run(client, &file, size, json)?
         }
         CaseCommand::Show { case_no, json } => {
-            print_case(&client.get(&format!("/api/v1/cases/{case_no}"))?, json)
+            print_case(client.get(&format!("/api/v1/cases/{case_no}"))?, json)?
         }
         CaseCommand::List {
             state,
@@ -265,8 +273,19 @@ pub fn run_operator(client: &Client, command: OperatorCommand) -> Result<()> {
             expires,
             token_out,
         } => {
-            let body =
-                json!({"name": name, "role": role, "department": department, "expires": expires});
+            let body = NewOperator {
+                name,
+                role: serde_json::from_value(Value::String(role.clone())).map_err(|_| {
+                    anyhow!("unknown role {role:?}: admin, supervisor, clerk or chief")
+                })?,
+                department,
+                expires: expires
+                    .map(|day| {
+                        day.parse()
+                            .map_err(|e| anyhow!("--expires {day:?} is not YYYY-MM-DD: {e}"))
+                    })
+                    .transpose()?,
+            };
             (client.post("/api/v1/operators", &body)?, token_out)
         }
         OperatorCommand::List => (client.get("/api/v1/operators")?, None),
@@ -282,15 +301,20 @@ pub fn run_operator(client: &Client, command: OperatorCommand) -> Result<()> {
             no_expiry,
             token_out,
         } => {
-            let body = match (expires, no_expiry) {
-                (Some(day), _) => json!({ "expires": day }),
-                (None, true) => json!({ "expires": null }),
-                (None, false) => json!({}),
+            let expires = match (expires, no_expiry) {
+                (Some(day), _) => {
+                    Some(Some(day.parse().map_err(|e| {
+                        anyhow!("--expires {day:?} is not YYYY-MM-DD: {e}")
+                    })?))
+                }
+                (None, true) => Some(None),
+                (None, false) => None,
             };
+            let body = Rotation { expires };
             (client.post(&path(&name, "rotate"), &body)?, token_out)
         }
         OperatorCommand::StandIn { name, by, .. } => (
-            client.post(&path(&name, "stand-in"), &json!({ "stand_in": by }))?,
+            client.post(&path(&name, "stand-in"), &StandIn { stand_in: by })?,
             None,
         ),
     };
@@ -301,11 +325,10 @@ pub fn run_operator(client: &Client, command: OperatorCommand) -> Result<()> {
 /// not to the terminal.
 fn print_operator_answer(mut answer: Value, token_out: Option<&std::path::Path>) -> Result<()> {
     if let Some(path) = token_out {
-        let token = answer
-            .as_object_mut()
-            .and_then(|o| o.remove("token"))
-            .and_then(|t| t.as_str().map(String::from))
-            .ok_or_else(|| anyhow::anyhow!("the node's answer holds no token: {answer}"))?;
+        let IssuedOperator { token, .. } = typed(answer.clone(), "a new token")?;
+        if let Some(o) = answer.as_object_mut() {
+            o.remove("token");
+        }
         crate::files::write_secret(path, format!("{token}\n").as_bytes())?;
         eprintln!("token written to {} (mode 0600)", path.display());
     }
@@ -315,9 +338,8 @@ fn print_operator_answer(mut answer: Value, token_out: Option<&std::path::Path>)
 
 /// Builds `{"action": NAME, ...}` from `KEY=TEXT` and `KEY:=JSON` words (as httpie does), so
 /// a certificate number stays text and a fee stays a number without guessing.
-fn action_body(action: &str, fields: &[String]) -> Result<Value> {
-    let mut body = Map::new();
-    body.insert("action".into(), Value::String(action.to_string()));
+fn action_body(action: &str, fields: &[String]) -> Result<ActionRequest> {
+    let mut body = ActionRequest::new(action);
     for field in fields {
         let Some((k, v)) = field.split_once('=') else {
             bail!("field {field:?} must be KEY=TEXT or KEY:=JSON");
@@ -330,9 +352,9 @@ fn action_body(action: &str, fields: &[String]) -> Result<Value> {
             ),
             None => (k, Value::String(v.to_string())),
         };
-        body.insert(key.to_string(), value);
+        body = body.with(key, value);
     }
-    Ok(Value::Object(body))
+    Ok(body)
 }
 
 pub(crate) fn encode(s: &str) -> String {
@@ -345,12 +367,38 @@ pub(crate) fn encode(s: &str) -> String {
 }
 
 /// The case as text, or with `json` as the node's JSON answer.
-fn print_case(case: &Value, json: bool) {
+fn print_case(case: Value, json: bool) -> Result<()> {
     if json {
-        println!("{}", serde_json::to_string_pretty(case).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&case).unwrap_or_default()
+        );
     } else {
-        print!("{}", CaseView(case));
+        let case: CaseView = typed(case, "a case request")?;
+        print!("{}", crate::render::case::CaseView(&case));
     }
+    Ok(())
+}
+
+/// An action's answer: the case after it, or the 督办 sent to the owner of a case this node
+/// supervises from above.
+fn print_action_answer(answer: Value, json: bool) -> Result<()> {
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&answer).unwrap_or_default()
+        );
+        return Ok(());
+    }
+    match typed(answer, "an action")? {
+        ActionAnswer::Case(case) => print!("{}", crate::render::case::CaseView(&case)),
+        ActionAnswer::NoticeSent(sent) => println!(
+            "督办 sent to {}, the owner of {} (notice {}:{}); its answer comes back in the \
+             summary",
+            sent.owner, sent.case_no, sent.notice.origin, sent.notice.seq
+        ),
+    }
+    Ok(())
 }
 
 /// `GET /api/v1/cases` with `filters`, from `after` on: one page when `one_page`, else every
@@ -373,18 +421,18 @@ fn list(
         if let Some(a) = &after {
             query.push(format!("after={}", encode(a)));
         }
-        let mut answer = client.get(&format!("/api/v1/cases?{}", query.join("&")))?;
-        let cases = match answer["cases"].take() {
-            Value::Array(cases) => cases,
-            other => bail!("the node answered no case list: {other}"),
-        };
-        count += cases.len();
+        let answer = client.get(&format!("/api/v1/cases?{}", query.join("&")))?;
+        let page: CasePage = typed(answer.clone(), "a case list")?;
+        count += page.cases.len();
         if json {
-            all.extend(cases);
+            // The node's JSON as it came.
+            if let Some(Value::Array(cases)) = answer.get("cases") {
+                all.extend(cases.iter().cloned());
+            }
         } else {
-            print!("{}", CaseRows(&cases));
+            print!("{}", CaseRows(&page.cases));
         }
-        let next = answer["next"].as_str().map(str::to_string);
+        let next = page.next.map(|n| n.to_string());
         match next {
             Some(n) if !one_page => {
                 if after.as_deref() == Some(n.as_str()) {

@@ -23,7 +23,8 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::api::{MAX_BATCH_BODY, MAX_BATCH_CASES};
-use crate::client::{Client, Refused};
+use crate::client::{typed, Client, Refused};
+use crate::contract::{BatchAnswer, ErrorBody};
 
 /// The route the batches go to.
 const ROUTE: &str = "/api/v1/cases:batch";
@@ -135,19 +136,22 @@ pub fn run(client: &Client, file: &Path, size: usize, json: bool) -> Result<()> 
             Ok(answer) => answer,
             Err(e) => return Err(stopped(e, &name.to_string(), batch, done, &first, &last)),
         };
-        let cases = answer["cases"]
-            .as_array()
-            .filter(|cases| cases.len() == batch.lines.len())
-            .ok_or_else(|| {
-                anyhow!("the node's answer does not list the batch's cases: {answer}")
-            })?;
+        let BatchAnswer { cases } = typed(answer, "a batch")?;
+        if cases.len() != batch.lines.len() {
+            bail!(
+                "the node answered {} cases for the {} of the batch of {}",
+                cases.len(),
+                batch.lines.len(),
+                batch.span()
+            );
+        }
         for (case, line) in cases.iter().zip(&batch.lines) {
-            let case_no = case["case_no"].as_str().unwrap_or_default().to_string();
+            let case_no = case.case_no.to_string();
             if json {
                 let mut row = serde_json::Map::new();
                 row.insert("line".into(), (*line).into());
-                if let Value::Object(view) = case {
-                    row.extend(view.clone());
+                if let Ok(Value::Object(view)) = serde_json::to_value(case) {
+                    row.extend(view);
                 }
                 println!("{}", Value::Object(row));
             }
@@ -163,12 +167,10 @@ pub fn run(client: &Client, file: &Path, size: usize, json: bool) -> Result<()> 
             cases.len(),
             cases
                 .first()
-                .and_then(|c| c["case_no"].as_str())
-                .unwrap_or("?"),
+                .map_or("?".to_string(), |c| c.case_no.to_string()),
             cases
                 .last()
-                .and_then(|c| c["case_no"].as_str())
-                .unwrap_or("?"),
+                .map_or("?".to_string(), |c| c.case_no.to_string()),
         );
     }
     let summary = format!(
@@ -208,9 +210,9 @@ fn stopped(
             batch.span()
         );
     };
-    let listed = refused.body["errors"]
-        .as_array()
-        .cloned()
+    let listed = serde_json::from_value::<ErrorBody>(refused.body.clone())
+        .ok()
+        .and_then(|body| body.errors)
         .unwrap_or_default();
     if listed.is_empty() {
         return anyhow!(
@@ -221,14 +223,13 @@ fn stopped(
     }
     let mut lines = String::new();
     for entry in &listed {
-        let line = entry["index"]
-            .as_u64()
-            .and_then(|i| batch.lines.get(i as usize))
+        let line = batch
+            .lines
+            .get(entry.index)
             .map_or("?".to_string(), |l| l.to_string());
         lines.push_str(&format!(
             "\n  {file}:{line}: {}: {}",
-            entry["error"].as_str().unwrap_or("error"),
-            entry["message"].as_str().unwrap_or("")
+            entry.error, entry.message
         ));
     }
     anyhow!(

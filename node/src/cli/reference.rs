@@ -161,11 +161,16 @@ fn load(notice: &Path, client: &crate::client::Client) -> Result<()> {
         );
     }
     let text = std::fs::read_to_string(notice)?;
-    let answer = client.put("/api/v1/calendar", &serde_json::json!({ "calendar": text }))?;
-    let official: Vec<String> = answer["calendar"]["official_years"]
-        .as_array()
-        .into_iter()
-        .flatten()
+    let answer = client.put(
+        "/api/v1/calendar",
+        &crate::contract::CalendarLoad { calendar: text },
+    )?;
+    let loaded: crate::contract::CalendarLoaded =
+        crate::client::typed(answer, "loading the calendar")?;
+    let official: Vec<String> = loaded
+        .calendar
+        .official_years
+        .iter()
         .map(|y| y.to_string())
         .collect();
     println!(
@@ -175,10 +180,10 @@ fn load(notice: &Path, client: &crate::client::Client) -> Result<()> {
             .map(i32::to_string)
             .collect::<Vec<_>>()
             .join(", "),
-        answer["cases_changed"]
+        loaded.cases_changed
     );
     println!("official years now: {}", official.join(", "));
-    if let Some(alarm) = answer["calendar"]["alarm"].as_str() {
+    if let Some(alarm) = &loaded.calendar.alarm {
         println!("still: {alarm}");
     }
     Ok(())

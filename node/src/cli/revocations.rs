@@ -7,7 +7,9 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use clap::Subcommand;
 
-use crate::client::Client;
+use crate::client::{typed, Client};
+use crate::contract::{RevocationList, RevocationsLoad, RevocationsLoaded};
+use federation_proto::NodeCode;
 
 #[derive(Subcommand)]
 pub enum RevocationsCommand {
@@ -31,19 +33,13 @@ pub fn run(client: &Client, command: RevocationsCommand) -> Result<()> {
                 .with_context(|| format!("{} is not a revoked.toml file", file.display()))?;
             let answer = client.put(
                 "/api/v1/revocations",
-                &serde_json::json!({ "revocations": text }),
+                &RevocationsLoad { revocations: text },
             )?;
-            let codes = |key: &str| -> Vec<String> {
-                answer[key]
-                    .as_array()
-                    .map(|a| {
-                        a.iter()
-                            .filter_map(|c| c.as_str().map(String::from))
-                            .collect()
-                    })
-                    .unwrap_or_default()
+            let loaded: RevocationsLoaded = typed(answer, "loading the revocations")?;
+            let codes = |list: &[NodeCode]| -> Vec<String> {
+                list.iter().map(NodeCode::to_string).collect()
             };
-            let (added, already) = (codes("revoked"), codes("already_revoked"));
+            let (added, already) = (codes(&loaded.revoked), codes(&loaded.already_revoked));
             if added.is_empty() {
                 println!("no new revocation ({} known already)", already.len());
             } else {
@@ -54,22 +50,18 @@ pub fn run(client: &Client, command: RevocationsCommand) -> Result<()> {
                     already.len()
                 );
             }
-            for own in codes("skipped_own_code") {
+            for own in codes(&loaded.skipped_own_code) {
                 eprintln!("note: {own} is this node itself: skipped (its parent cuts it off)");
             }
         }
         RevocationsCommand::List => {
-            let answer = client.get("/api/v1/revocations")?;
-            let list = answer["revoked"].as_array().cloned().unwrap_or_default();
-            if list.is_empty() {
+            let list: RevocationList =
+                typed(client.get("/api/v1/revocations")?, "the revocations")?;
+            if list.revoked.is_empty() {
                 println!("no revocations");
             }
-            for r in list {
-                println!(
-                    "{}  revoked at {}",
-                    r["code"].as_str().unwrap_or("?"),
-                    r["revoked_at"].as_str().unwrap_or("?")
-                );
+            for r in list.revoked {
+                println!("{}  revoked at {}", r.code, r.revoked_at);
             }
         }
     }

@@ -3,15 +3,18 @@
 //! as it is.
 
 use anyhow::Result;
-use serde_json::json;
 
 use crate::client::Client;
+use crate::contract::PullRequest;
 use crate::render::supervision::{Stats, Status};
 
 /// `liandong status [--pull] [--json]`.
 pub fn status(client: &Client, pull: bool, timeout_ms: u64, json: bool) -> Result<()> {
     let s = if pull {
-        client.post("/api/v1/status/pull", &json!({ "timeout_ms": timeout_ms }))?
+        let body = PullRequest {
+            timeout_ms: Some(timeout_ms),
+        };
+        client.post("/api/v1/status/pull", &body)?
     } else {
         client.get("/api/v1/status")?
     };

@@ -133,7 +133,10 @@ fn desk(fed: &Federation, name: &str, department: &str) -> Result<Desk> {
 
 fn show(title: &str, case: &Value) {
     println!("\n  ── {title} ──");
-    print!("{}", crate::render::case::CaseView(case));
+    match serde_json::from_value::<crate::contract::CaseView>(case.clone()) {
+        Ok(case) => print!("{}", crate::render::case::CaseView(&case)),
+        Err(e) => println!("  (not a case view: {e}: {case})"),
+    }
     println!();
 }
 

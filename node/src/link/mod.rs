@@ -33,8 +33,9 @@ use session::Session;
 pub use tls::Identity;
 
 /// Which side of a link the peer is on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[schema(as = LinkRole)]
 pub enum Role {
     Parent,
     Child,
