@@ -240,6 +240,30 @@ fn the_hall_screen_shows_todays_cases_without_a_token_and_without_anyone_in_them
             assert!(!text.contains(secret), "the hall shows {secret}: {text}");
         }
     }
+    // 电子监察's filters, applied by the node as it scans its summaries.
+    let listed = |query: &str| -> Vec<String> {
+        let (status, page) = node.get(&format!("/api/v1/summaries?{query}"), &node.admin_token());
+        assert_eq!(status, 200, "{query}: {page}");
+        page["summaries"]
+            .as_array()
+            .expect("summaries")
+            .iter()
+            .map(|s| s["case_no"].as_str().expect("a case number").to_string())
+            .collect()
+    };
+    let no = |case: &serde_json::Value| s(case, "case_no").to_string();
+    assert_eq!(listed("open=true"), vec![no(&open)]);
+    assert_eq!(listed("open=false"), vec![no(&done), no(&short)]);
+    assert_eq!(listed("open=true&warning=green"), vec![no(&open)]);
+    assert_eq!(listed("warning=red"), Vec::<String>::new());
+    for bad in ["warning=purple", "open=maybe"] {
+        assert_error(
+            &node.get(&format!("/api/v1/summaries?{bad}"), &node.admin_token()),
+            400,
+            "bad_request",
+        );
+    }
+
     // The month's figures behind the city board's chart: the 补正 case was never accepted.
     let (status, stats) = node.get("/api/v1/stats", &node.admin_token());
     assert_eq!(status, 200, "{stats}");

@@ -152,12 +152,19 @@ pub async fn links(State(node): State<AppState>, _caller: Caller) -> Sorted<Link
 pub struct SummariesQuery {
     limit: Option<String>,
     after: Option<String>,
+    /// Only summaries of this promised-clock warning (`green`, `yellow`, `red`).
+    warning: Option<String>,
+    /// `true`: only cases whose clock runs (accepted, not concluded or ended); `false`: only
+    /// the others.
+    open: Option<String>,
 }
 
 /// The latest status summaries held from the subtree (电子监察): never applicant identity.
 /// One page in case-number order, `{"summaries":[...],"next":"<case_no>"|null}`, paged like
 /// `GET /api/v1/cases`: `limit` (default [`cases::DEFAULT_PAGE`]) clamped to
-/// [`cases::MAX_PAGE`], `after` the previous page's `next`; read one summary at a time.
+/// [`cases::MAX_PAGE`], `after` the previous page's `next`; read one summary at a time. The
+/// filters `warning` and `open` apply while scanning, within the scan bound of a list — what
+/// 电子监察 asks of a city's hundreds of thousands of summaries.
 #[utoipa::path(
     get,
     path = "/api/v1/summaries",
@@ -166,6 +173,8 @@ pub struct SummariesQuery {
     params(
         ("limit" = Option<String>, Query, description = "Page size: 100 by default, at most 500; 0 lists nothing."),
         ("after" = Option<String>, Query, description = "Continue after this case number (a page's `next`)."),
+        ("warning" = Option<String>, Query, description = "Only summaries of this promised-clock warning: green, yellow or red."),
+        ("open" = Option<String>, Query, description = "true: only cases whose clock runs; false: only the others."),
     ),
     responses(
         (status = 200, description = "One page of the summaries held here.", body = crate::contract::SummaryPage),
@@ -181,11 +190,33 @@ pub async fn summaries(
     let Query(q) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
     let limit = cases::parse_limit(q.limit.as_deref())?;
     let after = cases::parse_after(q.after.as_deref())?;
+    let warning = q
+        .warning
+        .as_deref()
+        .map(|w| {
+            federation_proto::Warning::parse(w)
+                .ok_or_else(|| ApiError::bad_request(format!("unknown warning {w:?}")))
+        })
+        .transpose()?;
+    let open = match q.open.as_deref() {
+        None => None,
+        Some("true") => Some(true),
+        Some("false") => Some(false),
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "open is true or false, not {other:?}"
+            )))
+        }
+    };
+    let keep = move |s: CaseSummary| {
+        (warning.is_none_or(|w| s.warning == w) && open.is_none_or(|o| s.state.is_open() == o))
+            .then_some(s)
+    };
     let page = cases::blocking(move || {
         cases::page(
             node.store.summaries_from(after.as_ref()),
             |s: &CaseSummary| s.case_no,
-            Some,
+            keep,
             limit,
             cases::MAX_SCAN,
         )
