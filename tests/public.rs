@@ -136,6 +136,21 @@ fn an_applicant_follows_their_case_and_rates_it_and_nobody_else_learns_anything(
         (409, &json!("wrong_state")),
         "{body}"
     );
+    // A reviewer's proposal is internal: the applicant sees the decision, not the 拟办.
+    node.act_ok(
+        &clerk,
+        &no,
+        &json!({"action": "propose", "approve": true, "reason": "拟准予"}),
+    );
+    let lookup = format!("/public/v1/cases/{no}?key={key}");
+    let (_, progress, _) = public(&node, "GET", &lookup, None);
+    let steps: Vec<&str> = progress["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .map(|st| st["action"].as_str().expect("an action"))
+        .collect();
+    assert_eq!(steps, ["submit"], "{progress}");
     node.act_ok(
         &clerk,
         &no,

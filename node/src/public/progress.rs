@@ -106,8 +106,9 @@ impl Progress {
                 .log
                 .iter()
                 .filter(|e| e.rejected.is_none())
-                // Internal records of supervision are not the applicant's business.
-                .filter(|e| !matches!(e.action.as_str(), "supervise" | "answer_notice"))
+                // Internal records — supervision, a reviewer's proposal awaiting sign-off — are
+                // not the applicant's business; the decision itself is.
+                .filter(|e| !matches!(e.action.as_str(), "supervise" | "answer_notice" | "propose"))
                 .map(|e| Step {
                     at: timestamp(e.hlc.wall_ms),
                     action: e.action.clone(),
